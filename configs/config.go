@@ -1,0 +1,337 @@
+// Package configs holds deflectd's one Config type: defaults in code, strict YAML, env overrides
+// (DEFLECTD_ + upper-case key path, dots → underscores) and Validate.
+package configs
+
+import (
+	"time"
+)
+
+// Config is the whole configuration of one deflectd process.
+type Config struct {
+	Log      LogConfig      `yaml:"log"`
+	SIP      SIPConfig      `yaml:"sip"`
+	RTP      RTPConfig      `yaml:"rtp"`
+	HTTP     HTTPConfig     `yaml:"http"`
+	Store    StoreConfig    `yaml:"store"`
+	WhatsApp WhatsAppConfig `yaml:"whatsapp"`
+	Lookup   LookupConfig   `yaml:"lookup"`
+	IVR      IVRConfig      `yaml:"ivr"`
+	Deflect  DeflectConfig  `yaml:"deflect"`
+	Inbox    InboxConfig    `yaml:"inbox"`
+	API      APIConfig      `yaml:"api"`
+}
+
+// LogConfig selects the slog handler.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug|info|warn|error
+	Format string `yaml:"format"` // text|json
+}
+
+// SIPConfig is the SIP user agent.
+type SIPConfig struct {
+	Listen          []string      `yaml:"listen"`         // udp://host:port, tcp://host:port, tls://host:port
+	AdvertiseHost   string        `yaml:"advertise_host"` // host put in Contact and SDP; empty = listen host
+	MaxCalls        int           `yaml:"max_calls"`      // concurrent calls before 503
+	RetryAfter      time.Duration `yaml:"retry_after"`    // Retry-After on 503
+	MaxCallDuration time.Duration `yaml:"max_call_duration"`
+	DrainTimeout    time.Duration `yaml:"drain_timeout"`
+	UserAgent       string        `yaml:"user_agent"` // Server/User-Agent header value; no version unless set
+	MaxMessageSize  int           `yaml:"max_message_size"`
+	AllowCIDRs      []string      `yaml:"allow_cidrs"` // empty = everyone
+	Pike            PikeConfig    `yaml:"pike"`
+	TLS             TLSConfig     `yaml:"tls"`
+	Auth            SIPAuthConfig `yaml:"auth"`
+}
+
+// PikeConfig is a per-source request rate limit with a temporary ban (Kamailio pike-like).
+type PikeConfig struct {
+	Enabled  bool          `yaml:"enabled"`
+	Requests int           `yaml:"requests"`
+	Window   time.Duration `yaml:"window"`
+	Ban      time.Duration `yaml:"ban"`
+}
+
+// TLSConfig holds certificate files for tls:// listeners.
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// SIPAuthConfig enables digest authentication of INVITEs when Username is set.
+type SIPAuthConfig struct {
+	Realm    string `yaml:"realm"`
+	Username string `yaml:"username"`
+	Password Secret `yaml:"password"`
+}
+
+// RTPConfig is the media port pool.
+type RTPConfig struct {
+	PortMin int `yaml:"port_min"`
+	PortMax int `yaml:"port_max"`
+}
+
+// HTTPConfig is the HTTP edge (API, console, webhooks, health, metrics).
+type HTTPConfig struct {
+	Listen            string        `yaml:"listen"`
+	AdminListen       string        `yaml:"admin_listen"` // pprof; empty = off
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
+	PublicURL         string        `yaml:"public_url"` // how Meta and agents reach us; used for sandbox webhooks
+}
+
+// StoreConfig selects the session store.
+type StoreConfig struct {
+	Backend string      `yaml:"backend"` // memory|redis
+	Redis   RedisConfig `yaml:"redis"`
+}
+
+// RedisConfig is a go-redis UniversalClient: a redis:// or rediss:// URL, or Sentinel/Cluster addrs.
+type RedisConfig struct {
+	URL          string        `yaml:"url"`
+	Addrs        []string      `yaml:"addrs"`       // several = cluster (or sentinel with master_name)
+	MasterName   string        `yaml:"master_name"` // sentinel
+	Password     Secret        `yaml:"password"`
+	KeyPrefix    string        `yaml:"key_prefix"`
+	DialTimeout  time.Duration `yaml:"dial_timeout"`
+	ReadTimeout  time.Duration `yaml:"read_timeout"`
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	PoolSize     int           `yaml:"pool_size"`
+}
+
+// WhatsAppConfig is the Cloud API edge.
+type WhatsAppConfig struct {
+	Provider       string        `yaml:"provider"` // sandbox|cloudapi
+	BaseURL        string        `yaml:"base_url"` // e.g. https://graph.facebook.com/v23.0; empty with sandbox = in-process
+	PhoneNumberID  string        `yaml:"phone_number_id"`
+	AccessToken    Secret        `yaml:"access_token"`
+	AppSecret      Secret        `yaml:"app_secret"`
+	VerifyToken    Secret        `yaml:"verify_token"`
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	MaxRetries     int           `yaml:"max_retries"`
+	Throughput     float64       `yaml:"throughput"`  // messages per second per phone number
+	PairPeriod     time.Duration `yaml:"pair_period"` // one message per recipient per period
+	PairBurst      int           `yaml:"pair_burst"`
+	WebhookMaxBody int64         `yaml:"webhook_max_body"`
+	DedupeWindow   time.Duration `yaml:"dedupe_window"`
+	Sandbox        SandboxConfig `yaml:"sandbox"`
+}
+
+// SandboxConfig shapes the fake Graph API used by the embedded default and tests.
+type SandboxConfig struct {
+	Templates     []TemplateDef `yaml:"templates"`
+	NotOnWhatsApp []string      `yaml:"not_on_whatsapp"` // E.164 numbers that fail with 131026
+	StatusDelay   time.Duration `yaml:"status_delay"`    // between sent, delivered, read
+	WebhookURL    string        `yaml:"webhook_url"`     // empty = our own /webhooks/whatsapp
+}
+
+// TemplateDef is an approved template as the sandbox knows it.
+type TemplateDef struct {
+	Name       string   `yaml:"name"`
+	Languages  []string `yaml:"languages"`
+	BodyParams int      `yaml:"body_params"`
+	Buttons    int      `yaml:"buttons"` // quick-reply buttons
+}
+
+// LookupConfig is number normalisation and WhatsApp presence.
+type LookupConfig struct {
+	DefaultRegion string         `yaml:"default_region"`
+	Presence      PresenceConfig `yaml:"presence"`
+}
+
+// PresenceConfig orders the presence sources inside one latency budget.
+type PresenceConfig struct {
+	Budget   time.Duration      `yaml:"budget"`
+	YesTTL   time.Duration      `yaml:"yes_ttl"` // learned from delivered/read/inbound
+	NoTTL    time.Duration      `yaml:"no_ttl"`  // learned from 131026
+	Allow    []string           `yaml:"allow"`   // static: known on WhatsApp
+	Deny     []string           `yaml:"deny"`    // static: known not on WhatsApp
+	ListFile string             `yaml:"list_file"`
+	HTTP     PresenceHTTPConfig `yaml:"http"`
+}
+
+// PresenceHTTPConfig is an external checker (CRM, BSP).
+type PresenceHTTPConfig struct {
+	URL         string        `yaml:"url"`
+	Token       Secret        `yaml:"token"`
+	Timeout     time.Duration `yaml:"timeout"`
+	PositiveTTL time.Duration `yaml:"positive_ttl"`
+	NegativeTTL time.Duration `yaml:"negative_ttl"`
+}
+
+// IVRConfig is prompts, languages and menu timing.
+type IVRConfig struct {
+	PromptsDir        string            `yaml:"prompts_dir"` // WAV overrides: <dir>/<lang>/<prompt>.wav
+	DefaultLanguage   string            `yaml:"default_language"`
+	RegionLanguages   map[string]string `yaml:"region_languages"` // caller region → language
+	FirstDigitTimeout time.Duration     `yaml:"first_digit_timeout"`
+	OfferRepeats      int               `yaml:"offer_repeats"`
+}
+
+// DeflectConfig is the eligibility policy and the offer.
+type DeflectConfig struct {
+	UnknownPresence string              `yaml:"unknown_presence"` // offer|skip
+	AllowedTypes    []string            `yaml:"allowed_types"`
+	Regions         []string            `yaml:"regions"` // empty = any
+	MinWait         time.Duration       `yaml:"min_wait"`
+	MissingWait     string              `yaml:"missing_wait"` // offer|skip
+	BusinessHours   BusinessHoursConfig `yaml:"business_hours"`
+	Cooldown        time.Duration       `yaml:"cooldown"`
+	MaxOffersPerDay int                 `yaml:"max_offers_per_day"`
+	ChatCapacity    int                 `yaml:"chat_capacity"` // open agent conversations; 0 = no limit
+	RouteTo         string              `yaml:"route_to"`      // bot|agent
+	OnDecline       string              `yaml:"on_decline"`    // bye|refer
+	ReturnTarget    string              `yaml:"return_target"` // REFER target URI
+	ConfirmTimeout  time.Duration       `yaml:"confirm_timeout"`
+	OnNoStatus      string              `yaml:"on_no_status"` // sent|failed
+	SessionTTL      time.Duration       `yaml:"session_ttl"`
+	Template        TemplateConfig      `yaml:"template"`
+}
+
+// BusinessHoursConfig limits offers to opening hours; empty Open/Close = always.
+type BusinessHoursConfig struct {
+	TimeZone string   `yaml:"time_zone"`
+	Days     []string `yaml:"days"`  // mon..sun; empty = every day
+	Open     string   `yaml:"open"`  // HH:MM
+	Close    string   `yaml:"close"` // HH:MM
+	Holidays []string `yaml:"holidays"`
+}
+
+// TemplateConfig maps the session language to an approved template.
+type TemplateConfig struct {
+	Name      string            `yaml:"name"`      // default template name
+	Languages map[string]string `yaml:"languages"` // session language → template language code
+	Params    []string          `yaml:"params"`    // text/template strings over the session
+}
+
+// InboxConfig is the bot and agent side of conversations.
+type InboxConfig struct {
+	FlowsFile        string        `yaml:"flows_file"`
+	MaxChatsPerAgent int           `yaml:"max_chats_per_agent"`
+	FallbackAfter    int           `yaml:"fallback_after"`
+	OptOutKeywords   []string      `yaml:"opt_out_keywords"`
+	OptInKeywords    []string      `yaml:"opt_in_keywords"`
+	DeskWebhookURL   string        `yaml:"desk_webhook_url"`
+	DeskSecret       Secret        `yaml:"desk_secret"`
+	DeskRetries      int           `yaml:"desk_retries"`
+	WindowDuration   time.Duration `yaml:"window_duration"`
+}
+
+// APIConfig holds bearer tokens.
+type APIConfig struct {
+	AdminToken Secret        `yaml:"admin_token"`
+	Tokens     []TokenConfig `yaml:"tokens"`
+}
+
+// TokenConfig is one bearer token with its scopes (admin, agent, pbx).
+type TokenConfig struct {
+	Name   string   `yaml:"name"`
+	Token  Secret   `yaml:"token"`
+	Scopes []string `yaml:"scopes"`
+}
+
+// Default is the embedded default: loopback listeners, memory store, sandbox WhatsApp.
+func Default() Config {
+	return Config{
+		Log: LogConfig{Level: "info", Format: "text"},
+		SIP: SIPConfig{
+			Listen:          []string{"udp://127.0.0.1:5060", "tcp://127.0.0.1:5060"},
+			MaxCalls:        10000,
+			RetryAfter:      30 * time.Second,
+			MaxCallDuration: 5 * time.Minute,
+			DrainTimeout:    2 * time.Minute,
+			UserAgent:       "deflectd",
+			MaxMessageSize:  16384,
+			Pike:            PikeConfig{Enabled: false, Requests: 16, Window: 2 * time.Second, Ban: 300 * time.Second},
+			Auth:            SIPAuthConfig{Realm: "deflectd"},
+		},
+		RTP: RTPConfig{PortMin: 20000, PortMax: 39999},
+		HTTP: HTTPConfig{
+			Listen:            "127.0.0.1:8080",
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxBodyBytes:      1 << 20,
+		},
+		Store: StoreConfig{
+			Backend: "memory",
+			Redis: RedisConfig{
+				URL:          "redis://127.0.0.1:6379/0",
+				KeyPrefix:    "deflectd:",
+				DialTimeout:  2 * time.Second,
+				ReadTimeout:  500 * time.Millisecond,
+				WriteTimeout: 500 * time.Millisecond,
+				PoolSize:     64,
+			},
+		},
+		WhatsApp: WhatsAppConfig{
+			Provider:       "sandbox",
+			PhoneNumberID:  "100000000000001",
+			AccessToken:    "sandbox-token",
+			AppSecret:      "sandbox-app-secret",
+			VerifyToken:    "sandbox-verify-token",
+			RequestTimeout: 3 * time.Second,
+			MaxRetries:     3,
+			Throughput:     80,
+			PairPeriod:     6 * time.Second,
+			PairBurst:      3,
+			WebhookMaxBody: 1 << 20,
+			DedupeWindow:   24 * time.Hour,
+			Sandbox: SandboxConfig{
+				Templates: []TemplateDef{
+					{Name: "call_deflection", Languages: []string{"en", "ar"}, BodyParams: 1, Buttons: 2},
+					{Name: "licence_renewal", Languages: []string{"en", "ar"}, BodyParams: 2},
+				},
+				StatusDelay: 300 * time.Millisecond,
+			},
+		},
+		Lookup: LookupConfig{
+			DefaultRegion: "SA",
+			Presence: PresenceConfig{
+				Budget: 300 * time.Millisecond,
+				YesTTL: 90 * 24 * time.Hour,
+				NoTTL:  30 * 24 * time.Hour,
+				HTTP: PresenceHTTPConfig{
+					Timeout:     250 * time.Millisecond,
+					PositiveTTL: 30 * 24 * time.Hour,
+					NegativeTTL: 7 * 24 * time.Hour,
+				},
+			},
+		},
+		IVR: IVRConfig{
+			DefaultLanguage:   "en",
+			RegionLanguages:   map[string]string{"SA": "ar", "AE": "ar", "EG": "ar", "JO": "ar", "KW": "ar", "QA": "ar", "BH": "ar", "OM": "ar"},
+			FirstDigitTimeout: 8 * time.Second,
+			OfferRepeats:      2,
+		},
+		Deflect: DeflectConfig{
+			UnknownPresence: "offer",
+			AllowedTypes:    []string{"mobile", "fixed-line-or-mobile"},
+			MinWait:         60 * time.Second,
+			MissingWait:     "offer",
+			Cooldown:        24 * time.Hour,
+			MaxOffersPerDay: 3,
+			RouteTo:         "bot",
+			OnDecline:       "bye",
+			ConfirmTimeout:  5 * time.Second,
+			OnNoStatus:      "sent",
+			SessionTTL:      30 * 24 * time.Hour,
+			Template: TemplateConfig{
+				Name:      "call_deflection",
+				Languages: map[string]string{"en": "en", "ar": "ar"},
+				Params:    []string{"{{.Queue}}"},
+			},
+		},
+		Inbox: InboxConfig{
+			MaxChatsPerAgent: 4,
+			FallbackAfter:    2,
+			OptOutKeywords:   []string{"STOP", "UNSUBSCRIBE", "إلغاء", "ايقاف"},
+			OptInKeywords:    []string{"START", "SUBSCRIBE", "اشتراك"},
+			DeskRetries:      5,
+			WindowDuration:   24 * time.Hour,
+		},
+	}
+}
