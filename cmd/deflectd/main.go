@@ -1,0 +1,91 @@
+// Command deflectd is the call-deflection gateway: SIP in from the PBX queue, WhatsApp out.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Environ())) }
+
+// exitError carries a process exit status (2 = bad input) through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErr marks an error caused by the user's input: exit status 2.
+func usageErr(err error) error { return &exitError{code: 2, err: err} }
+
+func run(args []string, stdout, stderr io.Writer, environ []string) int {
+	root := newRootCmd(stdout, stderr, environ)
+	root.SetArgs(args)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "deflectd:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return 1
+}
+
+// globals are what every subcommand may need: output streams, the environment and --config.
+type globals struct {
+	stdout, stderr io.Writer
+	environ        []string
+	configPath     string
+}
+
+func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr, environ: environ}
+	for _, kv := range environ {
+		if len(kv) > len("DEFLECTD_CONFIG=") && kv[:len("DEFLECTD_CONFIG=")] == "DEFLECTD_CONFIG=" {
+			g.configPath = kv[len("DEFLECTD_CONFIG="):]
+		}
+	}
+	serve := newServeCmd(g)
+	root := &cobra.Command{
+		Use:           "deflectd",
+		Short:         "Move callers waiting in a contact-centre queue to WhatsApp",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		// No subcommand means serve.
+		RunE: serve.RunE,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&g.configPath, "config", "c", g.configPath, "YAML config file (env DEFLECTD_CONFIG); none = embedded defaults")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageErr(err) })
+	root.AddCommand(
+		serve,
+		newConfigCmd(g),
+		newVersionCmd(g),
+	)
+	return root
+}
+
+func newVersionCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			_, err := fmt.Fprintln(g.stdout, "deflectd", version)
+			return err
+		},
+	}
+}
