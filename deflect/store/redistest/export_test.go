@@ -1,0 +1,4 @@
+package redistest
+
+// Ping is exported for the external tests only.
+var Ping = ping

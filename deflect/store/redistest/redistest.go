@@ -1,0 +1,253 @@
+// Package redistest runs a real redis-server for tests.
+//
+// One shared server per test binary: call Main from TestMain so it is stopped when the tests
+// end, or just call Start, which starts it lazily (it is then killed when the test process dies,
+// via Pdeathsig). Give each test its own key space with Prefix. For fault tests (Redis going
+// away mid-call) Server starts a private server that can be stopped and restarted on the same
+// port.
+//
+// When redis-server is not on PATH, tests are skipped, or fail when the CI environment variable
+// is set (CI must never silently skip the Redis suite).
+package redistest
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// shared is the one server per test binary. It is the only package-level state: a test binary
+// is one process and the whole point is to share one server across its tests.
+var shared struct {
+	once sync.Once
+	proc *Proc
+	err  error
+}
+
+// Main starts the shared server, runs the tests and stops the server. Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+//
+// A missing redis-server is not an error here: Start reports it per test (skip or fail).
+func Main(m *testing.M) int {
+	p := sharedProc()
+	code := m.Run()
+	if p != nil {
+		p.Stop()
+		os.RemoveAll(p.dir)
+	}
+	return code
+}
+
+// Start returns the redis:// URL of the shared server, starting it if needed.
+func Start(t testing.TB) string {
+	t.Helper()
+	requireBinary(t)
+	p := sharedProc()
+	if shared.err != nil {
+		t.Fatalf("redistest: start redis-server: %v", shared.err)
+	}
+	return p.URL()
+}
+
+func sharedProc() *Proc {
+	shared.once.Do(func() {
+		if _, err := exec.LookPath("redis-server"); err != nil {
+			shared.err = err
+			return
+		}
+		shared.proc, shared.err = start()
+	})
+	return shared.proc
+}
+
+// Prefix returns a key prefix unique to this test (and this run), ending in ":".
+func Prefix(t testing.TB) string {
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatalf("redistest: random prefix: %v", err)
+	}
+	name := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-':
+			return r
+		}
+		return '_'
+	}, t.Name())
+	return "t:" + name + ":" + hex.EncodeToString(b[:]) + ":"
+}
+
+// Server starts a private redis-server for this test, stopped at cleanup. Use it for fault
+// tests: Stop and Restart keep the same port, so clients reconnect to the same URL.
+func Server(t testing.TB) *Proc {
+	t.Helper()
+	requireBinary(t)
+	p, err := start()
+	if err != nil {
+		t.Fatalf("redistest: start redis-server: %v", err)
+	}
+	t.Cleanup(func() {
+		p.Stop()
+		os.RemoveAll(p.dir)
+	})
+	return p
+}
+
+func requireBinary(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("redistest: redis-server not found on PATH (CI is set; install package redis-server): %v", err)
+		}
+		t.Skipf("redistest: redis-server not found on PATH: %v", err)
+	}
+}
+
+// Proc is one redis-server process on a fixed loopback port.
+type Proc struct {
+	Port int
+	dir  string
+
+	mu     sync.Mutex
+	proc   *os.Process // nil when stopped
+	exited chan error  // receives cmd.Wait's result once
+}
+
+// Addr is host:port.
+func (p *Proc) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.Port)) }
+
+// URL is the redis:// URL of the server (database 0).
+func (p *Proc) URL() string { return "redis://" + p.Addr() + "/0" }
+
+// Stop kills the server and waits for it to exit. Stopping twice is fine.
+func (p *Proc) Stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.proc == nil {
+		return
+	}
+	_ = p.proc.Kill()
+	<-p.exited
+	p.proc = nil
+}
+
+// Restart starts the server again on the same port (after Stop; it stops it first otherwise).
+// The data is gone: the server keeps nothing on disk.
+func (p *Proc) Restart() error {
+	p.Stop()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// The port was just released by our own process; retry briefly in case the kernel is slow.
+	var err error
+	for range 20 {
+		if err = p.launch(); err == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return err
+}
+
+func start() (*Proc, error) {
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		return nil, fmt.Errorf("create dir: %w", err)
+	}
+	// Free port, then start: another process may grab the port in between, so retry a few times.
+	for range 5 {
+		port, perr := freePort()
+		if perr != nil {
+			err = perr
+			continue
+		}
+		p := &Proc{Port: port, dir: dir}
+		p.mu.Lock()
+		err = p.launch()
+		p.mu.Unlock()
+		if err == nil {
+			return p, nil
+		}
+	}
+	os.RemoveAll(dir)
+	return nil, err
+}
+
+// launch starts redis-server and waits until it answers PING. Caller holds p.mu.
+func (p *Proc) launch() error {
+	cmd := exec.Command("redis-server",
+		"--port", strconv.Itoa(p.Port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", p.dir,
+		"--protected-mode", "no",
+		"--loglevel", "warning",
+	)
+	// Die with the test process even when nobody calls Stop (lazy Start without Main).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var out strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run redis-server: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-exited:
+			return fmt.Errorf("redis-server exited: %v: %s", err, strings.TrimSpace(out.String()))
+		default:
+		}
+		if ping(p.Addr()) == nil {
+			p.proc, p.exited = cmd.Process, exited
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	<-exited
+	return errors.New("redis-server did not answer PING within 10s")
+}
+
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("unexpected reply %q", line)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
