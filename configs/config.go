@@ -106,7 +106,7 @@ type WhatsAppConfig struct {
 	Provider       string        `yaml:"provider"` // sandbox|cloudapi
 	BaseURL        string        `yaml:"base_url"` // e.g. https://graph.facebook.com/v23.0; empty with sandbox = in-process
 	PhoneNumberID  string        `yaml:"phone_number_id"`
-	AccessToken    Secret        `yaml:"access_token"`
+	AccessToken    Secret        `yaml:"access_token"` // empty with sandbox = a generated per-process value
 	AppSecret      Secret        `yaml:"app_secret"`
 	VerifyToken    Secret        `yaml:"verify_token"`
 	RequestTimeout time.Duration `yaml:"request_timeout"`
@@ -270,9 +270,6 @@ func Default() Config {
 		WhatsApp: WhatsAppConfig{
 			Provider:       "sandbox",
 			PhoneNumberID:  "100000000000001",
-			AccessToken:    "sandbox-token",
-			AppSecret:      "sandbox-app-secret",
-			VerifyToken:    "sandbox-verify-token",
 			RequestTimeout: 3 * time.Second,
 			MaxRetries:     3,
 			Throughput:     80,
