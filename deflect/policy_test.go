@@ -51,8 +51,12 @@ func TestPolicyCheck(t *testing.T) {
 		{name: "time zone applied to UTC clock", cfg: hours, facts: func(f *Facts) { f.Now = time.Date(2026, 11, 25, 4, 30, 0, 0, time.UTC) }, want: ReasonClosed}, // 07:30 Riyadh
 		{name: "closed on friday", cfg: hours, facts: func(f *Facts) { f.Now = time.Date(2026, 11, 27, 10, 0, 0, 0, riyadh) }, want: ReasonClosed},
 		{name: "closed on holiday", cfg: hours, facts: func(f *Facts) { f.Now = time.Date(2026, 12, 2, 10, 0, 0, 0, riyadh) }, want: ReasonClosed},
-		{name: "overnight hours open after midnight", cfg: func(c *configs.DeflectConfig) { c.BusinessHours = configs.BusinessHoursConfig{Open: "20:00", Close: "06:00"} }, facts: func(f *Facts) { f.Now = time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC) }, want: ""},
-		{name: "overnight hours closed at noon", cfg: func(c *configs.DeflectConfig) { c.BusinessHours = configs.BusinessHoursConfig{Open: "20:00", Close: "06:00"} }, facts: func(f *Facts) { f.Now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }, want: ReasonClosed},
+		{name: "overnight hours open after midnight", cfg: func(c *configs.DeflectConfig) {
+			c.BusinessHours = configs.BusinessHoursConfig{Open: "20:00", Close: "06:00"}
+		}, facts: func(f *Facts) { f.Now = time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC) }, want: ""},
+		{name: "overnight hours closed at noon", cfg: func(c *configs.DeflectConfig) {
+			c.BusinessHours = configs.BusinessHoursConfig{Open: "20:00", Close: "06:00"}
+		}, facts: func(f *Facts) { f.Now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC) }, want: ReasonClosed},
 		{name: "opted out", facts: func(f *Facts) { f.OptedOut = true }, want: ReasonOptedOut},
 		{name: "chat capacity reached", cfg: func(c *configs.DeflectConfig) { c.ChatCapacity = 5 }, facts: func(f *Facts) { f.OpenAgentChats = 5 }, want: ReasonChatCapacity},
 		{name: "chat capacity below limit", cfg: func(c *configs.DeflectConfig) { c.ChatCapacity = 5 }, facts: func(f *Facts) { f.OpenAgentChats = 4 }, want: ""},
