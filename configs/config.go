@@ -204,6 +204,7 @@ type TemplateConfig struct {
 	Name      string            `yaml:"name"`      // default template name
 	Languages map[string]string `yaml:"languages"` // session language → template language code
 	Params    []string          `yaml:"params"`    // text/template strings over the session
+	Buttons   []string          `yaml:"buttons"`   // quick-reply choices; payload "deflect:<session>:<choice>"
 }
 
 // InboxConfig is the bot and agent side of conversations.
@@ -320,6 +321,7 @@ func Default() Config {
 				Name:      "call_deflection",
 				Languages: map[string]string{"en": "en", "ar": "ar"},
 				Params:    []string{"{{.Queue}}"},
+				Buttons:   []string{"wa", "agent"},
 			},
 		},
 		Inbox: InboxConfig{
