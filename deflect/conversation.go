@@ -1,0 +1,79 @@
+package deflect
+
+import (
+	"maps"
+	"time"
+
+	"github.com/deflectd/deflectd/deflect/store"
+)
+
+// ConversationsCollection is the store Docs collection of conversations, keyed by wa_id.
+const ConversationsCollection = "conversations"
+
+// Conversation states: who answers the customer.
+const (
+	ConversationBot   = "bot"
+	ConversationAgent = "agent"
+)
+
+// MaxConversationMessages caps the history kept in the document; older messages are dropped.
+const MaxConversationMessages = 200
+
+// Conversation is the WhatsApp side of a deflected call: the customer (wa_id), the call's full
+// context for the bot or agent, and the recent messages. The conversations/inbox work builds on
+// this document; keep additions backwards compatible.
+type Conversation struct {
+	WAID       string                `json:"wa_id"`
+	Name       string                `json:"name,omitempty"` // WhatsApp profile name
+	SessionID  string                `json:"session_id,omitempty"`
+	Caller     string                `json:"caller,omitempty"` // E.164
+	Queue      string                `json:"queue,omitempty"`
+	CustomerID string                `json:"customer_id,omitempty"`
+	Language   string                `json:"language,omitempty"`
+	Context    map[string]string     `json:"context,omitempty"`
+	UserToUser string                `json:"user_to_user,omitempty"`
+	IVRPath    []string              `json:"ivr_path,omitempty"`
+	State      string                `json:"state"` // bot|agent
+	Messages   []ConversationMessage `json:"messages"`
+	CreatedAt  time.Time             `json:"created_at"`
+	UpdatedAt  time.Time             `json:"updated_at"`
+}
+
+// ConversationMessage is one message in or out.
+type ConversationMessage struct {
+	ID        string    `json:"id"`
+	Direction string    `json:"direction"` // in|out
+	Type      string    `json:"type"`
+	Text      string    `json:"text,omitempty"`
+	Payload   string    `json:"payload,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// seedFrom points the conversation at a session and copies its context.
+func (c *Conversation) seedFrom(s *store.Session, routeTo string) {
+	c.SessionID = s.ID
+	c.Caller = s.Caller
+	c.Queue = s.Queue
+	c.CustomerID = s.CustomerID
+	c.Language = s.Language
+	c.Context = maps.Clone(s.Context)
+	c.UserToUser = s.UserToUser
+	c.IVRPath = s.IVRPath
+	c.State = routeTo
+}
+
+// add appends m unless it is already there (a redelivered webhook), dropping the oldest beyond
+// the cap.
+func (c *Conversation) add(m ConversationMessage) {
+	if m.ID != "" {
+		for _, x := range c.Messages {
+			if x.ID == m.ID && x.Direction == m.Direction {
+				return
+			}
+		}
+	}
+	c.Messages = append(c.Messages, m)
+	if n := len(c.Messages) - MaxConversationMessages; n > 0 {
+		c.Messages = append([]ConversationMessage(nil), c.Messages[n:]...)
+	}
+}

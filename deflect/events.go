@@ -1,0 +1,199 @@
+package deflect
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/lookup"
+)
+
+// InboundMessage is a customer's message or button tap as the webhook reported it.
+type InboundMessage struct {
+	ID      string    `json:"id"`
+	From    string    `json:"from"` // wa_id
+	Name    string    `json:"name,omitempty"`
+	Type    string    `json:"type"` // text, button, interactive, image...
+	Text    string    `json:"text,omitempty"`
+	Payload string    `json:"payload,omitempty"` // quick-reply / button reply payload or id
+	At      time.Time `json:"at"`
+}
+
+// OnStatus applies a message status webhook: it is published to the instance waiting for it,
+// recorded on the session (never moving backwards), and teaches presence. Safe to call twice
+// for the same status.
+func (s *Service) OnStatus(ctx context.Context, u StatusUpdate) error {
+	if u.MessageID == "" || u.Status == "" {
+		return nil
+	}
+	if u.At.IsZero() {
+		u.At = s.now()
+	}
+	payload, _ := json.Marshal(u)
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	// Publish first: the caller on the line is waiting for exactly this.
+	if err := s.st.Publish(sctx, StatusChannel, payload); err != nil {
+		return fmt.Errorf("publish status: %w", err)
+	}
+	s.m.statuses.WithLabelValues(statusLabel(u.Status)).Inc()
+
+	e164 := ""
+	sess, err := s.st.FindSessionByMessage(sctx, u.MessageID)
+	switch {
+	case err == nil:
+		e164 = sess.Caller
+		if _, err := s.st.UpdateSession(sctx, sess.ID, func(x *store.Session) error {
+			x.WAStatus = mergeStatus(x.WAStatus, u.Status)
+			if x.Steps == nil {
+				x.Steps = map[string]time.Time{}
+			}
+			stamp(x, stepOf(u.Status), u.At)
+			x.UpdatedAt = s.now()
+			return nil
+		}); err != nil {
+			return fmt.Errorf("update session status: %w", err)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		// Not a deflection message (or its id is not stored yet: the waiting instance records
+		// the status itself). Still worth learning from.
+		if u.RecipientID != "" {
+			e164 = "+" + strings.TrimPrefix(u.RecipientID, "+")
+		}
+	default:
+		return fmt.Errorf("find session by message: %w", err)
+	}
+	switch {
+	case u.Status == StatusDelivered || u.Status == StatusRead:
+		s.learn(ctx, e164, lookup.Yes, "learned")
+	case u.Status == StatusFailed && u.ErrorCode == 131026:
+		s.learn(ctx, e164, lookup.No, "learned")
+	}
+	return nil
+}
+
+func stepOf(status string) string {
+	switch status {
+	case StatusDelivered:
+		return StepDelivered
+	case StatusRead:
+		return StepRead
+	case StatusFailed:
+		return StepFailed
+	}
+	return "status-" + statusLabel(status)
+}
+
+func statusLabel(s string) string {
+	switch s {
+	case StatusSent, StatusDelivered, StatusRead, StatusFailed:
+		return s
+	}
+	return "other"
+}
+
+// OnMessage attaches an inbound message or button tap to the customer's conversation (seeding
+// it from the session a tap refers to, or the caller's latest session) and learns presence.
+func (s *Service) OnMessage(ctx context.Context, m InboundMessage) error {
+	if m.From == "" {
+		return nil
+	}
+	if m.At.IsZero() {
+		m.At = s.now()
+	}
+	e164 := "+" + strings.TrimPrefix(m.From, "+")
+	s.learn(ctx, e164, lookup.Yes, "learned")
+
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	var sess *store.Session
+	sid, choice, tapped := ParseButtonPayload(m.Payload)
+	if tapped {
+		if x, err := s.st.GetSession(sctx, sid); err == nil {
+			sess = x
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("get session of button tap: %w", err)
+		}
+	}
+	msg := ConversationMessage{ID: m.ID, Direction: "in", Type: m.Type, Text: m.Text, Payload: m.Payload, At: m.At}
+	return s.updateConversation(sctx, m.From, func(c *Conversation, fresh bool) error {
+		if fresh && sess == nil {
+			// No tap to go by: the caller's latest deflected session, if any.
+			if list, err := s.st.ListSessions(sctx, store.SessionFilter{Caller: e164, Outcome: OutcomeDeflected, Limit: 1}); err == nil && len(list) > 0 {
+				sess = list[0]
+			}
+		}
+		if sess != nil && (fresh || c.SessionID != sess.ID) {
+			c.seedFrom(sess, s.cfg.Deflect.RouteTo)
+		}
+		if m.Name != "" {
+			c.Name = m.Name
+		}
+		if tapped && choice == "agent" {
+			c.State = ConversationAgent
+		}
+		c.add(msg)
+		return nil
+	})
+}
+
+// seed opens (or re-points) the customer's conversation at a deflected session, so that a reply
+// lands with the bot or an agent together with the call's context.
+func (s *Service) seed(ctx context.Context, sess *store.Session, sent Sent) {
+	waID := sent.WAID
+	if waID == "" {
+		waID = strings.TrimPrefix(sess.Caller, "+")
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	err := s.updateConversation(sctx, waID, func(c *Conversation, _ bool) error {
+		c.seedFrom(sess, s.cfg.Deflect.RouteTo)
+		c.add(ConversationMessage{ID: sent.MessageID, Direction: "out", Type: "template", Text: s.cfg.Deflect.Template.Name, At: s.now()})
+		return nil
+	})
+	if err != nil {
+		s.log.Error("seed conversation", "session_id", sess.ID, "err", err)
+	}
+}
+
+// updateConversation reads, changes and writes a conversation with compare-and-set, retrying
+// lost races a few times.
+func (s *Service) updateConversation(ctx context.Context, waID string, fn func(c *Conversation, fresh bool) error) error {
+	for range 5 {
+		var c Conversation
+		var version int64
+		doc, err := s.st.GetDoc(ctx, ConversationsCollection, waID)
+		switch {
+		case err == nil:
+			if err := json.Unmarshal(doc.Data, &c); err != nil {
+				return fmt.Errorf("decode conversation: %w", err)
+			}
+			version = doc.Version
+		case errors.Is(err, store.ErrNotFound):
+			c = Conversation{WAID: waID, State: s.cfg.Deflect.RouteTo, CreatedAt: s.now()}
+		default:
+			return fmt.Errorf("get conversation: %w", err)
+		}
+		if err := fn(&c, version == 0); err != nil {
+			return err
+		}
+		c.UpdatedAt = s.now()
+		data, err := json.Marshal(&c)
+		if err != nil {
+			return fmt.Errorf("encode conversation: %w", err)
+		}
+		_, err = s.st.PutDoc(ctx, ConversationsCollection, waID, data, version, s.cfg.Deflect.SessionTTL)
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("put conversation: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("put conversation: %w", store.ErrConflict)
+}
