@@ -1,0 +1,415 @@
+package whatsapp
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Event kinds.
+const (
+	KindMessage = "message"
+	KindStatus  = "status"
+)
+
+// Event is one inbound message or one status update of an outbound message, as it travels through
+// the durable queue (JSON).
+type Event struct {
+	Kind          string   `json:"kind"` // message|status
+	PhoneNumberID string   `json:"phone_number_id"`
+	ContactName   string   `json:"contact_name,omitempty"` // the sender's profile name (messages)
+	Message       *Message `json:"message,omitempty"`
+	Status        *Status  `json:"status,omitempty"`
+}
+
+// Key identifies the event for deduplication: a message by its id, a status by message id and
+// status (sent, delivered and read of one message are three events).
+func (e Event) Key() string {
+	switch {
+	case e.Message != nil:
+		return "msg:" + e.Message.ID
+	case e.Status != nil:
+		return "status:" + e.Status.ID + ":" + e.Status.Status
+	}
+	return ""
+}
+
+// Message is an inbound message from a WhatsApp user.
+type Message struct {
+	ID        string    `json:"id"`
+	From      string    `json:"from"` // the user's WhatsApp id (phone number digits)
+	Timestamp time.Time `json:"timestamp"`
+	// Type is Meta's type (text, button, interactive, image, document, audio, video, sticker,
+	// location, contacts, reaction) or "unsupported" for anything else.
+	Type string `json:"type"`
+	// OriginalType is Meta's type when Type is "unsupported".
+	OriginalType string        `json:"original_type,omitempty"`
+	Context      *ReplyContext `json:"context,omitempty"`
+
+	Text        string            `json:"text,omitempty"`
+	Button      *ButtonReply      `json:"button,omitempty"`      // quick-reply button of a template
+	Interactive *InteractiveReply `json:"interactive,omitempty"` // button_reply or list_reply
+	Media       *MediaInfo        `json:"media,omitempty"`       // image, document, audio, video, sticker
+	Location    *Location         `json:"location,omitempty"`
+	Contacts    []SharedContact   `json:"contacts,omitempty"`
+	Reaction    *Reaction         `json:"reaction,omitempty"`
+	Errors      []EventError      `json:"errors,omitempty"`
+}
+
+// ReplyContext is the message this one answers (e.g. the template whose button was tapped).
+type ReplyContext struct {
+	From string `json:"from,omitempty"`
+	ID   string `json:"id,omitempty"`
+}
+
+// ButtonReply is a tap on a template's quick-reply button.
+type ButtonReply struct {
+	Payload string `json:"payload"`
+	Text    string `json:"text"`
+}
+
+// InteractiveReply is a tap on a reply button or a list row.
+type InteractiveReply struct {
+	Type        string `json:"type"` // button_reply|list_reply|other Meta type
+	ID          string `json:"id,omitempty"`
+	Title       string `json:"title,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// MediaInfo describes received media (download it by ID through the Graph API).
+type MediaInfo struct {
+	ID       string `json:"id"`
+	MimeType string `json:"mime_type,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	Caption  string `json:"caption,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	Voice    bool   `json:"voice,omitempty"`
+}
+
+// Location is a shared location.
+type Location struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      string  `json:"name,omitempty"`
+	Address   string  `json:"address,omitempty"`
+	URL       string  `json:"url,omitempty"`
+}
+
+// SharedContact is a contact card the user sent.
+type SharedContact struct {
+	Name   string   `json:"name"`
+	Phones []string `json:"phones,omitempty"`
+	WAIDs  []string `json:"wa_ids,omitempty"`
+}
+
+// Reaction is an emoji reaction to a message (empty Emoji: reaction removed).
+type Reaction struct {
+	MessageID string `json:"message_id"`
+	Emoji     string `json:"emoji"`
+}
+
+// Status is a delivery status of a message we sent.
+type Status struct {
+	ID              string       `json:"id"`
+	Status          string       `json:"status"` // sent|delivered|read|failed (others kept as given)
+	Timestamp       time.Time    `json:"timestamp"`
+	RecipientID     string       `json:"recipient_id"`
+	ConversationID  string       `json:"conversation_id,omitempty"`
+	PricingCategory string       `json:"pricing_category,omitempty"`
+	Errors          []EventError `json:"errors,omitempty"`
+}
+
+// NotOnWhatsApp reports whether the status failed with 131026 (undeliverable).
+func (s *Status) NotOnWhatsApp() bool { return s.hasCode(CodeUndeliverable) }
+
+// WindowClosed reports whether the status failed with 131047 (outside the 24-hour window).
+func (s *Status) WindowClosed() bool { return s.hasCode(CodeReEngagement) }
+
+func (s *Status) hasCode(code int) bool {
+	for _, e := range s.Errors {
+		if e.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+// EventError is an error attached to a status or message in a webhook.
+type EventError struct {
+	Code    int    `json:"code"`
+	Title   string `json:"title,omitempty"`
+	Message string `json:"message,omitempty"`
+	Details string `json:"details,omitempty"`
+}
+
+// Wire format of Meta's webhook, only the fields we use.
+type wireWebhook struct {
+	Object string `json:"object"`
+	Entry  []struct {
+		ID      string `json:"id"`
+		Changes []struct {
+			Field string    `json:"field"`
+			Value wireValue `json:"value"`
+		} `json:"changes"`
+	} `json:"entry"`
+}
+
+type wireValue struct {
+	Metadata struct {
+		PhoneNumberID string `json:"phone_number_id"`
+	} `json:"metadata"`
+	Contacts []struct {
+		WAID    string `json:"wa_id"`
+		Profile struct {
+			Name string `json:"name"`
+		} `json:"profile"`
+	} `json:"contacts"`
+	Messages []json.RawMessage `json:"messages"`
+	Statuses []json.RawMessage `json:"statuses"`
+}
+
+type wireMessage struct {
+	ID        string    `json:"id"`
+	From      string    `json:"from"`
+	Timestamp flexInt   `json:"timestamp"`
+	Type      string    `json:"type"`
+	Context   *struct { // the message replied to
+		From string `json:"from"`
+		ID   string `json:"id"`
+	} `json:"context"`
+	Text *struct {
+		Body string `json:"body"`
+	} `json:"text"`
+	Button      *ButtonReply `json:"button"`
+	Interactive *struct {
+		Type        string `json:"type"`
+		ButtonReply *struct {
+			ID    string `json:"id"`
+			Title string `json:"title"`
+		} `json:"button_reply"`
+		ListReply *struct {
+			ID          string `json:"id"`
+			Title       string `json:"title"`
+			Description string `json:"description"`
+		} `json:"list_reply"`
+	} `json:"interactive"`
+	Image    *MediaInfo `json:"image"`
+	Document *MediaInfo `json:"document"`
+	Audio    *MediaInfo `json:"audio"`
+	Video    *MediaInfo `json:"video"`
+	Sticker  *MediaInfo `json:"sticker"`
+	Location *struct {
+		Latitude  flexFloat `json:"latitude"`
+		Longitude flexFloat `json:"longitude"`
+		Name      string    `json:"name"`
+		Address   string    `json:"address"`
+		URL       string    `json:"url"`
+	} `json:"location"`
+	Contacts []struct {
+		Name struct {
+			FormattedName string `json:"formatted_name"`
+		} `json:"name"`
+		Phones []struct {
+			Phone string `json:"phone"`
+			WAID  string `json:"wa_id"`
+		} `json:"phones"`
+	} `json:"contacts"`
+	Reaction *Reaction   `json:"reaction"`
+	Errors   []wireError `json:"errors"`
+}
+
+type wireStatus struct {
+	ID           string  `json:"id"`
+	Status       string  `json:"status"`
+	Timestamp    flexInt `json:"timestamp"`
+	RecipientID  string  `json:"recipient_id"`
+	Conversation *struct {
+		ID string `json:"id"`
+	} `json:"conversation"`
+	Pricing *struct {
+		Category string `json:"category"`
+	} `json:"pricing"`
+	Errors []wireError `json:"errors"`
+}
+
+type wireError struct {
+	Code      int    `json:"code"`
+	Title     string `json:"title"`
+	Message   string `json:"message"`
+	ErrorData struct {
+		Details string `json:"details"`
+	} `json:"error_data"`
+}
+
+// flexInt accepts Meta's timestamps as a string ("1749416383") or a number.
+type flexInt int64
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	s := string(bytes.Trim(b, `"`))
+	if s == "" || s == "null" {
+		return nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil // a bad timestamp is not worth losing the event over
+	}
+	*f = flexInt(n)
+	return nil
+}
+
+// flexFloat accepts a coordinate as a number or a string.
+type flexFloat float64
+
+func (f *flexFloat) UnmarshalJSON(b []byte) error {
+	n, err := strconv.ParseFloat(string(bytes.Trim(b, `"`)), 64)
+	if err == nil {
+		*f = flexFloat(n)
+	}
+	return nil
+}
+
+func unixTime(f flexInt) time.Time {
+	if f <= 0 || f > 1<<40 {
+		return time.Time{}
+	}
+	return time.Unix(int64(f), 0).UTC()
+}
+
+func toEventErrors(ws []wireError) []EventError {
+	var out []EventError
+	for _, w := range ws {
+		out = append(out, EventError{Code: w.Code, Title: w.Title, Message: w.Message, Details: w.ErrorData.Details})
+	}
+	return out
+}
+
+// ParseWebhook splits a messages webhook body into events, messages first then statuses, in
+// payload order. Only malformed JSON is an error: changes of other fields are skipped, and message
+// types it does not know become Type "unsupported".
+func ParseWebhook(body []byte) ([]Event, error) {
+	var w wireWebhook
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, fmt.Errorf("parse webhook: %w", err)
+	}
+	var events []Event
+	for _, e := range w.Entry {
+		for _, ch := range e.Changes {
+			if ch.Field != "" && ch.Field != "messages" {
+				continue
+			}
+			v := ch.Value
+			names := map[string]string{}
+			for _, c := range v.Contacts {
+				names[c.WAID] = c.Profile.Name
+			}
+			for _, raw := range v.Messages {
+				m := parseMessage(raw)
+				name, ok := names[m.From]
+				if !ok && len(v.Contacts) == 1 {
+					name = v.Contacts[0].Profile.Name
+				}
+				events = append(events, Event{Kind: KindMessage, PhoneNumberID: v.Metadata.PhoneNumberID, ContactName: name, Message: m})
+			}
+			for _, raw := range v.Statuses {
+				var s wireStatus
+				if err := json.Unmarshal(raw, &s); err != nil {
+					// Keep what identifies it; a field of an unexpected type must not lose the event.
+					var min struct {
+						ID          string `json:"id"`
+						Status      string `json:"status"`
+						RecipientID string `json:"recipient_id"`
+					}
+					_ = json.Unmarshal(raw, &min)
+					s = wireStatus{ID: min.ID, Status: min.Status, RecipientID: min.RecipientID}
+				}
+				st := &Status{ID: s.ID, Status: s.Status, Timestamp: unixTime(s.Timestamp), RecipientID: s.RecipientID, Errors: toEventErrors(s.Errors)}
+				if s.Conversation != nil {
+					st.ConversationID = s.Conversation.ID
+				}
+				if s.Pricing != nil {
+					st.PricingCategory = s.Pricing.Category
+				}
+				events = append(events, Event{Kind: KindStatus, PhoneNumberID: v.Metadata.PhoneNumberID, Status: st})
+			}
+		}
+	}
+	return events, nil
+}
+
+func parseMessage(raw json.RawMessage) *Message {
+	var w wireMessage
+	if err := json.Unmarshal(raw, &w); err != nil {
+		// A field of an unexpected type: keep the message as unsupported rather than refuse
+		// the whole webhook (Meta would redeliver it forever).
+		var min struct {
+			ID   string `json:"id"`
+			From string `json:"from"`
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(raw, &min)
+		w = wireMessage{ID: min.ID, From: min.From, Type: min.Type}
+		return &Message{ID: w.ID, From: w.From, Type: "unsupported", OriginalType: w.Type}
+	}
+	m := &Message{ID: w.ID, From: w.From, Timestamp: unixTime(w.Timestamp), Type: w.Type, Errors: toEventErrors(w.Errors)}
+	if w.Context != nil {
+		m.Context = &ReplyContext{From: w.Context.From, ID: w.Context.ID}
+	}
+	ok := false
+	switch w.Type {
+	case "text":
+		if ok = w.Text != nil; ok {
+			m.Text = w.Text.Body
+		}
+	case "button":
+		if ok = w.Button != nil; ok {
+			m.Button = w.Button
+		}
+	case "interactive":
+		if ok = w.Interactive != nil; ok {
+			ir := &InteractiveReply{Type: w.Interactive.Type}
+			switch {
+			case w.Interactive.ButtonReply != nil:
+				ir.ID, ir.Title = w.Interactive.ButtonReply.ID, w.Interactive.ButtonReply.Title
+			case w.Interactive.ListReply != nil:
+				ir.ID, ir.Title, ir.Description = w.Interactive.ListReply.ID, w.Interactive.ListReply.Title, w.Interactive.ListReply.Description
+			}
+			m.Interactive = ir
+		}
+	case "image", "document", "audio", "video", "sticker":
+		md := map[string]*MediaInfo{"image": w.Image, "document": w.Document, "audio": w.Audio, "video": w.Video, "sticker": w.Sticker}[w.Type]
+		if ok = md != nil; ok {
+			m.Media = md
+		}
+	case "location":
+		if ok = w.Location != nil; ok {
+			l := w.Location
+			m.Location = &Location{Latitude: float64(l.Latitude), Longitude: float64(l.Longitude), Name: l.Name, Address: l.Address, URL: l.URL}
+		}
+	case "contacts":
+		ok = len(w.Contacts) > 0
+		for _, c := range w.Contacts {
+			sc := SharedContact{Name: c.Name.FormattedName}
+			for _, p := range c.Phones {
+				if p.Phone != "" {
+					sc.Phones = append(sc.Phones, p.Phone)
+				}
+				if p.WAID != "" {
+					sc.WAIDs = append(sc.WAIDs, p.WAID)
+				}
+			}
+			m.Contacts = append(m.Contacts, sc)
+		}
+	case "reaction":
+		if ok = w.Reaction != nil; ok {
+			m.Reaction = w.Reaction
+		}
+	}
+	if !ok {
+		// Unknown types (and known types missing their object) are kept, never an error: the bot
+		// can answer "I can't read that" and an agent sees that something arrived.
+		m.OriginalType, m.Type = w.Type, "unsupported"
+	}
+	return m
+}

@@ -1,0 +1,248 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Button is a tap on a template's quick-reply button.
+type Button struct {
+	Payload string `json:"payload"`
+	Text    string `json:"text"` // the button's label; default the payload
+	// ContextMessageID is the template message the button belongs to; default the latest
+	// message sent to this customer.
+	ContextMessageID string `json:"context_message_id"`
+}
+
+// Reply is a choice in an interactive message: a reply button or a list row.
+type Reply struct {
+	Type             string `json:"type"` // button_reply|list_reply
+	ID               string `json:"id"`
+	Title            string `json:"title"`
+	Description      string `json:"description,omitempty"` // list_reply only
+	ContextMessageID string `json:"context_message_id"`
+}
+
+// ErrNotOnWhatsApp is returned when a number configured as not on WhatsApp tries to write.
+var ErrNotOnWhatsApp = errors.New("number is not on WhatsApp")
+
+// CustomerText makes the customer send a text message: the inbound messages webhook is posted
+// (synchronously, with retries) and the 24-hour window opens. It returns the message's wamid.
+func (s *Sandbox) CustomerText(ctx context.Context, waID, body string) (string, error) {
+	if body == "" {
+		return "", errors.New("customer text: body is empty")
+	}
+	return s.customer(ctx, waID, whMessage{Type: "text", Text: &whText{Body: body}}, "")
+}
+
+// CustomerButton makes the customer tap a template quick-reply button.
+func (s *Sandbox) CustomerButton(ctx context.Context, waID string, b Button) (string, error) {
+	if b.Payload == "" {
+		return "", errors.New("customer button: payload is empty")
+	}
+	if b.Text == "" {
+		b.Text = b.Payload
+	}
+	return s.customer(ctx, waID, whMessage{Type: "button", Button: &whButton{Payload: b.Payload, Text: b.Text}}, ctxOrLatest(b.ContextMessageID))
+}
+
+// CustomerInteractive makes the customer choose a reply button or a list row.
+func (s *Sandbox) CustomerInteractive(ctx context.Context, waID string, r Reply) (string, error) {
+	if r.ID == "" || r.Title == "" {
+		return "", errors.New("customer interactive: id and title are required")
+	}
+	in := &whInteractive{Type: r.Type}
+	switch r.Type {
+	case "button_reply":
+		in.ButtonReply = &whReply{ID: r.ID, Title: r.Title}
+	case "list_reply":
+		in.ListReply = &whReply{ID: r.ID, Title: r.Title, Description: r.Description}
+	default:
+		return "", fmt.Errorf("customer interactive: type %q is not button_reply or list_reply", r.Type)
+	}
+	return s.customer(ctx, waID, whMessage{Type: "interactive", Interactive: in}, ctxOrLatest(r.ContextMessageID))
+}
+
+// latestMarker asks customer() to use the latest outbound message as the context.
+const latestMarker = "\x00latest"
+
+func ctxOrLatest(id string) string {
+	if id == "" {
+		return latestMarker
+	}
+	return id
+}
+
+func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, contextID string) (string, error) {
+	waID, err := normalizeNumber(number)
+	if err != nil {
+		return "", fmt.Errorf("customer message: %w", err)
+	}
+	if s.notOn[waID] {
+		return "", fmt.Errorf("customer message from %s: %w", mask(waID), ErrNotOnWhatsApp)
+	}
+	now := s.cfg.Now()
+	s.mu.Lock()
+	p := s.phoneLocked(waID)
+	if contextID == latestMarker {
+		contextID = ""
+		if len(p.out) > 0 {
+			contextID = p.out[len(p.out)-1].ID
+		}
+	}
+	id := s.ids.wamid(waID, false)
+	p.lastInbound = now
+	s.addInboundLocked(p, &Inbound{ID: id, From: waID, Type: m.Type, At: now})
+	name := p.name
+	s.mu.Unlock()
+
+	m.From, m.ID, m.Timestamp = waID, id, unix(now)
+	if contextID != "" {
+		m.Context = &whContext{From: s.cfg.DisplayPhoneNumber, ID: contextID}
+	}
+	if s.cfg.WebhookURL == "" {
+		return id, nil
+	}
+	body, err := json.Marshal(s.envelope(webhookValue{
+		Contacts: []whContact{{Profile: whProfile{Name: name}, WaID: waID}},
+		Messages: []whMessage{m},
+	}))
+	if err != nil {
+		return "", fmt.Errorf("encode inbound webhook: %w", err)
+	}
+	if err := s.deliver(ctx, body); err != nil {
+		return id, fmt.Errorf("deliver inbound webhook: %w", err)
+	}
+	return id, nil
+}
+
+// serveControl is the sandbox's own JSON API under /_sandbox/:
+//
+//	POST   customers/{wa_id}/text         {"body","name"}
+//	POST   customers/{wa_id}/button       {"payload","text","context_message_id","name"}
+//	POST   customers/{wa_id}/interactive  {"type":"button_reply"|"list_reply","id","title","description","context_message_id","name"}
+//	GET    messages[?to=wa_id]            what the phone received, with statuses so far
+//	DELETE messages                       reset everything
+//	GET    templates                      the template registry
+//	POST   fail                           {"code","count","async"} inject failures for the next sends
+func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest string) {
+	parts := strings.Split(strings.Trim(rest, "/"), "/")
+	switch {
+	case len(parts) == 3 && parts[0] == "customers":
+		if r.Method != http.MethodPost {
+			controlError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		s.serveCustomer(w, r, parts[1], parts[2])
+	case len(parts) == 1 && parts[0] == "messages":
+		switch r.Method {
+		case http.MethodGet:
+			if to := r.URL.Query().Get("to"); to != "" {
+				msgs := s.Sent(to)
+				if msgs == nil {
+					msgs = []Outbound{}
+				}
+				writeJSON(w, http.StatusOK, msgs)
+				return
+			}
+			all := s.All()
+			if all == nil {
+				all = []Outbound{}
+			}
+			writeJSON(w, http.StatusOK, all)
+		case http.MethodDelete:
+			s.Reset()
+			w.WriteHeader(http.StatusNoContent)
+		default:
+			controlError(w, http.StatusMethodNotAllowed, "use GET or DELETE")
+		}
+	case len(parts) == 1 && parts[0] == "templates":
+		writeJSON(w, http.StatusOK, s.Templates())
+	case len(parts) == 1 && parts[0] == "fail":
+		if r.Method != http.MethodPost {
+			controlError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		var f Failure
+		if err := decodeControl(r, &f); err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if f.Code == 0 || f.Count <= 0 {
+			controlError(w, http.StatusBadRequest, "code and a positive count are required")
+			return
+		}
+		s.InjectFailures(f)
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		controlError(w, http.StatusNotFound, "unknown sandbox path /_sandbox/"+rest)
+	}
+}
+
+type customerRequest struct {
+	Name string `json:"name"`
+	// text
+	Body string `json:"body"`
+	// button and interactive
+	Payload          string `json:"payload"`
+	Text             string `json:"text"`
+	ContextMessageID string `json:"context_message_id"`
+	Type             string `json:"type"`
+	ID               string `json:"id"`
+	Title            string `json:"title"`
+	Description      string `json:"description"`
+}
+
+func (s *Sandbox) serveCustomer(w http.ResponseWriter, r *http.Request, waID, kind string) {
+	var req customerRequest
+	if err := decodeControl(r, &req); err != nil {
+		controlError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.Name != "" {
+		s.SetProfileName(waID, req.Name)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	var id string
+	var err error
+	switch kind {
+	case "text":
+		id, err = s.CustomerText(ctx, waID, req.Body)
+	case "button":
+		id, err = s.CustomerButton(ctx, waID, Button{Payload: req.Payload, Text: req.Text, ContextMessageID: req.ContextMessageID})
+	case "interactive":
+		id, err = s.CustomerInteractive(ctx, waID, Reply{Type: req.Type, ID: req.ID, Title: req.Title, Description: req.Description, ContextMessageID: req.ContextMessageID})
+	default:
+		controlError(w, http.StatusNotFound, "unknown customer action "+kind+" (text, button, interactive)")
+		return
+	}
+	switch {
+	case err != nil && id != "":
+		// The message exists and the window is open, but our webhook receiver did not take it.
+		writeJSON(w, http.StatusBadGateway, map[string]string{"id": id, "error": err.Error()})
+	case err != nil:
+		controlError(w, http.StatusBadRequest, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"id": id})
+	}
+}
+
+func decodeControl(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("decode request: %w", err)
+	}
+	return nil
+}
+
+func controlError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
