@@ -82,7 +82,9 @@ func (d *DTMFDecoder) Decode(ssrc, ts uint32, payload []byte, now time.Time) (ru
 		}
 		if s.ts == ts {
 			if s.ended && now.Sub(s.last) > replayGap {
-				break // the same event replayed later: a new press
+				// The same event replayed later: a new press, tracked in the same slot.
+				s.ended, s.dur, s.last = ev.End, ev.Duration, now
+				return DigitRune(ev.Event)
 			}
 			s.ended = s.ended || ev.End
 			s.dur = max(s.dur, ev.Duration)
