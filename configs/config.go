@@ -143,13 +143,16 @@ type LookupConfig struct {
 
 // PresenceConfig orders the presence sources inside one latency budget.
 type PresenceConfig struct {
-	Budget   time.Duration      `yaml:"budget"`
-	YesTTL   time.Duration      `yaml:"yes_ttl"` // learned from delivered/read/inbound
-	NoTTL    time.Duration      `yaml:"no_ttl"`  // learned from 131026
-	Allow    []string           `yaml:"allow"`   // static: known on WhatsApp
-	Deny     []string           `yaml:"deny"`    // static: known not on WhatsApp
-	ListFile string             `yaml:"list_file"`
-	HTTP     PresenceHTTPConfig `yaml:"http"`
+	Budget time.Duration `yaml:"budget"`
+	// StoreTimeout bounds the learned-facts read inside the budget (the HTTP checker has its own).
+	StoreTimeout time.Duration      `yaml:"store_timeout"`
+	ListPoll     time.Duration      `yaml:"list_poll"` // how often list_file's mtime is checked
+	YesTTL       time.Duration      `yaml:"yes_ttl"`   // learned from delivered/read/inbound
+	NoTTL        time.Duration      `yaml:"no_ttl"`    // learned from 131026
+	Allow        []string           `yaml:"allow"`     // static: known on WhatsApp
+	Deny         []string           `yaml:"deny"`      // static: known not on WhatsApp
+	ListFile     string             `yaml:"list_file"`
+	HTTP         PresenceHTTPConfig `yaml:"http"`
 }
 
 // PresenceHTTPConfig is an external checker (CRM, BSP).
@@ -159,6 +162,10 @@ type PresenceHTTPConfig struct {
 	Timeout     time.Duration `yaml:"timeout"`
 	PositiveTTL time.Duration `yaml:"positive_ttl"`
 	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// The circuit breaker opens after BreakerFailures consecutive failures and lets one probe
+	// through after BreakerCooldown.
+	BreakerFailures int           `yaml:"breaker_failures"`
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
 }
 
 // IVRConfig is prompts, languages and menu timing.
@@ -289,13 +296,17 @@ func Default() Config {
 		Lookup: LookupConfig{
 			DefaultRegion: "SA",
 			Presence: PresenceConfig{
-				Budget: 300 * time.Millisecond,
-				YesTTL: 90 * 24 * time.Hour,
-				NoTTL:  30 * 24 * time.Hour,
+				Budget:       300 * time.Millisecond,
+				StoreTimeout: 100 * time.Millisecond,
+				ListPoll:     5 * time.Second,
+				YesTTL:       90 * 24 * time.Hour,
+				NoTTL:        30 * 24 * time.Hour,
 				HTTP: PresenceHTTPConfig{
-					Timeout:     250 * time.Millisecond,
-					PositiveTTL: 30 * 24 * time.Hour,
-					NegativeTTL: 7 * 24 * time.Hour,
+					Timeout:         250 * time.Millisecond,
+					PositiveTTL:     30 * 24 * time.Hour,
+					NegativeTTL:     7 * 24 * time.Hour,
+					BreakerFailures: 5,
+					BreakerCooldown: 30 * time.Second,
 				},
 			},
 		},

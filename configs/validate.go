@@ -135,6 +135,17 @@ func (c Config) Validate() error {
 		bad("lookup.default_region", "%q is not an ISO 3166 region such as SA or GB", c.Lookup.DefaultRegion)
 	}
 	positive("lookup.presence.budget", c.Lookup.Presence.Budget)
+	positive("lookup.presence.store_timeout", c.Lookup.Presence.StoreTimeout)
+	positive("lookup.presence.list_poll", c.Lookup.Presence.ListPoll)
+	positive("lookup.presence.yes_ttl", c.Lookup.Presence.YesTTL)
+	positive("lookup.presence.no_ttl", c.Lookup.Presence.NoTTL)
+	positive("lookup.presence.http.timeout", c.Lookup.Presence.HTTP.Timeout)
+	positive("lookup.presence.http.positive_ttl", c.Lookup.Presence.HTTP.PositiveTTL)
+	positive("lookup.presence.http.negative_ttl", c.Lookup.Presence.HTTP.NegativeTTL)
+	positive("lookup.presence.http.breaker_cooldown", c.Lookup.Presence.HTTP.BreakerCooldown)
+	if c.Lookup.Presence.HTTP.BreakerFailures < 1 {
+		bad("lookup.presence.http.breaker_failures", "must be at least 1")
+	}
 	if u := c.Lookup.Presence.HTTP.URL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") {
 			bad("lookup.presence.http.url", "%q is not an http(s) URL", u)
