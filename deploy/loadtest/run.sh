@@ -9,7 +9,7 @@
 # Environment (defaults make a smoke run of < 1 min):
 #   RATE=50 calls/s   CALLS=200 calls   LIMIT=CALLS concurrent cap   HOLD=8 s (held)
 #   DIGIT_WAIT=1000 ms before pressing 1 (deflect)   PROBE=10 rtpprobe calls (0 = none)
-#   PORT=5080 gateway SIP port   WORK=/tmp/deflectd-loadtest   PPROF=host:port (deflectd admin_listen /
+#   SLACK=60 s added to the time bound   PORT=5080 gateway SIP port   WORK=/tmp/deflectd-loadtest   PPROF=host:port (deflectd admin_listen /
 #   peer -pprof)   DEFLECTD_BIN / PEER_BIN / PROBE_BIN: prebuilt binaries instead of go build
 #
 # Big runs on a 2-core machine (sipp and the gateway share the cores):
@@ -29,6 +29,7 @@ PROBE=${PROBE:-10}
 PORT=${PORT:-5080}
 WORK=${WORK:-/tmp/deflectd-loadtest}
 PPROF=${PPROF:-}
+SLACK=${SLACK:-60}
 SIPP_PORT=$((PORT + 100))
 MEDIA_PORT=$((PORT + 200))
 HTTP_PORT=$((PORT + 300))
@@ -169,7 +170,13 @@ stop_gateway() {
 	wait "$GW_PID" 2>/dev/null || true
 	GW_PID=
 }
-trap stop_gateway EXIT
+PROBE_PID=
+cleanup() {
+	[[ -n $PROBE_PID ]] && kill "$PROBE_PID" 2>/dev/null
+	stop_gateway
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
@@ -194,16 +201,15 @@ run_one() {
 
 	# Bounded: the ramp, the longest call, and slack for the tail.
 	local ramp=$(((CALLS + RATE - 1) / RATE))
-	local bound=$((ramp + HOLD + DIGIT_WAIT / 1000 + 60))
+	local bound=$((ramp + HOLD + DIGIT_WAIT / 1000 + SLACK))
 	log "$gw $scen: rate=$RATE calls=$CALLS limit=$LIMIT hold=${HOLD}s bound=${bound}s"
 
-	local probe_pid=
 	if [[ $PROBE -gt 0 ]]; then
 		# Start the sample when the ramp is near its peak.
 		local peak_at=$(((LIMIT < CALLS ? LIMIT : CALLS) * 8 / (RATE * 10)))
 		(sleep "$peak_at" && exec "$PROBE_BIN" -target "127.0.0.1:$PORT" -calls "$PROBE" -hold "${HOLD}s" \
 			-spread 1s >"$dir/probe.out" 2>"$dir/probe.err") &
-		probe_pid=$!
+		PROBE_PID=$!
 	fi
 
 	(
@@ -223,8 +229,9 @@ run_one() {
 	c1=$(cpu_ticks "$GW_PID")
 	hwm=$(hwm_kib "$GW_PID")
 	local probe_rc=0
-	if [[ -n $probe_pid ]]; then
-		wait "$probe_pid" || probe_rc=$?
+	if [[ -n $PROBE_PID ]]; then
+		wait "$PROBE_PID" || probe_rc=$?
+		PROBE_PID=
 	fi
 	stop_gateway
 
