@@ -23,8 +23,14 @@ func TestValidationNamesTheLimit(t *testing.T) {
 		field string // ValidationError.Field, "" = valid
 		limit string // substring of the message
 	}{
-		{"text at 4096 ok", func(ctx context.Context, c *Client) error { _, err := c.SendText(ctx, "1", long(4096), false); return err }, "", ""},
-		{"text over 4096", func(ctx context.Context, c *Client) error { _, err := c.SendText(ctx, "1", long(4097), false); return err }, "text.body", "at most 4096 characters"},
+		{"text at 4096 ok", func(ctx context.Context, c *Client) error {
+			_, err := c.SendText(ctx, "1", long(4096), false)
+			return err
+		}, "", ""},
+		{"text over 4096", func(ctx context.Context, c *Client) error {
+			_, err := c.SendText(ctx, "1", long(4097), false)
+			return err
+		}, "text.body", "at most 4096 characters"},
 		{"text counts characters not bytes", func(ctx context.Context, c *Client) error {
 			_, err := c.SendText(ctx, "1", strings.Repeat("ع", 4096), false)
 			return err
@@ -53,7 +59,10 @@ func TestValidationNamesTheLimit(t *testing.T) {
 			_, err := c.SendButtons(ctx, "1", "b", []Button{{"a", "Same"}, {"b", "Same"}})
 			return err
 		}, "interactive.action.buttons[1].reply", "unique"},
-		{"button body 1025", func(ctx context.Context, c *Client) error { _, err := c.SendButtons(ctx, "1", long(1025), ok); return err }, "interactive.body.text", "at most 1024"},
+		{"button body 1025", func(ctx context.Context, c *Client) error {
+			_, err := c.SendButtons(ctx, "1", long(1025), ok)
+			return err
+		}, "interactive.body.text", "at most 1024"},
 		{"11 rows across sections", func(ctx context.Context, c *Client) error {
 			rs := rows(11)
 			_, err := c.SendList(ctx, "1", "b", "Menu", []Section{{Title: "A", Rows: rs[:6]}, {Title: "B", Rows: rs[6:]}})
@@ -104,7 +113,10 @@ func TestValidationNamesTheLimit(t *testing.T) {
 			_, err := c.SendMedia(ctx, "1", Media{Kind: MediaImage, Link: "https://127.0.0.1/a.jpg", ID: "1"})
 			return err
 		}, "image", "exactly one of link or id"},
-		{"media with neither", func(ctx context.Context, c *Client) error { _, err := c.SendMedia(ctx, "1", Media{Kind: MediaVideo}); return err }, "video", "exactly one"},
+		{"media with neither", func(ctx context.Context, c *Client) error {
+			_, err := c.SendMedia(ctx, "1", Media{Kind: MediaVideo})
+			return err
+		}, "video", "exactly one"},
 		{"audio caption", func(ctx context.Context, c *Client) error {
 			_, err := c.SendMedia(ctx, "1", Media{Kind: MediaAudio, ID: "1", Caption: "no"})
 			return err
@@ -117,7 +129,10 @@ func TestValidationNamesTheLimit(t *testing.T) {
 			_, err := c.SendMedia(ctx, "1", Media{Kind: MediaDocument, ID: "1", Caption: long(1025)})
 			return err
 		}, "document.caption", "at most 1024"},
-		{"sticker kind", func(ctx context.Context, c *Client) error { _, err := c.SendMedia(ctx, "1", Media{Kind: "sticker", ID: "1"}); return err }, "type", "one of image"},
+		{"sticker kind", func(ctx context.Context, c *Client) error {
+			_, err := c.SendMedia(ctx, "1", Media{Kind: "sticker", ID: "1"})
+			return err
+		}, "type", "one of image"},
 		{"template without name", func(ctx context.Context, c *Client) error {
 			_, err := c.SendTemplate(ctx, "1", Template{Language: "en"})
 			return err
