@@ -194,6 +194,12 @@ run_one() {
 		xml=$HERE/sipp/load-deflect.xml
 		d_ms=$DIGIT_WAIT
 	fi
+	local load
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 4) }'; then
+		log "warning: load average $load before the run: other work shares the cores, figures will be off"
+	fi
+	echo "$load" >"$dir/loadavg"
 	start_gateway "$gw" "$dir"
 	local t0 c0
 	t0=$(date +%s.%N)
@@ -253,7 +259,7 @@ pcts() {
 # Reads sipp's stat file, screen and rtt file and the gateway's figures into key=value lines.
 report() {
 	local gw=$1 scen=$2 dir=$3 t0=$4 t1=$5 c0=$6 c1=$7 hwm=$8 sipp_rc=$9 probe_rc=${10}
-	echo "gateway=$gw scenario=$scen rate=$RATE calls=$CALLS limit=$LIMIT hold_s=$HOLD"
+	echo "gateway=$gw scenario=$scen rate=$RATE calls=$CALLS limit=$LIMIT hold_s=$HOLD loadavg_before=$(cat "$dir/loadavg")"
 	# Last line of the stat file, by column name.
 	awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		{ last = $0; cc = $(col["CurrentCall"]) + 0; if (cc > peak) peak = cc }
