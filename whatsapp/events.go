@@ -235,9 +235,9 @@ type wireStatus struct {
 }
 
 type wireError struct {
-	Code      int    `json:"code"`
-	Title     string `json:"title"`
-	Message   string `json:"message"`
+	Code      flexInt `json:"code"`
+	Title     string  `json:"title"`
+	Message   string  `json:"message"`
 	ErrorData struct {
 		Details string `json:"details"`
 	} `json:"error_data"`
@@ -280,7 +280,7 @@ func unixTime(f flexInt) time.Time {
 func toEventErrors(ws []wireError) []EventError {
 	var out []EventError
 	for _, w := range ws {
-		out = append(out, EventError{Code: w.Code, Title: w.Title, Message: w.Message, Details: w.ErrorData.Details})
+		out = append(out, EventError{Code: int(w.Code), Title: w.Title, Message: w.Message, Details: w.ErrorData.Details})
 	}
 	return out
 }
