@@ -133,9 +133,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 			sleep(ctx, time.Second)
 			continue
 		}
-		for _, m := range msgs {
-			c.process(ctx, log, m)
-		}
+		c.processAll(ctx, log, msgs)
 	}
 	return nil
 }
@@ -185,12 +183,20 @@ func (c *Consumer) claim(ctx context.Context, log *slog.Logger) {
 		if len(msgs) > 0 {
 			log.Info("claimed pending webhook events", "count", len(msgs))
 		}
-		for _, m := range msgs {
-			c.process(ctx, log, m)
-		}
+		c.processAll(ctx, log, msgs)
 		if len(msgs) < c.Batch {
 			return
 		}
+	}
+}
+
+// processAll stops at cancellation: the rest stay pending for whoever claims them.
+func (c *Consumer) processAll(ctx context.Context, log *slog.Logger, msgs []QueueMessage) {
+	for _, m := range msgs {
+		if ctx.Err() != nil {
+			return
+		}
+		c.process(ctx, log, m)
 	}
 }
 
