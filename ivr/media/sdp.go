@@ -255,11 +255,12 @@ func remoteAddr(sd *sdp.SessionDescription, md *sdp.MediaDescription) netip.Addr
 	if ci == nil || ci.Address == nil {
 		return netip.AddrPort{}
 	}
+	port := md.MediaName.Port.Value
 	a, err := netip.ParseAddr(ci.Address.Address)
-	if err != nil || a.IsUnspecified() {
+	if err != nil || a.IsUnspecified() || port <= 0 || port > 65535 {
 		return netip.AddrPort{}
 	}
-	return netip.AddrPortFrom(a, uint16(md.MediaName.Port.Value))
+	return netip.AddrPortFrom(a.Unmap(), uint16(port))
 }
 
 // direction is the offerer's direction attribute: media level, else session level, else sendrecv.
