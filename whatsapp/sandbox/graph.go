@@ -206,12 +206,18 @@ func (s *Sandbox) serveMessages(w http.ResponseWriter, r *http.Request, phoneID 
 		s.markRead(w, &req)
 		return
 	}
-	resp, e := s.send(&req, raw)
+	resp, ev, e := s.send(&req, raw)
 	if e != nil {
 		writeGraphError(w, e)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
+	// The first status is scheduled once the answer is written, so that (as with Meta, almost
+	// always) the client learns the wamid before its first status webhook arrives.
+	ev.due = time.Now()
+	if !s.q.push(ev) {
+		s.log.Warn("status webhook queue full, status dropped", "wa_msg_id", ev.msgID)
+	}
 }
 
 // checkToken applies the bearer token check: missing or wrong → 401 OAuthException 190.
@@ -264,25 +270,25 @@ type respMessage struct {
 // send validates one message and, when Meta would accept it, records it and schedules its
 // status webhooks. Order of checks: shape, template registry, injected failure, rate limits,
 // 24-hour window, reachability.
-func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, *apiError) {
+func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, statusEvent, *apiError) {
 	if req.RecipientType != "" && req.RecipientType != "individual" {
-		return nil, errf(100, "Param recipient_type must be one of {INDIVIDUAL} - got %q.", req.RecipientType)
+		return nil, statusEvent{}, errf(100, "Param recipient_type must be one of {INDIVIDUAL} - got %q.", req.RecipientType)
 	}
 	if req.To == "" {
-		return nil, errf(100, "The parameter to is required.")
+		return nil, statusEvent{}, errf(100, "The parameter to is required.")
 	}
 	waID, err := normalizeNumber(req.To)
 	if err != nil {
-		return nil, errf(131009, "Invalid phone number in 'to': %s", err)
+		return nil, statusEvent{}, errf(131009, "Invalid phone number in 'to': %s", err)
 	}
 	if waID == s.cfg.DisplayPhoneNumber {
-		return nil, &apiError{code: 131021}
+		return nil, statusEvent{}, &apiError{code: 131021}
 	}
 	if req.Type == "" {
 		req.Type = "text" // Meta's default
 	}
 	if e := s.validate(req); e != nil {
-		return nil, e
+		return nil, statusEvent{}, e
 	}
 
 	now := s.cfg.Now()
@@ -293,17 +299,17 @@ func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, *apiError) 
 	var asyncCode int
 	if f, ok := s.takeFailureLocked(); ok {
 		if !f.async() {
-			return nil, &apiError{code: f.Code}
+			return nil, statusEvent{}, &apiError{code: f.Code}
 		}
 		asyncCode = f.Code
 	}
 	if e := s.allowLocked(waID, now); e != nil {
-		return nil, e
+		return nil, statusEvent{}, e
 	}
 	// Everything but a template is a free-form message and needs the customer-service window.
 	if !isTemplate && !s.windowOpenLocked(waID, now) {
 		if !s.cfg.AsyncWindowErrors {
-			return nil, &apiError{code: 131047}
+			return nil, statusEvent{}, &apiError{code: 131047}
 		}
 		if asyncCode == 0 {
 			asyncCode = 131047
@@ -318,7 +324,7 @@ func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, *apiError) 
 	o := &Outbound{ID: id, To: waID, Type: req.Type, Body: compactJSON(raw), At: now}
 	s.addOutboundLocked(p, o)
 
-	ev := statusEvent{due: time.Now(), msgID: id, waID: waID}
+	ev := statusEvent{msgID: id, waID: waID}
 	if asyncCode != 0 {
 		ev.status, ev.errCode = "failed", asyncCode
 	} else {
@@ -328,9 +334,6 @@ func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, *apiError) 
 			ev.category, ev.billable = "utility", true
 		}
 		ev.conv, _ = s.conversationLocked(p, ev.category, now)
-	}
-	if !s.q.push(ev) {
-		s.log.Warn("status webhook queue full, status dropped", "wa_msg_id", id)
 	}
 	s.log.Debug("message accepted", "wa_msg_id", id, "to", mask(waID), "type", req.Type)
 
@@ -342,7 +345,7 @@ func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, *apiError) 
 		MessagingProduct: "whatsapp",
 		Contacts:         []respContact{{Input: req.To, WaID: waID}},
 		Messages:         []respMessage{msg},
-	}, nil
+	}, ev, nil
 }
 
 func compactJSON(raw []byte) json.RawMessage {

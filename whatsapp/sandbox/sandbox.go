@@ -13,8 +13,10 @@ import (
 	"encoding/json"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -126,8 +128,11 @@ func (c *Config) defaults() {
 	}
 }
 
-// FromConfig builds a sandbox Config from deflectd's WhatsApp configuration.
-func FromConfig(w configs.WhatsAppConfig) Config {
+// FromConfig builds a sandbox Config from deflectd's configuration. An empty
+// whatsapp.sandbox.webhook_url means deflectd's own receiver: {http.public_url or
+// http://<http.listen>}/webhooks/whatsapp, with an unspecified listen host reached on loopback.
+func FromConfig(c configs.Config) Config {
+	w := c.WhatsApp
 	return Config{
 		PhoneNumberID: w.PhoneNumberID,
 		AccessToken:   w.AccessToken.Reveal(),
@@ -135,11 +140,29 @@ func FromConfig(w configs.WhatsAppConfig) Config {
 		Templates:     w.Sandbox.Templates,
 		NotOnWhatsApp: w.Sandbox.NotOnWhatsApp,
 		StatusDelay:   w.Sandbox.StatusDelay,
-		WebhookURL:    w.Sandbox.WebhookURL,
+		WebhookURL:    webhookURL(c),
 		Throughput:    w.Throughput,
 		PairPeriod:    w.PairPeriod,
 		PairBurst:     w.PairBurst,
 	}
+}
+
+func webhookURL(c configs.Config) string {
+	if u := c.WhatsApp.Sandbox.WebhookURL; u != "" {
+		return u
+	}
+	base := strings.TrimRight(c.HTTP.PublicURL, "/")
+	if base == "" {
+		host, port, err := net.SplitHostPort(c.HTTP.Listen)
+		if err != nil {
+			return ""
+		}
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			host = "127.0.0.1"
+		}
+		base = "http://" + net.JoinHostPort(host, port)
+	}
+	return base + "/webhooks/whatsapp"
 }
 
 // Outbound is one message the business sent, as "the phone" received it.

@@ -845,11 +845,30 @@ func TestSignature(t *testing.T) {
 
 func TestFromConfig(t *testing.T) {
 	c := configs.Default()
-	sc := sandbox.FromConfig(c.WhatsApp)
+	sc := sandbox.FromConfig(c)
 	if sc.PhoneNumberID != c.WhatsApp.PhoneNumberID || sc.AccessToken != c.WhatsApp.AccessToken.Reveal() ||
 		sc.AppSecret != c.WhatsApp.AppSecret.Reveal() || len(sc.Templates) != len(c.WhatsApp.Sandbox.Templates) ||
 		sc.Throughput != c.WhatsApp.Throughput || sc.PairPeriod != c.WhatsApp.PairPeriod || sc.StatusDelay != c.WhatsApp.Sandbox.StatusDelay {
 		t.Fatalf("FromConfig = %+v", sc)
+	}
+	tests := []struct {
+		name, listen, public, explicit, want string
+	}{
+		{name: "listen address", listen: "127.0.0.1:8080", want: "http://127.0.0.1:8080/webhooks/whatsapp"},
+		{name: "unspecified host", listen: ":9090", want: "http://127.0.0.1:9090/webhooks/whatsapp"},
+		{name: "any IPv4", listen: "0.0.0.0:8080", want: "http://127.0.0.1:8080/webhooks/whatsapp"},
+		{name: "IPv6 loopback", listen: "[::1]:8080", want: "http://[::1]:8080/webhooks/whatsapp"},
+		{name: "public URL wins", listen: "127.0.0.1:8080", public: "https://127.0.0.1:8443/", want: "https://127.0.0.1:8443/webhooks/whatsapp"},
+		{name: "explicit webhook URL wins", listen: "127.0.0.1:8080", public: "https://127.0.0.1:8443", explicit: "http://127.0.0.1:1/hook", want: "http://127.0.0.1:1/hook"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := configs.Default()
+			c.HTTP.Listen, c.HTTP.PublicURL, c.WhatsApp.Sandbox.WebhookURL = tt.listen, tt.public, tt.explicit
+			if got := sandbox.FromConfig(c).WebhookURL; got != tt.want {
+				t.Fatalf("WebhookURL = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
