@@ -64,6 +64,9 @@ type Config struct {
 	PairPeriod         time.Duration
 	PairBurst          int // default 1 when PairPeriod is set
 	Latency            time.Duration
+	// RateLimitStatus is the HTTP status of 130429 and 131056 answers; default 400, as Meta's
+	// error-code table lists them. Set 429 to check that a client keys on the code, not the status.
+	RateLimitStatus int
 	FailNext           []Failure
 	// AsyncWindowErrors reports 131047 (outside the 24-hour window) the way the Cloud API often
 	// does in production: accepted, then a failed status webhook. Default: synchronous 400.
@@ -93,6 +96,9 @@ func (c *Config) defaults() {
 	}
 	if c.PairBurst <= 0 {
 		c.PairBurst = 1
+	}
+	if c.RateLimitStatus == 0 {
+		c.RateLimitStatus = http.StatusBadRequest
 	}
 	if c.Window <= 0 {
 		c.Window = 24 * time.Hour
@@ -503,7 +509,7 @@ func (s *Sandbox) allowLocked(waID string, now time.Time) *apiError {
 		rr = s.rate.ReserveN(now, 1)
 		if !rr.OK() || rr.DelayFrom(now) > 0 {
 			rr.CancelAt(now)
-			return &apiError{code: 130429}
+			return &apiError{code: 130429, http: s.cfg.RateLimitStatus}
 		}
 	}
 	if s.cfg.PairPeriod > 0 {
@@ -523,7 +529,7 @@ func (s *Sandbox) allowLocked(waID string, now time.Time) *apiError {
 			if rr != nil {
 				rr.CancelAt(now)
 			}
-			return &apiError{code: 131056}
+			return &apiError{code: 131056, http: s.cfg.RateLimitStatus}
 		}
 	}
 	return nil

@@ -597,6 +597,17 @@ func TestRateLimits(t *testing.T) {
 			},
 		},
 		{
+			name: "rate limits answered with 429",
+			cfg:  func(c *sandbox.Config) { c.Throughput = 2; c.PairPeriod = time.Minute; c.RateLimitStatus = 429 },
+			steps: []struct {
+				advance time.Duration
+				to      string
+				code    int
+			}{
+				{to: customer}, {to: customer, code: 131056}, {advance: time.Minute, to: "966500000009"}, {to: "966500000010"}, {to: "966500000011", code: 130429},
+			},
+		},
+		{
 			name: "a pair rejection does not spend throughput",
 			cfg:  func(c *sandbox.Config) { c.Throughput = 2; c.PairPeriod = time.Minute },
 			steps: []struct {
@@ -618,8 +629,8 @@ func TestRateLimits(t *testing.T) {
 					t.Fatalf("step %d: HTTP %d code %d, want code %d: %s", i, r.Status, r.errorCode(), st.code, r.Raw)
 				}
 				if st.code != 0 {
-					if r.Status != 400 {
-						t.Fatalf("step %d: HTTP %d, Meta answers rate limits with 400", i, r.Status)
+					if want := map[bool]int{false: 400, true: 429}[strings.Contains(tt.name, "429")]; r.Status != want {
+						t.Fatalf("step %d: HTTP %d, want %d", i, r.Status, want)
 					}
 					checkErrorObject(t, r)
 				}
