@@ -67,7 +67,7 @@ type Config struct {
 	// RateLimitStatus is the HTTP status of 130429 and 131056 answers; default 400, as Meta's
 	// error-code table lists them. Set 429 to check that a client keys on the code, not the status.
 	RateLimitStatus int
-	FailNext           []Failure
+	FailNext        []Failure
 	// AsyncWindowErrors reports 131047 (outside the 24-hour window) the way the Cloud API often
 	// does in production: accepted, then a failed status webhook. Default: synchronous 400.
 	AsyncWindowErrors bool
