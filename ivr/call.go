@@ -1,0 +1,699 @@
+package ivr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/deflectd/deflectd/ivr/media"
+)
+
+// Why a call's context ended.
+var (
+	errCallerHangup = errors.New("caller hung up")
+	errCanceled     = errors.New("caller cancelled")
+	errMaxDuration  = errors.New("maximum call duration reached")
+	errShutdown     = errors.New("gateway shutting down")
+	errNoAck        = errors.New("no ACK for 200 OK")
+)
+
+// Outcome results (Outcome.Result and the X-Deflect-Result header).
+const (
+	ResultDeflected  = "deflected"
+	ResultDeclined   = "declined"
+	ResultTimeout    = "timeout"
+	ResultFailed     = "failed"
+	ResultAbandoned  = "abandoned"
+	ResultIneligible = "ineligible" // 480 before answer; not an Outcome
+)
+
+// decideBudget bounds Decider.Decide: the PBX is waiting for a final response.
+const decideBudget = 8 * time.Second
+
+// maxInvalid is how many invalid digits in a row end the menu.
+const maxInvalid = 3
+
+// call is one offered (or being decided) INVITE.
+type call struct {
+	s        *Server
+	log      *slog.Logger
+	req      *sip.Request
+	tx       sip.ServerTransaction
+	dlg      *sipgo.DialogServerSession
+	dialogID string
+	info     CallInfo
+	session  string
+	lang     string
+	stream   *media.Stream
+	localSDP []byte
+
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	canceled atomic.Bool // CANCEL matched before our final response: the tx is not ours anymore
+	answered atomic.Bool
+
+	ackOnce  sync.Once
+	ackCh    chan *sip.Request
+	infoDTMF chan rune
+	notifies chan *sip.Request
+
+	mu   sync.Mutex
+	path []string
+}
+
+func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
+	s.m.requests.WithLabelValues("INVITE").Inc()
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		if c := s.lookupCall(req); c != nil {
+			c.onReinvite(req, tx)
+			return
+		}
+		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	// 100 Trying at once: sipgo would send it only after 200 ms.
+	s.reply(req, tx, 100, "Trying")
+
+	if s.draining.Load() {
+		s.m.response(503)
+		s.reply(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
+	if s.active.Add(1) > int64(s.cfg.SIP.MaxCalls) {
+		s.active.Add(-1)
+		s.m.response(503)
+		s.log.Warn("call refused: sip.max_calls reached", "call_id", callID(req), "max_calls", s.cfg.SIP.MaxCalls)
+		s.reply(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
+	s.wg.Add(1)
+	s.m.activeCalls.Inc()
+	defer func() {
+		s.m.activeCalls.Dec()
+		s.active.Add(-1)
+		s.wg.Done()
+	}()
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	c := &call{
+		s: s, req: req, tx: tx, ctx: ctx, cancel: cancel,
+		log:      s.log.With("call_id", callID(req)),
+		ackCh:    make(chan *sip.Request, 1),
+		infoDTMF: make(chan rune, 16),
+		notifies: make(chan *sip.Request, 8),
+	}
+	c.run()
+}
+
+func callID(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// respond sends a final response to the INVITE unless a CANCEL took the transaction over.
+func (c *call) respond(code int, reason string, hdrs ...sip.Header) {
+	if c.canceled.Load() {
+		return
+	}
+	c.s.m.response(code)
+	base := c.req
+	if c.dlg != nil {
+		base = c.dlg.InviteRequest // carries our To tag
+	}
+	if err := c.tx.Respond(c.s.newResponse(base, code, reason, nil, hdrs...)); err != nil {
+		c.log.Debug("respond to invite failed", "code", code, "error", err)
+	}
+}
+
+func (c *call) run() {
+	dua := c.s.dialogUAs[strings.ToLower(c.req.Transport())]
+	if dua == nil {
+		for _, d := range c.s.dialogUAs {
+			dua = d
+			break
+		}
+	}
+	dlg, err := dua.ReadInvite(c.req, c.tx)
+	if err != nil {
+		c.log.Info("invite refused", "reason", err.Error())
+		c.respond(400, "Bad Request")
+		return
+	}
+	c.dlg, c.dialogID = dlg, dlg.ID
+	c.tx.OnCancel(func(*sip.Request) {
+		if !c.answered.Load() {
+			c.canceled.Store(true)
+			c.s.m.response(487)
+			c.cancel(errCanceled)
+		}
+	})
+
+	c.info = parseCallInfo(c.req, c.s.rules, c.log)
+	dctx, dcancel := context.WithTimeout(c.ctx, decideBudget)
+	dec, err := c.s.decider.Decide(dctx, &c.info)
+	dcancel()
+	if err != nil {
+		if c.canceled.Load() {
+			c.log.Info("call cancelled before the decision")
+			return
+		}
+		c.log.Warn("decision failed, caller stays in queue", "error", err)
+		c.respond(503, "Service Unavailable", c.s.retryAfter())
+		return
+	}
+	if !dec.Offer {
+		reason := token(dec.Reason)
+		if reason == "" {
+			reason = "unknown"
+		}
+		c.log.Info("not offered", "reason", reason)
+		c.respond(480, "Temporarily Unavailable",
+			sip.NewHeader("X-Deflect-Result", ResultIneligible+";reason="+reason))
+		return
+	}
+	c.session = dec.SessionID
+	c.lang = dec.Language
+	if c.lang == "" {
+		c.lang = c.info.Language
+	}
+	c.log = c.log.With("session_id", c.session)
+	c.log.Info("offering", "language", c.lang, "caller_region", c.info.Caller.Region, "queue", c.info.Queue)
+
+	o := c.answerAndRun()
+	c.finish(o)
+}
+
+// finish reports the outcome to the Decider (exactly once per offered call) and logs it.
+func (c *call) finish(o Outcome) {
+	c.mu.Lock()
+	o.Path = append([]string(nil), c.path...)
+	c.mu.Unlock()
+	c.s.m.outcomes.WithLabelValues(o.Result).Inc()
+	c.log.Info("call ended", "result", o.Result, "reason", o.Reason, "path", strings.Join(o.Path, ","))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.s.decider.Finish(ctx, c.session, o)
+}
+
+func (c *call) step(s string) {
+	c.mu.Lock()
+	c.path = append(c.path, s)
+	c.mu.Unlock()
+}
+
+// answerAndRun answers with SDP, runs the menu and ends the call; it returns the outcome.
+func (c *call) answerAndRun() Outcome {
+	if c.canceled.Load() {
+		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}
+	}
+	stream, err := c.s.engine.Open()
+	if err != nil {
+		c.log.Warn("no media port", "error", err)
+		c.respond(503, "Service Unavailable", c.s.retryAfter())
+		return Outcome{Result: ResultFailed, Reason: "no-media"}
+	}
+	c.stream = stream
+	defer stream.Close()
+
+	local := c.s.mediaIP(c.info.Source)
+	var params media.Params
+	late := len(c.req.Body()) == 0
+	if late {
+		c.localSDP = media.Offer(local, stream.LocalPort())
+	} else {
+		c.localSDP, params, err = media.Negotiate(c.req.Body(), local, stream.LocalPort())
+		if err != nil {
+			reason := "bad-sdp"
+			if errors.Is(err, media.ErrNoCommonCodec) {
+				reason = "no-common-codec"
+			}
+			c.log.Info("sdp offer refused", "reason", reason)
+			c.respond(488, "Not Acceptable Here", sip.NewHeader("Warning", `304 deflectd "Media type not available"`))
+			return Outcome{Result: ResultFailed, Reason: reason}
+		}
+	}
+
+	c.s.register(c)
+	defer c.s.unregister(c)
+
+	res := c.s.newResponse(c.dlg.InviteRequest, 200, "OK", c.localSDP,
+		sip.NewHeader("Content-Type", "application/sdp"),
+		sip.HeaderClone(&c.dlgUA().ContactHDR),
+		sip.NewHeader("Allow", allowMethods),
+		sip.NewHeader("Supported", "replaces"),
+	)
+	c.dlg.InviteResponse = res
+	if c.canceled.Load() {
+		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}
+	}
+	c.answered.Store(true)
+	if err := c.tx.Respond(res); err != nil {
+		c.log.Warn("send 200 OK failed", "error", err)
+		return Outcome{Result: ResultFailed, Reason: "transport"}
+	}
+	c.s.m.response(200)
+	maxDur := time.AfterFunc(c.s.cfg.SIP.MaxCallDuration, func() { c.cancel(errMaxDuration) })
+	defer maxDur.Stop()
+	if c.s.cfg.SIP.MaxCallDuration <= 0 {
+		maxDur.Stop()
+	}
+
+	ack, err := c.awaitAck(res)
+	if err != nil {
+		if errors.Is(err, errNoAck) {
+			c.log.Warn("no ACK for 200 OK, hanging up")
+			c.step("no-ack")
+			o := Outcome{Result: ResultFailed, Reason: "no-ack"}
+			c.bye(o)
+			return o
+		}
+		return c.interrupted()
+	}
+	if late {
+		params, err = media.ParseAnswer(ack.Body())
+		if err != nil {
+			c.log.Info("late offer: unusable sdp answer in ACK", "error", err)
+			o := Outcome{Result: ResultFailed, Reason: "bad-sdp-answer"}
+			c.bye(o)
+			return o
+		}
+	}
+	stream.Start(params)
+
+	o, prompt := c.menu()
+	if c.ctx.Err() != nil {
+		return c.interrupted()
+	}
+	if prompt != "" {
+		c.step(prompt)
+		if err := c.play(prompt); err != nil {
+			return c.interrupted()
+		}
+	}
+	if o.Result != ResultDeflected && c.s.cfg.OnDecline == "refer" {
+		c.refer(o)
+	} else {
+		c.bye(o)
+	}
+	return o
+}
+
+func (c *call) dlgUA() *sipgo.DialogUA {
+	if d := c.s.dialogUAs[strings.ToLower(c.req.Transport())]; d != nil {
+		return d
+	}
+	for _, d := range c.s.dialogUAs {
+		return d
+	}
+	return nil
+}
+
+// interrupted turns the reason the call's context ended into the outcome, hanging up ourselves
+// unless the caller already did.
+func (c *call) interrupted() Outcome {
+	switch cause := context.Cause(c.ctx); {
+	case errors.Is(cause, errCallerHangup), errors.Is(cause, errCanceled):
+		c.step("hangup")
+		return Outcome{Result: ResultAbandoned}
+	case errors.Is(cause, errMaxDuration):
+		c.step("max-duration")
+		o := Outcome{Result: ResultTimeout, Reason: "max-duration"}
+		c.bye(o)
+		return o
+	default:
+		c.step("shutdown")
+		o := Outcome{Result: ResultFailed, Reason: "shutdown"}
+		c.bye(o)
+		return o
+	}
+}
+
+// awaitAck retransmits the 2xx over unreliable transports (RFC 3261 13.3.1.4: T1 doubling up
+// to T2) until the ACK comes, and gives up after 64*T1. sipgo's server transaction leaves 2xx
+// retransmission to the TU (RFC 6026), and its DialogServerSession neither doubles the
+// interval nor gives up, so we do it here.
+func (c *call) awaitAck(res *sip.Response) (*sip.Request, error) {
+	t1 := c.s.t1
+	t2 := 8 * t1
+	deadline := time.NewTimer(64 * t1)
+	defer deadline.Stop()
+	var retrans <-chan time.Time
+	interval := t1
+	rt := time.NewTimer(interval)
+	defer rt.Stop()
+	if sip.IsReliable(c.req.Transport()) {
+		rt.Stop()
+	} else {
+		retrans = rt.C
+	}
+	for {
+		select {
+		case ack := <-c.ackCh:
+			return ack, nil
+		case ack := <-c.tx.Acks(): // an ACK reusing the INVITE's branch
+			return ack, nil
+		case <-retrans:
+			if err := c.tx.Respond(res); err != nil {
+				c.log.Debug("retransmit 200 OK failed", "error", err)
+			}
+			interval = min(2*interval, t2)
+			rt.Reset(interval)
+		case <-deadline.C:
+			return nil, errNoAck
+		case <-c.ctx.Done():
+			return nil, context.Cause(c.ctx)
+		}
+	}
+}
+
+// ---- the menu --------------------------------------------------------------------------------
+
+// menu runs the offer: it returns the outcome and the prompt to play before handing back.
+func (c *call) menu() (Outcome, string) {
+	plays, invalid := 0, 0
+	var pending rune // a digit that barged into the invalid-choice prompt
+	for {
+		d := pending
+		pending = 0
+		if d == 0 {
+			plays++
+			c.step("offer")
+			got, err := c.playCollect("offer", c.s.cfg.IVR.FirstDigitTimeout)
+			if err != nil {
+				return Outcome{}, ""
+			}
+			if got == 0 {
+				if plays >= c.s.cfg.IVR.OfferRepeats {
+					c.step("timeout")
+					return Outcome{Result: ResultTimeout}, "return_queue"
+				}
+				continue
+			}
+			d = got
+		}
+		c.step("dtmf:" + string(d))
+		switch d {
+		case '1':
+			return c.accept()
+		case '2':
+			return Outcome{Result: ResultDeclined}, "return_queue"
+		default:
+			invalid++
+			if invalid >= maxInvalid {
+				return Outcome{Result: ResultTimeout, Reason: "invalid-input"}, "return_queue"
+			}
+			c.step("invalid")
+			got, err := c.playCollect("invalid", 0)
+			if err != nil {
+				return Outcome{}, ""
+			}
+			pending = got
+		}
+	}
+}
+
+// accept asks the Decider to send the WhatsApp message, with a hold tone meanwhile.
+func (c *call) accept() (Outcome, string) {
+	c.step("accept")
+	c.stream.PlayTone(0) // until stopped
+	done := make(chan AcceptResult, 1)
+	go func() { done <- c.s.decider.Accept(c.ctx, c.session) }()
+	var r AcceptResult
+	select {
+	case r = <-done:
+	case <-c.ctx.Done():
+		c.stream.StopPlayback()
+		return Outcome{}, ""
+	}
+	c.stream.StopPlayback()
+	if r.Deflected {
+		return Outcome{Result: ResultDeflected}, "sent"
+	}
+	reason := token(r.Reason)
+	if reason == "" {
+		reason = "not-sent"
+	}
+	return Outcome{Result: ResultFailed, Reason: reason}, "not_reachable"
+}
+
+// playCollect plays a prompt that a digit interrupts (barge-in), then waits up to wait for a
+// digit. It returns 0 when none came, or an error when the call ended.
+func (c *call) playCollect(prompt string, wait time.Duration) (rune, error) {
+	rtp := c.stream.DTMF()
+	done := c.stream.Play(c.lang, prompt)
+	select {
+	case d, ok := <-rtp:
+		if ok {
+			c.stream.StopPlayback()
+			c.s.m.dtmf.WithLabelValues("rfc4733").Inc()
+			return d, nil
+		}
+		rtp = nil
+		// media gone: finish the wait on INFO digits only
+		select {
+		case <-done:
+		case d := <-c.infoDTMF:
+			c.stream.StopPlayback()
+			return d, nil
+		case <-c.ctx.Done():
+			return 0, c.ctx.Err()
+		}
+	case d := <-c.infoDTMF:
+		c.stream.StopPlayback()
+		return d, nil
+	case <-done:
+	case <-c.ctx.Done():
+		c.stream.StopPlayback()
+		return 0, c.ctx.Err()
+	}
+	if wait <= 0 {
+		return 0, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case d, ok := <-rtp:
+			if !ok {
+				rtp = nil
+				continue
+			}
+			c.s.m.dtmf.WithLabelValues("rfc4733").Inc()
+			return d, nil
+		case d := <-c.infoDTMF:
+			return d, nil
+		case <-t.C:
+			return 0, nil
+		case <-c.ctx.Done():
+			return 0, c.ctx.Err()
+		}
+	}
+}
+
+// play plays a prompt to its end (no barge-in).
+func (c *call) play(prompt string) error {
+	done := c.stream.Play(c.lang, prompt)
+	select {
+	case <-done:
+		return nil
+	case <-c.ctx.Done():
+		c.stream.StopPlayback()
+		return c.ctx.Err()
+	}
+}
+
+// ---- events from the server's handlers -------------------------------------------------------
+
+func (c *call) onAck(req *sip.Request) {
+	c.ackOnce.Do(func() { c.ackCh <- req })
+}
+
+func (c *call) onBye() {
+	c.cancel(errCallerHangup)
+}
+
+func (c *call) onInfoDigit(d rune) {
+	c.s.m.dtmf.WithLabelValues("info").Inc()
+	select {
+	case c.infoDTMF <- d:
+	default: // a caller hammering keys; the menu reads one at a time
+	}
+}
+
+func (c *call) onNotify(req *sip.Request) {
+	select {
+	case c.notifies <- req:
+	default:
+	}
+}
+
+func (c *call) shutdown() { c.cancel(errShutdown) }
+
+// onReinvite answers a session refresh or re-INVITE with the SDP we already agreed on; the
+// media path stays as it is.
+func (c *call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	res := c.s.newResponse(req, 200, "OK", c.localSDP,
+		sip.NewHeader("Content-Type", "application/sdp"),
+		sip.HeaderClone(&c.dlgUA().ContactHDR),
+		sip.NewHeader("Allow", allowMethods))
+	if err := tx.Respond(res); err != nil {
+		c.log.Debug("respond to re-invite failed", "error", err)
+	}
+}
+
+// ---- handing the caller back -----------------------------------------------------------------
+
+func resultHeader(o Outcome) sip.Header {
+	v := o.Result
+	if r := token(o.Reason); r != "" {
+		v += ";reason=" + r
+	}
+	return sip.NewHeader("X-Deflect-Result", v)
+}
+
+// bye ends the dialog with the outcome in X-Deflect-Result.
+func (c *call) bye(o Outcome) {
+	c.step("bye")
+	ctx, cancel := context.WithTimeout(context.Background(), 64*c.s.t1)
+	defer cancel()
+	bye := sip.NewRequest(sip.BYE, c.remoteTarget())
+	bye.AppendHeader(resultHeader(o))
+	c.addUA(bye)
+	res, err := c.dlg.Do(ctx, bye)
+	switch {
+	case err != nil:
+		c.log.Info("bye not answered", "error", err)
+	case res.StatusCode >= 300:
+		c.log.Info("bye refused", "status", res.StatusCode)
+	}
+}
+
+func (c *call) addUA(r *sip.Request) {
+	if ua := c.s.cfg.SIP.UserAgent; ua != "" {
+		r.AppendHeader(sip.NewHeader("User-Agent", ua))
+	}
+}
+
+func (c *call) remoteTarget() sip.Uri {
+	if ct := c.dlg.InviteRequest.Contact(); ct != nil {
+		return *ct.Address.Clone()
+	}
+	return *c.dlg.InviteRequest.From().Address.Clone()
+}
+
+// refer hands the caller back with REFER to the return target and hangs up once the transfer
+// succeeded (NOTIFY sipfrag 2xx); a refused or failed transfer falls back to BYE.
+func (c *call) refer(o Outcome) {
+	target := c.s.cfg.ReturnTarget
+	if target == "" {
+		target = c.info.ReturnTo
+	}
+	var to sip.Uri
+	if err := parseTarget(target, &to); err != nil {
+		c.log.Info("no usable return target, hanging up", "reason", err.Error())
+		c.bye(o)
+		return
+	}
+	c.step("refer")
+	ctx, cancel := context.WithTimeout(context.Background(), 64*c.s.t1)
+	defer cancel()
+	req := sip.NewRequest(sip.REFER, c.remoteTarget())
+	req.AppendHeader(&sip.ReferToHeader{Address: to})
+	by := c.dlgUA().ContactHDR.Address
+	req.AppendHeader(&sip.ReferredByHeader{Address: *by.Clone()})
+	req.AppendHeader(resultHeader(o))
+	c.addUA(req)
+	res, err := c.dlg.Do(ctx, req)
+	if err != nil || res.StatusCode >= 300 {
+		status := "timeout"
+		if err == nil {
+			status = strconv.Itoa(res.StatusCode)
+		}
+		c.log.Info("refer refused, hanging up", "status", status)
+		c.step("refer-refused:" + status)
+		c.bye(o)
+		return
+	}
+	for {
+		select {
+		case n := <-c.notifies:
+			code, ok := sipfragStatus(n.Body())
+			if !ok || code < 200 {
+				continue
+			}
+			if code < 300 {
+				c.step("refer-ok")
+			} else {
+				c.log.Info("transfer failed, hanging up", "status", code)
+				c.step("refer-failed:" + strconv.Itoa(code))
+			}
+			c.bye(o)
+			return
+		case <-c.ctx.Done():
+			// The PBX ended our leg itself, as many do after a transfer.
+			c.step("refer-hangup")
+			return
+		case <-ctx.Done():
+			c.step("refer-no-notify")
+			c.bye(o)
+			return
+		}
+	}
+}
+
+func parseTarget(s string, u *sip.Uri) error {
+	s = strings.TrimSpace(s)
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "<"), ">")
+	if s == "" {
+		return errors.New("empty")
+	}
+	l := strings.ToLower(s)
+	if !strings.HasPrefix(l, "sip:") && !strings.HasPrefix(l, "sips:") && !strings.HasPrefix(l, "tel:") {
+		return fmt.Errorf("not a sip, sips or tel uri")
+	}
+	if err := sip.ParseUri(s, u); err != nil {
+		return fmt.Errorf("parse return target: %w", err)
+	}
+	return nil
+}
+
+// sipfragStatus reads the status line of a message/sipfrag body ("SIP/2.0 200 OK").
+func sipfragStatus(body []byte) (int, bool) {
+	line, _, _ := strings.Cut(string(body), "\n")
+	f := strings.Fields(line)
+	if len(f) < 2 || !strings.HasPrefix(strings.ToUpper(f[0]), "SIP/") {
+		return 0, false
+	}
+	n, err := strconv.Atoi(f[1])
+	return n, err == nil && n >= 100 && n < 700
+}
+
+// token keeps a header parameter value to token characters (RFC 3261 25.1), lower-cased.
+func token(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	b := []byte(s)
+	for i, ch := range b {
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= '0' && ch <= '9', strings.IndexByte("-.!%*_+`'~", ch) >= 0:
+		default:
+			b[i] = '-'
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,522 @@
+// Package ivr is deflectd's telephony edge: a SIP user agent (sipgo) that answers callers a
+// PBX hands over from its queue, asks a Decider whether to offer the switch to WhatsApp, plays
+// the menu (ivr/media), reads DTMF (RFC 4733 and SIP INFO) and hands the caller back with BYE
+// or REFER carrying X-Deflect-Result. It knows nothing of WhatsApp.
+package ivr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/ivr/media"
+	"github.com/deflectd/deflectd/lookup"
+)
+
+// Methods we implement; the Allow header of OPTIONS, 405 and 200 OK responses.
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY"
+
+// Bodies we read: the Accept header of OPTIONS and 415 responses.
+const acceptTypes = "application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag"
+
+// Config is what the IVR needs from the process configuration.
+type Config struct {
+	SIP configs.SIPConfig
+	IVR configs.IVRConfig
+	// OnDecline is deflect.on_decline: "bye" (default) or "refer".
+	OnDecline string
+	// ReturnTarget is deflect.return_target, the REFER target; empty = the INVITE's X-Return-To.
+	ReturnTarget string
+	// MediaIP is the address put in our SDP. Zero = sip.advertise_host when it is an IP, else
+	// the listen address, else the local address that routes to the caller.
+	MediaIP netip.Addr
+}
+
+// Listener is one bound SIP listener.
+type Listener struct {
+	Transport string // udp, tcp
+	Addr      netip.AddrPort
+}
+
+// Server is the SIP user agent. Create it with New, run it with Serve.
+type Server struct {
+	cfg     Config
+	decider Decider
+	engine  *media.Engine
+	prompts *media.Prompts
+	log     *slog.Logger
+	m       *metrics
+	rules   contextRules
+
+	ua     *sipgo.UserAgent
+	srv    *sipgo.Server
+	client *sipgo.Client
+
+	listeners []boundListener
+	dialogUAs map[string]*sipgo.DialogUA // by transport
+
+	draining atomic.Bool
+	active   atomic.Int64
+	wg       sync.WaitGroup // calls in progress
+
+	mu    sync.Mutex
+	calls map[string]*call // by dialog ID
+
+	// t1 is the SIP T1 timer used for 2xx retransmission; tests shorten it.
+	t1 time.Duration
+}
+
+type boundListener struct {
+	Listener
+	udp *net.UDPConn
+	tcp *net.TCPListener
+}
+
+// New binds every sip.listen URL (port 0 picks a free port; see Listeners) and prepares the
+// handlers. normalize turns a raw caller number into a lookup.Number (nil: none). Serve runs it.
+func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Prompts,
+	normalize func(raw string) lookup.Number, log *slog.Logger, reg prometheus.Registerer) (*Server, error) {
+	if decider == nil || engine == nil {
+		return nil, errors.New("new ivr: decider and media engine are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "ivr")
+	if cfg.OnDecline == "" {
+		cfg.OnDecline = "bye"
+	}
+	if cfg.SIP.MaxCalls <= 0 {
+		cfg.SIP.MaxCalls = 1
+	}
+	if cfg.IVR.OfferRepeats < 1 {
+		cfg.IVR.OfferRepeats = 1
+	}
+	if cfg.IVR.FirstDigitTimeout <= 0 {
+		cfg.IVR.FirstDigitTimeout = 8 * time.Second
+	}
+	if cfg.SIP.RetryAfter <= 0 {
+		cfg.SIP.RetryAfter = 30 * time.Second
+	}
+	s := &Server{
+		cfg: cfg, decider: decider, engine: engine, prompts: prompts, log: log,
+		m:         newMetrics(reg),
+		calls:     make(map[string]*call),
+		dialogUAs: make(map[string]*sipgo.DialogUA),
+		t1:        sip.T1,
+		rules: contextRules{
+			normalize:       normalize,
+			defaultLanguage: cfg.IVR.DefaultLanguage,
+			regionLanguages: cfg.IVR.RegionLanguages,
+		},
+	}
+	if prompts != nil {
+		s.rules.hasLanguage = func(lang string) bool { return prompts.Has(lang, media.PromptOffer) }
+	}
+
+	sipLog := slog.New(dropDumps{log.Handler()}).With("component", "sipgo")
+	ua, err := sipgo.NewUA(
+		sipgo.WithUserAgent(cfg.SIP.UserAgent),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
+			// Late retransmissions of responses to our BYE/REFER: nothing to do.
+			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {})),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("new sip user agent: %w", err)
+	}
+	s.ua = ua
+	if s.srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog)); err != nil {
+		return nil, fmt.Errorf("new sip server: %w", err)
+	}
+	if s.client, err = sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog)); err != nil {
+		return nil, fmt.Errorf("new sip client: %w", err)
+	}
+
+	if err := s.bind(); err != nil {
+		s.closeListeners()
+		_ = ua.Close()
+		return nil, err
+	}
+
+	s.srv.OnInvite(s.handleInvite)
+	s.srv.OnAck(s.handleAck)
+	s.srv.OnBye(s.handleBye)
+	s.srv.OnCancel(s.handleCancel)
+	s.srv.OnOptions(s.handleOptions)
+	s.srv.OnInfo(s.handleInfo)
+	s.srv.OnNotify(s.handleNotify)
+	s.srv.OnNoRoute(s.handleNoRoute)
+	return s, nil
+}
+
+func (s *Server) bind() error {
+	for _, l := range s.cfg.SIP.Listen {
+		transport, host, port, err := configs.ParseListen(l)
+		if err != nil {
+			return fmt.Errorf("parse sip.listen: %w", err)
+		}
+		ip, err := netip.ParseAddr(host)
+		if err != nil {
+			ips, lerr := net.DefaultResolver.LookupNetIP(context.Background(), "ip", host)
+			if lerr != nil || len(ips) == 0 {
+				return fmt.Errorf("resolve sip.listen host %q: %w", host, errors.Join(err, lerr))
+			}
+			ip = ips[0]
+		}
+		ap := netip.AddrPortFrom(ip, uint16(port))
+		bl := boundListener{Listener: Listener{Transport: transport}}
+		switch transport {
+		case "udp":
+			c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+			if err != nil {
+				return fmt.Errorf("listen sip %s: %w", l, err)
+			}
+			bl.udp = c
+			bl.Addr = c.LocalAddr().(*net.UDPAddr).AddrPort()
+		case "tcp":
+			ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(ap))
+			if err != nil {
+				return fmt.Errorf("listen sip %s: %w", l, err)
+			}
+			bl.tcp = ln
+			bl.Addr = ln.Addr().(*net.TCPAddr).AddrPort()
+		default:
+			return fmt.Errorf("listen sip %s: transport %s is not supported by the ivr", l, transport)
+		}
+		bl.Addr = netip.AddrPortFrom(bl.Addr.Addr().Unmap(), bl.Addr.Port())
+		s.listeners = append(s.listeners, bl)
+		if _, ok := s.dialogUAs[transport]; !ok {
+			s.dialogUAs[transport] = &sipgo.DialogUA{
+				Client:     s.client,
+				ContactHDR: s.contactFor(bl.Listener),
+				// Over TCP, in-dialog requests reuse the caller's connection (RFC 5923 spirit;
+				// a PBX behind NAT may not accept new connections).
+				RewriteContact: transport != "udp",
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Server) contactFor(l Listener) sip.ContactHeader {
+	host := s.cfg.SIP.AdvertiseHost
+	if host == "" {
+		host = l.Addr.Addr().String()
+		if l.Addr.Addr().IsUnspecified() {
+			host = outboundIP(netip.MustParseAddr("192.0.2.1")).String() // no packet is sent
+		}
+	}
+	c := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "deflectd", Host: host, Port: int(l.Addr.Port())}}
+	if l.Transport != "udp" {
+		c.Address.UriParams = sip.NewParams()
+		c.Address.UriParams.Add("transport", l.Transport)
+	}
+	return c
+}
+
+// Listeners returns the bound addresses, in sip.listen order.
+func (s *Server) Listeners() []Listener {
+	out := make([]Listener, len(s.listeners))
+	for i, l := range s.listeners {
+		out[i] = l.Listener
+	}
+	return out
+}
+
+// Addr returns the first bound address of a transport ("udp", "tcp"), or the zero value.
+func (s *Server) Addr(transport string) netip.AddrPort {
+	for _, l := range s.listeners {
+		if l.Transport == transport {
+			return l.Addr
+		}
+	}
+	return netip.AddrPort{}
+}
+
+// Serve handles SIP until ctx ends, then ends the calls still up (BYE with
+// X-Deflect-Result: failed;reason=shutdown) and closes the listeners. Call Drain first for a
+// graceful stop.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, len(s.listeners))
+	for _, l := range s.listeners {
+		s.log.Info("sip listening", "transport", l.Transport, "addr", l.Addr.String())
+		go func() {
+			var err error
+			if l.udp != nil {
+				err = s.srv.ServeUDP(l.udp)
+			} else {
+				err = s.srv.ServeTCP(l.tcp)
+			}
+			if err != nil && !errors.Is(err, net.ErrClosed) {
+				errc <- fmt.Errorf("serve sip %s %s: %w", l.Transport, l.Addr, err)
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.draining.Store(true)
+	s.mu.Lock()
+	up := make([]*call, 0, len(s.calls))
+	for _, c := range s.calls {
+		up = append(up, c)
+	}
+	s.mu.Unlock()
+	for _, c := range up {
+		c.shutdown()
+	}
+	waitTimeout(&s.wg, 5*time.Second)
+	s.closeListeners()
+	_ = s.ua.Close()
+	return err
+}
+
+func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+func (s *Server) closeListeners() {
+	for _, l := range s.listeners {
+		if l.udp != nil {
+			_ = l.udp.Close()
+		}
+		if l.tcp != nil {
+			_ = l.tcp.Close()
+		}
+	}
+}
+
+// Drain refuses new calls (INVITE and OPTIONS answer 503 with Retry-After) and waits until the
+// calls in progress have ended or ctx ends.
+func (s *Server) Drain(ctx context.Context) error {
+	s.draining.Store(true)
+	s.log.Info("draining", "active_calls", s.active.Load())
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for s.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("drain ivr: %d calls still up: %w", s.active.Load(), ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Draining reports whether Drain was called.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// ActiveCalls is the number of calls between INVITE and the end of their dialog.
+func (s *Server) ActiveCalls() int { return int(s.active.Load()) }
+
+// ---- responses -------------------------------------------------------------------------------
+
+func (s *Server) newResponse(req *sip.Request, code int, reason string, body []byte, hdrs ...sip.Header) *sip.Response {
+	res := sip.NewResponseFromRequest(req, code, reason, body)
+	if ua := s.cfg.SIP.UserAgent; ua != "" {
+		res.AppendHeader(sip.NewHeader("Server", ua))
+	}
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	return res
+}
+
+func (s *Server) reply(req *sip.Request, tx sip.ServerTransaction, code int, reason string, hdrs ...sip.Header) {
+	if err := tx.Respond(s.newResponse(req, code, reason, nil, hdrs...)); err != nil {
+		s.log.Debug("respond failed", "method", req.Method.String(), "code", code, "error", err)
+	}
+}
+
+func (s *Server) retryAfter() sip.Header {
+	return sip.NewHeader("Retry-After", strconv.Itoa(int(s.cfg.SIP.RetryAfter.Round(time.Second)/time.Second)))
+}
+
+// ---- requests outside a call -----------------------------------------------------------------
+
+func (s *Server) handleOptions(req *sip.Request, tx sip.ServerTransaction) {
+	s.m.requests.WithLabelValues("OPTIONS").Inc()
+	if s.draining.Load() {
+		s.reply(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
+	s.reply(req, tx, 200, "OK",
+		sip.NewHeader("Allow", allowMethods),
+		sip.NewHeader("Accept", acceptTypes),
+		sip.NewHeader("Accept-Language", "en"),
+		sip.NewHeader("Supported", ""),
+	)
+}
+
+// knownMethods are methods from RFC 3261 and its extensions that we recognise but do not
+// implement: 405 with Allow. Anything else is 501.
+var knownMethods = map[string]bool{
+	"REGISTER": true, "SUBSCRIBE": true, "PUBLISH": true, "MESSAGE": true, "UPDATE": true,
+	"PRACK": true, "REFER": true,
+}
+
+func (s *Server) handleNoRoute(req *sip.Request, tx sip.ServerTransaction) {
+	m := strings.ToUpper(req.Method.String())
+	if knownMethods[m] {
+		s.m.requests.WithLabelValues(m).Inc()
+		s.reply(req, tx, 405, "Method Not Allowed", sip.NewHeader("Allow", allowMethods))
+		return
+	}
+	s.m.requests.WithLabelValues("other").Inc()
+	s.reply(req, tx, 501, "Not Implemented", sip.NewHeader("Allow", allowMethods))
+}
+
+func (s *Server) handleCancel(req *sip.Request, tx sip.ServerTransaction) {
+	// A CANCEL that matched an INVITE transaction is answered by sipgo's transaction layer
+	// (200, then 487 to the INVITE); one reaching us matched nothing.
+	s.m.requests.WithLabelValues("CANCEL").Inc()
+	s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+// lookupCall finds the call an in-dialog request belongs to.
+func (s *Server) lookupCall(req *sip.Request) *call {
+	id, err := sip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+func (s *Server) handleAck(req *sip.Request, _ sip.ServerTransaction) {
+	s.m.requests.WithLabelValues("ACK").Inc()
+	if c := s.lookupCall(req); c != nil {
+		c.onAck(req)
+	}
+}
+
+func (s *Server) handleBye(req *sip.Request, tx sip.ServerTransaction) {
+	s.m.requests.WithLabelValues("BYE").Inc()
+	c := s.lookupCall(req)
+	if c == nil {
+		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.reply(req, tx, 200, "OK")
+	c.onBye()
+}
+
+func (s *Server) handleInfo(req *sip.Request, tx sip.ServerTransaction) {
+	s.m.requests.WithLabelValues("INFO").Inc()
+	c := s.lookupCall(req)
+	if c == nil {
+		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	digit, ok, supported := parseInfoDTMF(req)
+	if !supported {
+		s.reply(req, tx, 415, "Unsupported Media Type", sip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+		return
+	}
+	s.reply(req, tx, 200, "OK")
+	if ok {
+		c.onInfoDigit(digit)
+	}
+}
+
+func (s *Server) handleNotify(req *sip.Request, tx sip.ServerTransaction) {
+	s.m.requests.WithLabelValues("NOTIFY").Inc()
+	c := s.lookupCall(req)
+	if c == nil {
+		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.reply(req, tx, 200, "OK")
+	c.onNotify(req)
+}
+
+// ---- call bookkeeping ------------------------------------------------------------------------
+
+func (s *Server) register(c *call) {
+	s.mu.Lock()
+	s.calls[c.dialogID] = c
+	s.mu.Unlock()
+}
+
+func (s *Server) unregister(c *call) {
+	s.mu.Lock()
+	if s.calls[c.dialogID] == c {
+		delete(s.calls, c.dialogID)
+	}
+	s.mu.Unlock()
+}
+
+// mediaIP is the address put in our SDP for a caller at src.
+func (s *Server) mediaIP(src netip.AddrPort) netip.Addr {
+	if s.cfg.MediaIP.IsValid() {
+		return s.cfg.MediaIP
+	}
+	if a, err := netip.ParseAddr(s.cfg.SIP.AdvertiseHost); err == nil {
+		return a
+	}
+	for _, l := range s.listeners {
+		if a := l.Addr.Addr(); !a.IsUnspecified() {
+			return a
+		}
+	}
+	return outboundIP(src.Addr())
+}
+
+// outboundIP is the local address the kernel would use to reach dst (no packet is sent).
+func outboundIP(dst netip.Addr) netip.Addr {
+	if !dst.IsValid() {
+		return netip.IPv4Unspecified()
+	}
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(dst, 9)))
+	if err != nil {
+		return netip.IPv4Unspecified()
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+}
+
+// dropDumps keeps sipgo's own log lines but removes the attributes that carry whole SIP
+// messages: they contain caller numbers, which never reach our logs unmasked.
+type dropDumps struct{ h slog.Handler }
+
+func (d dropDumps) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && d.h.Enabled(ctx, l)
+}
+
+func (d dropDumps) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	r.Attrs(func(a slog.Attr) bool {
+		switch a.Key {
+		case "data", "msg", "req", "res", "request", "response":
+		default:
+			out.AddAttrs(a)
+		}
+		return true
+	})
+	return d.h.Handle(ctx, out)
+}
+
+func (d dropDumps) WithAttrs(as []slog.Attr) slog.Handler { return dropDumps{d.h.WithAttrs(as)} }
+func (d dropDumps) WithGroup(n string) slog.Handler       { return dropDumps{d.h.WithGroup(n)} }

@@ -1,0 +1,275 @@
+package ivr
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+func TestCancelBeforeAnswer(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	deciding := make(chan struct{})
+	decideErr := make(chan error, 1)
+	g.dec.setDecide(func(ctx context.Context, _ *CallInfo) (Decision, error) {
+		close(deciding)
+		<-ctx.Done() // a slow decision: the caller gives up first
+		decideErr <- ctx.Err()
+		return Decision{}, ctx.Err()
+	})
+	r := newRawUDP(t, g.Addr("udp"))
+	r.send(r.invite("z9hG4bK-cancel1", "cancel-1@test", "", sdpOffer(40000, "0", "0 PCMU/8000")))
+	if res := r.recvResponse(2*time.Second, 100); res.StatusCode != 100 {
+		t.Fatalf("first response %d, want 100 Trying at once", res.StatusCode)
+	}
+	<-deciding
+	r.send(r.request("CANCEL", "z9hG4bK-cancel1", "cancel-1@test", 1, "", ""))
+	got := map[string]int{}
+	for len(got) < 2 {
+		res := r.recvResponse(2*time.Second, 200)
+		got[res.CSeq().MethodName.String()] = res.StatusCode
+	}
+	if got["CANCEL"] != 200 || got["INVITE"] != 487 {
+		t.Fatalf("responses %v, want CANCEL 200 and INVITE 487", got)
+	}
+	r.send(r.request("ACK", "z9hG4bK-cancel1", "cancel-1@test", 1, "x", ""))
+	select {
+	case err := <-decideErr:
+		if err == nil {
+			t.Error("Decide's context did not end on CANCEL")
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("Decide's context did not end on CANCEL")
+	}
+	g.waitIdle(t)
+	// Nothing else may follow the 487 (our own late 503 would be a protocol error).
+	if m := r.recv(300 * time.Millisecond); m != nil {
+		if res, ok := m.(*sip.Response); ok && res.StatusCode != 487 {
+			t.Errorf("unexpected %s after CANCEL", res.StartLine())
+		}
+	}
+}
+
+func TestNoCommonCodec488(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	r := newRawUDP(t, g.Addr("udp"))
+	r.send(r.invite("z9hG4bK-488", "488@test", "", sdpOffer(40000, "18", "18 G729/8000")))
+	res := r.recvResponse(3*time.Second, 200)
+	if res.StatusCode != 488 {
+		t.Fatalf("status %d, want 488", res.StatusCode)
+	}
+	o := g.dec.waitFinish(t)
+	if o.Result != ResultFailed || o.Reason != "no-common-codec" {
+		t.Errorf("outcome %+v", o)
+	}
+	r.send(r.request("ACK", "z9hG4bK-488", "488@test", 1, toTag(res), ""))
+}
+
+func TestMaxCalls503(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *Config) { c.SIP.MaxCalls = 1 })
+	hold := make(chan struct{})
+	g.dec.setDecide(func(ctx context.Context, _ *CallInfo) (Decision, error) {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+		}
+		return Decision{Offer: false, Reason: "test"}, nil
+	})
+	first := newRawUDP(t, g.Addr("udp"))
+	first.send(first.invite("z9hG4bK-max1", "max-1@test", "", ""))
+	first.recvResponse(2*time.Second, 100)
+	for g.ActiveCalls() != 1 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	second := newRawUDP(t, g.Addr("udp"))
+	second.send(second.invite("z9hG4bK-max2", "max-2@test", "", ""))
+	res := second.recvResponse(2*time.Second, 200)
+	if res.StatusCode != 503 {
+		t.Fatalf("second call: %d, want 503", res.StatusCode)
+	}
+	if h := res.GetHeader("Retry-After"); h == nil || h.Value() != "7" {
+		t.Errorf("Retry-After = %v, want 7", h)
+	}
+	if h := res.GetHeader("Server"); h == nil || h.Value() != "deflectd" {
+		t.Errorf("Server = %v, want deflectd (no version)", h)
+	}
+	close(hold)
+	if res := first.recvResponse(2*time.Second, 200); res.StatusCode != 480 {
+		t.Errorf("first call: %d", res.StatusCode)
+	}
+	g.waitIdle(t)
+}
+
+func TestRetransmittedInviteAbsorbed(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	release := make(chan struct{})
+	g.dec.setDecide(func(context.Context, *CallInfo) (Decision, error) {
+		<-release
+		return Decision{Offer: false, Reason: "test"}, nil
+	})
+	r := newRawUDP(t, g.Addr("udp"))
+	inv := r.invite("z9hG4bK-retx", "retx@test", "", "")
+	r.send(inv)
+	r.send(inv)
+	r.send(inv)
+	time.Sleep(200 * time.Millisecond)
+	close(release)
+	res := r.recvResponse(2*time.Second, 200)
+	if res.StatusCode != 480 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	if n := len(g.dec.calls()); n != 1 {
+		t.Errorf("Decide called %d times for one INVITE sent thrice", n)
+	}
+	// A retransmission after the final response gets the same final response again.
+	r.send(inv)
+	if res := r.recvResponse(2*time.Second, 200); res.StatusCode != 480 {
+		t.Errorf("retransmission answered %d", res.StatusCode)
+	}
+}
+
+func Test2xxRetransmittedUntilAck(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t) // T1 = 50 ms: 200 OK at 0, 50, 150, 350, 750 ms...; gives up at 3.2 s
+	r := newRawUDP(t, g.Addr("udp"))
+	r.send(r.invite("z9hG4bK-2xx", "2xx@test", "", sdpOffer(40002, "0 101", "0 PCMU/8000", "101 telephone-event/8000")))
+	var oks []time.Time
+	var bye *sip.Request
+	deadline := time.Now().Add(6 * time.Second)
+	for bye == nil && time.Now().Before(deadline) {
+		switch m := r.recv(time.Until(deadline)).(type) {
+		case *sip.Response:
+			if m.StatusCode == 200 {
+				oks = append(oks, time.Now())
+			}
+		case *sip.Request:
+			if m.Method == sip.BYE {
+				bye = m
+			}
+		}
+	}
+	if bye == nil {
+		t.Fatal("no BYE after the ACK never came")
+	}
+	if h := bye.GetHeader("X-Deflect-Result"); h == nil || h.Value() != "failed;reason=no-ack" {
+		t.Errorf("BYE X-Deflect-Result = %v", h)
+	}
+	if len(oks) < 5 {
+		t.Fatalf("200 OK sent %d times, want retransmissions", len(oks))
+	}
+	// Intervals double from T1 (50 ms) up to T2 (8*T1 = 400 ms): 50, 100, 200, 400, 400, ...
+	var gaps []time.Duration
+	for i := 1; i < len(oks); i++ {
+		gaps = append(gaps, oks[i].Sub(oks[i-1]))
+	}
+	if gaps[3] < 300*time.Millisecond || gaps[0] > 150*time.Millisecond {
+		t.Errorf("gaps %v: not doubling from T1", gaps)
+	}
+	for _, gp := range gaps {
+		if gp > 600*time.Millisecond {
+			t.Errorf("gaps %v: above T2", gaps)
+		}
+	}
+	o := g.dec.waitFinish(t)
+	if o.Result != ResultFailed || o.Reason != "no-ack" {
+		t.Errorf("outcome %+v", o)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	r := newRawUDP(t, g.Addr("udp"))
+	r.send(r.request("OPTIONS", "z9hG4bK-opt1", "opt@test", 1, "", ""))
+	res := r.recvResponse(2*time.Second, 200)
+	if res.StatusCode != 200 {
+		t.Fatalf("OPTIONS: %d", res.StatusCode)
+	}
+	for name, want := range map[string]string{"Allow": "INVITE", "Accept": "application/sdp", "Server": "deflectd"} {
+		if h := res.GetHeader(name); h == nil || !strings.Contains(h.Value(), want) {
+			t.Errorf("%s = %v, want it to contain %q", name, h, want)
+		}
+	}
+
+	// While draining: OPTIONS and INVITE answer 503 with Retry-After.
+	if err := g.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r.send(r.request("OPTIONS", "z9hG4bK-opt2", "opt2@test", 1, "", ""))
+	if res := r.recvResponse(2*time.Second, 200); res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
+		t.Errorf("OPTIONS while draining: %d", res.StatusCode)
+	}
+	r.send(r.invite("z9hG4bK-drain", "drain@test", "", ""))
+	if res := r.recvResponse(2*time.Second, 200); res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
+		t.Errorf("INVITE while draining: %d", res.StatusCode)
+	}
+}
+
+func TestDrainWaitsForCalls(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	done := make(chan CallReport, 1)
+	go func() {
+		rep, _ := Dial(context.Background(), CallOptions{Target: g.uri("udp"), From: "+966501234567", Press: "2", PressAfter: 500 * time.Millisecond, Timeout: 10 * time.Second})
+		done <- rep
+	}()
+	for g.ActiveCalls() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if g.ActiveCalls() != 0 {
+		t.Error("Drain returned with calls up")
+	}
+	if rep := <-done; rep.Result != "declined" {
+		t.Errorf("the call in progress was not let finish: %+v", rep)
+	}
+}
+
+func TestUnknownMethods(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	tests := []struct {
+		method string
+		want   int
+	}{
+		{"SUBSCRIBE", 405},
+		{"MESSAGE", 405},
+		{"FOO", 501},
+	}
+	for i, tc := range tests {
+		r := newRawUDP(t, g.Addr("udp"))
+		r.send(r.request(tc.method, "z9hG4bK-m"+string(rune('a'+i)), "m@test", 1, "", ""))
+		res := r.recvResponse(2*time.Second, 200)
+		if res.StatusCode != tc.want {
+			t.Errorf("%s: %d, want %d", tc.method, res.StatusCode, tc.want)
+		}
+		if h := res.GetHeader("Allow"); h == nil || !strings.Contains(h.Value(), "INVITE") {
+			t.Errorf("%s: Allow = %v", tc.method, h)
+		}
+	}
+}
+
+func TestByeOutsideDialog481(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	r := newRawUDP(t, g.Addr("udp"))
+	r.send(r.request("BYE", "z9hG4bK-bye", "nodialog@test", 2, "abc", ""))
+	if res := r.recvResponse(2*time.Second, 200); res.StatusCode != 481 {
+		t.Errorf("BYE outside a dialog: %d, want 481", res.StatusCode)
+	}
+}
+
+func toTag(res *sip.Response) string {
+	tag, _ := res.To().Params.Get("tag")
+	return tag
+}
