@@ -4,6 +4,7 @@ package lookup
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -54,6 +55,33 @@ func (s Status) String() string {
 	default:
 		return "unknown"
 	}
+}
+
+// ParseStatus reads "yes", "no" or "unknown" (the String forms).
+func ParseStatus(s string) (Status, error) {
+	switch s {
+	case "yes":
+		return Yes, nil
+	case "no":
+		return No, nil
+	case "unknown", "":
+		return Unknown, nil
+	default:
+		return Unknown, fmt.Errorf("parse presence status: %q is not yes, no or unknown", s)
+	}
+}
+
+// MarshalText makes JSON and YAML carry "yes", "no" or "unknown".
+func (s Status) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText reads the MarshalText form.
+func (s *Status) UnmarshalText(b []byte) error {
+	v, err := ParseStatus(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
 }
 
 // Answer is a presence status with where and when it was learned.

@@ -305,17 +305,22 @@ func (c *Chain) Learn(ctx context.Context, e164 string, yes bool, source string)
 	return nil
 }
 
-// Override sets what is known about e164 (API PUT, admin): status Yes or No for ttl (0 = the
-// learned TTL for that status, lookup.presence.yes_ttl / no_ttl), source SourceOverride.
-// Status Unknown forgets instead. It returns the stored answer.
-func (c *Chain) Override(ctx context.Context, e164 string, status Status, ttl time.Duration) (Answer, error) {
+// Override sets what is known about e164 (API PUT and POST batches, admin): status Yes or No
+// for ttl (0 = the learned TTL for that status, lookup.presence.yes_ttl / no_ttl), with source
+// ("" = SourceOverride). Status Unknown forgets instead. The signature matches
+// deflect/api.PresenceAdmin, which *Chain implements (Inspect, Override, Forget).
+func (c *Chain) Override(ctx context.Context, e164 string, status Status, source string, ttl time.Duration) error {
 	if !IsE164(e164) {
-		return Answer{}, fmt.Errorf("override presence: %q is not E.164", redact.Mask(e164))
+		return fmt.Errorf("override presence: %q is not E.164", redact.Mask(e164))
 	}
 	if status == Unknown {
-		return Answer{Status: Unknown}, c.Forget(ctx, e164)
+		return c.Forget(ctx, e164)
 	}
-	return c.put(ctx, e164, status, SourceOverride, ttl)
+	if source == "" {
+		source = SourceOverride
+	}
+	_, err := c.put(ctx, e164, status, source, ttl)
+	return err
 }
 
 func (c *Chain) put(ctx context.Context, e164 string, status Status, source string, ttl time.Duration) (Answer, error) {
@@ -345,7 +350,7 @@ func (c *Chain) Forget(ctx context.Context, e164 string) error {
 	if c.facts == nil {
 		return errors.New("forget presence: no store")
 	}
-	if err := c.facts.DeletePresence(ctx, e164); err != nil {
+	if err := c.facts.DeletePresence(ctx, e164); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("forget presence: %w", err)
 	}
 	return nil

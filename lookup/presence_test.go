@@ -2,6 +2,7 @@ package lookup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -515,9 +516,8 @@ func TestPresenceOverrideInspect(t *testing.T) {
 	if a, err := c.Inspect(ctx, numB); err != nil || a.Status != No || a.Source != SourceStatic {
 		t.Errorf("Inspect static = %+v, %v", a, err)
 	}
-	a, err := c.Override(ctx, numA, No, time.Hour)
-	if err != nil || a.Status != No || a.Source != SourceOverride {
-		t.Fatalf("Override = %+v, %v", a, err)
+	if err := c.Override(ctx, numA, No, "", time.Hour); err != nil {
+		t.Fatalf("Override: %v", err)
 	}
 	got, err := c.Inspect(ctx, numA)
 	if err != nil || got.Status != No || got.Source != SourceOverride || got.Expires.Sub(got.Since) != time.Hour {
@@ -526,12 +526,15 @@ func TestPresenceOverrideInspect(t *testing.T) {
 	if a := status(t, c, numA); a.Status != No || fc.hits.Load() != 0 {
 		t.Errorf("Status after Override = %+v (checker hits %d)", a, fc.hits.Load())
 	}
-	// ttl 0 takes the TTL of the status.
-	if a, err := c.Override(ctx, numC, Yes, 0); err != nil || a.Expires.Sub(a.Since) != cfg.Presence.YesTTL {
+	// ttl 0 takes the TTL of the status; the source can be named.
+	if err := c.Override(ctx, numC, Yes, "api", 0); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := c.Inspect(ctx, numC); err != nil || a.Source != "api" || a.Expires.Sub(a.Since) != cfg.Presence.YesTTL {
 		t.Errorf("Override ttl 0 = %+v, %v", a, err)
 	}
 	// Unknown forgets.
-	if _, err := c.Override(ctx, numA, Unknown, 0); err != nil {
+	if err := c.Override(ctx, numA, Unknown, "", 0); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := c.Inspect(ctx, numA); a.Status != Unknown {
@@ -540,7 +543,7 @@ func TestPresenceOverrideInspect(t *testing.T) {
 	for name, fn := range map[string]func() error{
 		"Status":   func() error { _, err := c.Status(ctx, "0501234567"); return err },
 		"Inspect":  func() error { _, err := c.Inspect(ctx, "banana"); return err },
-		"Override": func() error { _, err := c.Override(ctx, "", Yes, 0); return err },
+		"Override": func() error { return c.Override(ctx, "", Yes, "", 0) },
 		"Forget":   func() error { return c.Forget(ctx, "966501234567") },
 		"Learn":    func() error { return c.Learn(ctx, "+0", true, "") },
 	} {
@@ -665,5 +668,20 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met within 3s")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestStatusText(t *testing.T) {
+	a := Answer{Status: No, Source: SourceStatic}
+	b, err := json.Marshal(a)
+	if err != nil || !strings.Contains(string(b), `"status":"no"`) {
+		t.Fatalf("json = %s, %v", b, err)
+	}
+	var back Answer
+	if err := json.Unmarshal(b, &back); err != nil || back.Status != No {
+		t.Errorf("round trip = %+v, %v", back, err)
+	}
+	if err := json.Unmarshal([]byte(`{"status":"maybe"}`), &back); err == nil {
+		t.Error("accepted status maybe")
 	}
 }
