@@ -333,7 +333,7 @@ func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, statusEvent
 		if isTemplate {
 			ev.category, ev.billable = "utility", true
 		}
-		ev.conv, _ = s.conversationLocked(p, ev.category, now)
+		ev.conv = s.conversationLocked(p, ev.category, now)
 	}
 	s.log.Debug("message accepted", "wa_msg_id", id, "to", mask(waID), "type", req.Type)
 

@@ -479,13 +479,13 @@ func (s *Sandbox) windowOpenLocked(waID string, now time.Time) bool {
 
 // conversationLocked returns the open conversation of this category with the number, opening
 // one (24 h, like Meta's) when none is open.
-func (s *Sandbox) conversationLocked(p *phone, category string, now time.Time) (conversation, bool) {
+func (s *Sandbox) conversationLocked(p *phone, category string, now time.Time) conversation {
 	if c, ok := p.convs[category]; ok && now.Before(c.expires) {
-		return c, false
+		return c
 	}
 	c := conversation{id: s.ids.conversationID(), expires: now.Add(24 * time.Hour)}
 	p.convs[category] = c
-	return c, true
+	return c
 }
 
 // takeFailureLocked consumes one injected failure, if any.
