@@ -74,6 +74,7 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		serve,
 		newConfigCmd(g),
 		newVersionCmd(g),
+		newCallCmd(g),
 	)
 	return root
 }
