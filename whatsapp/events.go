@@ -271,7 +271,7 @@ func (f *flexFloat) UnmarshalJSON(b []byte) error {
 }
 
 func unixTime(f flexInt) time.Time {
-	if f <= 0 || f > 1<<40 {
+	if f <= 0 || f > 253402300799 { // after 9999-12-31 JSON cannot encode it
 		return time.Time{}
 	}
 	return time.Unix(int64(f), 0).UTC()
