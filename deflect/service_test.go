@@ -503,10 +503,10 @@ func TestOnMessageAttachesToConversation(t *testing.T) {
 	}
 
 	// A message from someone who never called still gets a conversation, and teaches presence.
-	if err := h.svc.OnMessage(ctx, InboundMessage{ID: "wamid.X", From: "447700900123", Type: "text", Text: "hi"}); err != nil {
+	if err := h.svc.OnMessage(ctx, InboundMessage{ID: "wamid.X", From: "447911123456", Type: "text", Text: "hi"}); err != nil {
 		t.Fatal(err)
 	}
-	if p, err := h.mem.GetPresence(ctx, "+447700900123"); err != nil || p.Status != "yes" {
+	if p, err := h.mem.GetPresence(ctx, "+447911123456"); err != nil || p.Status != "yes" {
 		t.Errorf("presence from inbound = %+v, %v", p, err)
 	}
 }
