@@ -188,4 +188,3 @@ func (s *server) normalizeParam(c *gin.Context, raw string) (string, bool) {
 	}
 	return n.E164, true
 }
-
