@@ -71,9 +71,10 @@ func recipientError(err error) bool {
 	return errors.As(err, &se) && se.Recipient
 }
 
-// PresenceLearner records what a status or inbound message taught about a number.
+// PresenceLearner records what a status or inbound message taught about a number: yes
+// (delivered, read, inbound) or no (131026). *lookup.Chain is one.
 type PresenceLearner interface {
-	Learn(ctx context.Context, e164 string, st lookup.Status, source string) error
+	Learn(ctx context.Context, e164 string, yes bool, source string) error
 }
 
 // ChatCounter counts open agent conversations for the chat-capacity rule.
@@ -90,17 +91,17 @@ type StoreLearner struct {
 	Now    func() time.Time
 }
 
-// Learn stores st for e164; Unknown forgets what was known.
-func (l StoreLearner) Learn(ctx context.Context, e164 string, st lookup.Status, source string) error {
+// Learn stores yes or no for e164 with its TTL.
+func (l StoreLearner) Learn(ctx context.Context, e164 string, yes bool, source string) error {
 	now := time.Now()
 	if l.Now != nil {
 		now = l.Now()
 	}
-	switch st {
-	case lookup.Yes:
-		return l.Facts.SetPresence(ctx, store.PresenceFact{E164: e164, Status: "yes", Source: source, Since: now, Expires: now.Add(l.YesTTL)})
-	case lookup.No:
-		return l.Facts.SetPresence(ctx, store.PresenceFact{E164: e164, Status: "no", Source: source, Since: now, Expires: now.Add(l.NoTTL)})
+	f := store.PresenceFact{E164: e164, Status: lookup.No.String(), Source: source, Since: now, Expires: now.Add(l.NoTTL)}
+	if yes {
+		f.Status, f.Expires = lookup.Yes.String(), now.Add(l.YesTTL)
 	}
-	return l.Facts.DeletePresence(ctx, e164)
+	return l.Facts.SetPresence(ctx, f)
 }
+
+var _ PresenceLearner = (*lookup.Chain)(nil)

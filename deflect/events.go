@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/deflectd/deflectd/deflect/store"
-	"github.com/deflectd/deflectd/lookup"
 )
 
 // InboundMessage is a customer's message or button tap as the webhook reported it.
@@ -69,9 +68,9 @@ func (s *Service) OnStatus(ctx context.Context, u StatusUpdate) error {
 	}
 	switch {
 	case u.Status == StatusDelivered || u.Status == StatusRead:
-		s.learn(ctx, e164, lookup.Yes, "learned")
+		s.learn(ctx, e164, true)
 	case u.Status == StatusFailed && u.ErrorCode == 131026:
-		s.learn(ctx, e164, lookup.No, "learned")
+		s.learn(ctx, e164, false)
 	}
 	return nil
 }
@@ -106,7 +105,7 @@ func (s *Service) OnMessage(ctx context.Context, m InboundMessage) error {
 		m.At = s.now()
 	}
 	e164 := "+" + strings.TrimPrefix(m.From, "+")
-	s.learn(ctx, e164, lookup.Yes, "learned")
+	s.learn(ctx, e164, true)
 
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()

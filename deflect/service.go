@@ -311,7 +311,7 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 			reason = ReasonWhatsAppUnavailable
 		}
 		if reason == ReasonNotOnWhatsApp {
-			s.learn(ctx, sess.Caller, lookup.No, "learned")
+			s.learn(ctx, sess.Caller, false)
 		}
 		s.observe(sess, "failed")
 		return fail(reason, err)
@@ -342,7 +342,7 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 	case u.Status == StatusFailed:
 		reason := failedReason(u.ErrorCode)
 		if reason == ReasonNotOnWhatsApp {
-			s.learn(ctx, sess.Caller, lookup.No, "learned")
+			s.learn(ctx, sess.Caller, false)
 		}
 		s.observe(sess, "failed")
 		return fail(reason, fmt.Errorf("status failed: %d %s", u.ErrorCode, u.ErrorTitle))
@@ -491,13 +491,13 @@ func stamp(x *store.Session, step string, at time.Time) {
 	}
 }
 
-func (s *Service) learn(ctx context.Context, e164 string, st lookup.Status, source string) {
+func (s *Service) learn(ctx context.Context, e164 string, yes bool) {
 	if s.learner == nil || e164 == "" {
 		return
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
-	if err := s.learner.Learn(sctx, e164, st, source); err != nil {
-		s.log.Warn("learn presence", "status", st.String(), "err", err)
+	if err := s.learner.Learn(sctx, e164, yes, "learned"); err != nil {
+		s.log.Warn("learn presence", "yes", yes, "err", err)
 	}
 }

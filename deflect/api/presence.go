@@ -255,3 +255,5 @@ func (s *server) presenceNumber(c *gin.Context) (string, bool) {
 	}
 	return s.normalizeParam(c, c.Param("number"))
 }
+
+var _ PresenceAdmin = (*lookup.Chain)(nil)
