@@ -85,10 +85,13 @@ type RTPStats struct {
 	TSErrors     int // audio packets whose timestamp did not advance by 160 per sequence step
 	Markers      int
 	// Inter-arrival of consecutive packets: mean, and the largest deviation from 20 ms seen
-	// by 99 % of packets.
+	// by 95 % and 99 % of packets.
 	MeanInterval time.Duration
+	P95Deviation time.Duration
 	P99Deviation time.Duration
 	MaxInterval  time.Duration
+	// Jitter is the RFC 3550 §6.4.1 interarrival jitter estimate at the end of the call.
+	Jitter time.Duration
 }
 
 // Seconds is how much audio was received, at 20 ms per packet.
@@ -540,6 +543,7 @@ func rtpStats(arr []rtpArrival, total int) RTPStats {
 	ssrcs := map[uint32]bool{}
 	var intervals []time.Duration
 	var sum time.Duration
+	var jitter float64 // in seconds
 	for i, a := range arr {
 		ssrcs[a.ssrc] = true
 		if a.pt == 0 || a.pt == 8 {
@@ -563,11 +567,15 @@ func rtpStats(arr []rtpArrival, total int) RTPStats {
 			st.TSErrors++
 		}
 		iv := a.at.Sub(p.at)
+		// D = (arrival difference) - (timestamp difference), both in seconds at 8 kHz.
+		d := iv.Seconds() - float64(int32(a.ts-p.ts))/8000
+		jitter += (math.Abs(d) - jitter) / 16
 		intervals = append(intervals, iv)
 		sum += iv
 		st.MaxInterval = max(st.MaxInterval, iv)
 	}
 	st.SSRCs = len(ssrcs)
+	st.Jitter = time.Duration(jitter * float64(time.Second))
 	if len(intervals) > 0 {
 		st.MeanInterval = sum / time.Duration(len(intervals))
 		devs := make([]time.Duration, len(intervals))
@@ -575,6 +583,7 @@ func rtpStats(arr []rtpArrival, total int) RTPStats {
 			devs[i] = time.Duration(math.Abs(float64(iv - media.Ptime)))
 		}
 		slices.Sort(devs)
+		st.P95Deviation = devs[min(len(devs)-1, len(devs)*95/100)]
 		st.P99Deviation = devs[min(len(devs)-1, len(devs)*99/100)]
 	}
 	return st
