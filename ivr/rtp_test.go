@@ -10,7 +10,7 @@ import (
 // numbers +1, timestamps +160 per packet, packets every 20 ms (mean within 1 ms, RFC 3550
 // jitter below 5 ms).
 func TestRTPWellFormedAndPaced(t *testing.T) {
-	g := startGateway(t) // not parallel: pacing is measured, keep the machine quiet
+	g := startGateway(t)            // not parallel: pacing is measured, keep the machine quiet
 	rep := g.dial(t, CallOptions{}) // no digit: about 2.8 s of audio
 	st := rep.RTP
 	t.Logf("rtp: %+v", st)
