@@ -759,9 +759,14 @@ func testStreamsBlockWakes(t *testing.T, s store.Store) {
 	if got, err := s.StreamRead(ctx(t), "wake", "g", "c", 1, 0); err != nil || len(got) != 0 {
 		t.Fatalf("read of empty stream = %v, %v", got, err)
 	}
+	added := make(chan error, 1)
 	go func() {
 		time.Sleep(100 * time.Millisecond)
-		if _, err := s.StreamAdd(context.Background(), "wake", []byte("late")); err != nil {
+		_, err := s.StreamAdd(context.Background(), "wake", []byte("late"))
+		added <- err
+	}()
+	defer func() {
+		if err := <-added; err != nil {
 			t.Errorf("StreamAdd: %v", err)
 		}
 	}()

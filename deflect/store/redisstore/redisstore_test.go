@@ -1,0 +1,145 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/deflect/store/redisstore"
+	"github.com/deflectd/deflectd/deflect/store/redistest"
+	"github.com/deflectd/deflectd/deflect/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(redistest.Main(m)) }
+
+// config is the production configuration shape pointed at a test server.
+func config(url, prefix string) configs.RedisConfig {
+	return configs.RedisConfig{
+		URL:          url,
+		KeyPrefix:    prefix,
+		DialTimeout:  500 * time.Millisecond,
+		ReadTimeout:  500 * time.Millisecond,
+		WriteTimeout: 500 * time.Millisecond,
+		PoolSize:     16,
+	}
+}
+
+func newStore(t *testing.T, url string) *redisstore.Redis {
+	t.Helper()
+	r, err := redisstore.New(config(url, redistest.Prefix(t)))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestSuite(t *testing.T) {
+	url := redistest.Start(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return newStore(t, url) })
+}
+
+func TestNewRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  configs.RedisConfig
+	}{
+		{"bad url", configs.RedisConfig{URL: "http://127.0.0.1:6379"}},
+		{"brace in prefix", configs.RedisConfig{URL: "redis://127.0.0.1:6379/0", KeyPrefix: "a{b}:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if r, err := redisstore.New(tc.cfg); err == nil {
+				r.Close()
+				t.Fatal("New succeeded, want an error")
+			}
+		})
+	}
+}
+
+// TestKeyPrefixIsolates: two stores with different prefixes on one server share nothing.
+func TestKeyPrefixIsolates(t *testing.T) {
+	url := redistest.Start(t)
+	a, b := newStore(t, url), newStore(t, url)
+	ctx := context.Background()
+	if first, err := a.SetOnce(ctx, "k", time.Minute); err != nil || !first {
+		t.Fatalf("a.SetOnce = %v, %v", first, err)
+	}
+	if first, err := b.SetOnce(ctx, "k", time.Minute); err != nil || !first {
+		t.Fatalf("b.SetOnce on the same key = %v, %v; want true (separate prefix)", first, err)
+	}
+}
+
+// TestRedisDown: with redis-server gone, calls fail with ErrUnavailable within the configured
+// timeouts; after a restart on the same port the same store works again.
+func TestRedisDown(t *testing.T) {
+	proc := redistest.Server(t)
+	r := newStore(t, proc.URL())
+	ctx := context.Background()
+	if err := r.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	s := &store.Session{ID: "down", Caller: "+441", CreatedAt: time.Now()}
+	if err := r.CreateSession(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+
+	proc.Stop()
+	calls := []struct {
+		name string
+		call func() error
+	}{
+		{"Ping", func() error { return r.Ping(ctx) }},
+		{"GetSession", func() error { _, err := r.GetSession(ctx, "down"); return err }},
+		{"UpdateSession", func() error {
+			_, err := r.UpdateSession(ctx, "down", func(*store.Session) error { return nil })
+			return err
+		}},
+		{"SetOnce", func() error { _, err := r.SetOnce(ctx, "k", time.Minute); return err }},
+		{"Take", func() error { _, _, err := r.Take(ctx, "k", 1, 1); return err }},
+		{"Publish", func() error { return r.Publish(ctx, "c", []byte("x")) }},
+		{"StreamRead", func() error { _, err := r.StreamRead(ctx, "s", "g", "c", 1, 0); return err }},
+		{"PutDoc", func() error { _, err := r.PutDoc(ctx, "c", "d", []byte("x"), 0, 0); return err }},
+	}
+	// Bound: dial timeout + read timeout per attempt, one retry, plus slack for -race.
+	const bound = 3 * time.Second
+	for _, c := range calls {
+		start := time.Now()
+		err := c.call()
+		took := time.Since(start)
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s with redis down = %v, want ErrUnavailable", c.name, err)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s with redis down = %v, must not look like ErrNotFound", c.name, err)
+		}
+		if took > bound {
+			t.Errorf("%s took %v with redis down, want < %v", c.name, took, bound)
+		}
+	}
+
+	if err := proc.Restart(); err != nil {
+		t.Fatalf("Restart: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.Ping(ctx) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("store did not recover within 5s of the restart")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The restarted server is empty; the store must work normally on it.
+	if err := r.CreateSession(ctx, s); err != nil {
+		t.Fatalf("CreateSession after restart: %v", err)
+	}
+	if _, err := r.UpdateSession(ctx, "down", func(x *store.Session) error { x.State = "ended"; return nil }); err != nil {
+		t.Fatalf("UpdateSession after restart: %v", err)
+	}
+	if first, err := r.SetOnce(ctx, "k", time.Minute); err != nil || !first {
+		t.Fatalf("SetOnce after restart = %v, %v", first, err)
+	}
+}
