@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -71,6 +72,7 @@ func newPeer(t testing.TB) *peer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
+	enableKernelTS(c)
 	return &peer{conn: c}
 }
 
@@ -80,11 +82,15 @@ func (p *peer) addr() netip.AddrPort { return p.conn.LocalAddr().(*net.UDPAddr).
 func (p *peer) read(t testing.TB, n int) []rcvd {
 	t.Helper()
 	out := make([]rcvd, 0, n)
-	buf := make([]byte, 1500)
+	buf, oob := make([]byte, 1500), make([]byte, 128)
 	deadline := time.Now().Add(time.Duration(n)*Ptime + 3*time.Second)
 	for len(out) < n {
 		_ = p.conn.SetReadDeadline(deadline)
-		k, err := p.conn.Read(buf)
+		k, oobn, _, _, err := p.conn.ReadMsgUDPAddrPort(buf, oob)
+		at, ok := kernelTS(oob[:oobn])
+		if !ok {
+			at = time.Now()
+		}
 		if err != nil {
 			t.Fatalf("read rtp after %d of %d packets: %v", len(out), n, err)
 		}
@@ -92,7 +98,7 @@ func (p *peer) read(t testing.TB, n int) []rcvd {
 		if err := pk.Unmarshal(buf[:k]); err != nil {
 			t.Fatalf("packet %d is not RTP: %v", len(out), err)
 		}
-		out = append(out, rcvd{h: pk.Header, payload: slices.Clone(pk.Payload), at: time.Now()})
+		out = append(out, rcvd{h: pk.Header, payload: slices.Clone(pk.Payload), at: at})
 	}
 	return out
 }
@@ -141,16 +147,20 @@ func TestStreamSendsWellFormedPacedRTP(t *testing.T) {
 			defer s.Close()
 			pr := newPeer(t)
 			s.Start(Params{Codec: codec, DTMFPT: 101, Remote: pr.addr(), Direction: "sendrecv"})
+			// A reference stream paced by its own goroutine and timer, measured in the same window:
+			// what this machine's timers achieve right now.
+			refCh := referenceStream(t, 103)
 			// Some silence, then the 10-frame prompt, then silence again.
 			lead := pr.read(t, 3)
 			done := s.Play("en", "beep")
-			pkts := append(lead, pr.read(t, 60)...)
+			pkts := append(lead, pr.read(t, 100)...)
 			waitClosed(t, done, time.Second, "beep")
+			ref := <-refCh
 
 			beep := e.prompts.lookup("en", "beep").enc[indexOf(codec)]
 			silence := e.prompts.silence[indexOf(codec)][:]
 			first := pkts[0].h
-			var markers, beepFrames int
+			var markers, beepFrames, skips int
 			for i, p := range pkts {
 				h := p.h
 				if h.Version != 2 || h.PayloadType != codec.PT || h.SSRC != first.SSRC || len(h.CSRC) != 0 || h.Padding || h.Extension {
@@ -159,8 +169,15 @@ func TestStreamSendsWellFormedPacedRTP(t *testing.T) {
 				if h.SequenceNumber != first.SequenceNumber+uint16(i) {
 					t.Fatalf("packet %d seq %d, want %d", i, h.SequenceNumber, first.SequenceNumber+uint16(i))
 				}
-				if h.Timestamp != first.Timestamp+uint32(i)*160 {
-					t.Fatalf("packet %d ts %d, want %d", i, h.Timestamp, first.Timestamp+uint32(i)*160)
+				if i > 0 {
+					// +160 per packet; more only when a starved scheduler skipped ahead (then the
+					// timestamp still follows the clock: whole frames).
+					if d := h.Timestamp - pkts[i-1].h.Timestamp; d != 160 {
+						if d == 0 || d%160 != 0 || d > 8000*5 {
+							t.Fatalf("packet %d ts step %d, want 160", i, d)
+						}
+						skips++
+					}
 				}
 				if len(p.payload) != FrameSize {
 					t.Fatalf("packet %d payload %d bytes", i, len(p.payload))
@@ -183,29 +200,87 @@ func TestStreamSendsWellFormedPacedRTP(t *testing.T) {
 				t.Errorf("prompt frames %d (want 10), markers %d (want 1)", beepFrames, markers)
 			}
 
-			// Pacing: 20 ms apart. A correctness check, loose enough for a busy CI under -race.
-			var dev []time.Duration
-			for i := 1; i < len(pkts); i++ {
-				d := pkts[i].at.Sub(pkts[i-1].at) - Ptime
-				dev = append(dev, d.Abs())
+			// Pacing: 20 ms apart, by kernel receive time. A correctness check (a per-stream
+			// timer bug, bursts or a wrong period fail it) that holds on a CI machine running
+			// every package's tests under -race on two cores at once: the bound is "a few ms
+			// worse than the reference stream", not an absolute that a starved machine misses.
+			if skips > len(pkts)/5 {
+				t.Fatalf("%d of %d intervals skipped ahead", skips, len(pkts))
 			}
-			slices.Sort(dev)
-			p95 := dev[len(dev)*95/100]
-			span := pkts[len(pkts)-1].at.Sub(pkts[0].at)
-			mean := span / time.Duration(len(pkts)-1)
-			t.Logf("pacing: mean interval %v, p95 |deviation| %v, max %v", mean, p95, dev[len(dev)-1])
-			if mean < 18*time.Millisecond || mean > 22*time.Millisecond {
-				t.Errorf("mean packet interval %v, want 20ms ± 2ms", mean)
+			got, want := pacingOf(pkts), pacingOf(ref)
+			t.Logf("pacing: engine %v; reference %v", got, want)
+			if got.mean < 17*time.Millisecond || got.mean > 23*time.Millisecond {
+				t.Errorf("mean packet interval %v, want 20ms ± 3ms", got.mean)
 			}
-			if p95 > 8*time.Millisecond {
-				t.Errorf("p95 interval deviation %v, want ≤ 8ms", p95)
+			// p50 and the mean catch real bugs (bursts, a wrong period); p95 is loose because one
+			// descheduled thread on a loaded 2-core machine moves it by a whole period.
+			if got.p50 > want.p50+2*time.Millisecond || got.p95 > want.p95+20*time.Millisecond {
+				t.Errorf("interval deviation p50 %v p95 %v; reference p50 %v p95 %v: want at most 2ms/20ms worse",
+					got.p50, got.p95, want.p50, want.p95)
 			}
 			st := s.Stats()
-			if st.PacketsSent < uint64(len(pkts)) || st.BytesSent < uint64(len(pkts)*172) || st.Remote != pr.addr() {
+			if st.PacketsSent+1 < uint64(len(pkts)) /* the counter moves just after the send */ || st.BytesSent < uint64(len(pkts)*172) || st.Remote != pr.addr() {
 				t.Errorf("stats %+v", st)
 			}
 		})
 	}
+}
+
+type pacing struct {
+	mean, p50, p95, max time.Duration
+	n                   int
+}
+
+func (p pacing) String() string {
+	return fmt.Sprintf("mean %v |dev| p50 %v p95 %v max %v (%d intervals)", p.mean, p.p50, p.p95, p.max, p.n)
+}
+
+// pacingOf measures intervals between consecutive packets; intervals across a skip-ahead (the
+// timestamp moved more than one frame: the whole process stalled) are left out.
+func pacingOf(pkts []rcvd) pacing {
+	var dev []time.Duration
+	var sum time.Duration
+	for i := 1; i < len(pkts); i++ {
+		if pkts[i].h.Timestamp-pkts[i-1].h.Timestamp != FrameSize {
+			continue
+		}
+		iv := pkts[i].at.Sub(pkts[i-1].at)
+		sum += iv
+		dev = append(dev, (iv - Ptime).Abs())
+	}
+	if len(dev) == 0 {
+		return pacing{}
+	}
+	slices.Sort(dev)
+	return pacing{mean: sum / time.Duration(len(dev)), p50: dev[len(dev)/2], p95: dev[len(dev)*95/100],
+		max: dev[len(dev)-1], n: len(dev)}
+}
+
+// referenceStream sends n packets 20 ms apart from a goroutine of its own (absolute deadlines,
+// one timer), and delivers them as received, with kernel timestamps.
+func referenceStream(t *testing.T, n int) <-chan []rcvd {
+	t.Helper()
+	rx := newPeer(t)
+	tx := newPeer(t)
+	out := make(chan []rcvd, 1)
+	go func() {
+		next := time.Now()
+		var ts uint32
+		for i := range n {
+			next = next.Add(Ptime)
+			time.Sleep(time.Until(next))
+			if d := time.Since(next); d > maxLag {
+				ts += uint32(d/Ptime) * FrameSize // same skip rule as the engine
+				next = time.Now()
+			}
+			b, _ := (&rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), Timestamp: ts},
+				Payload: make([]byte, FrameSize)}).Marshal()
+			_, _ = tx.conn.WriteToUDPAddrPort(b, rx.addr())
+			ts += FrameSize
+		}
+	}()
+	go func() { out <- rx.read(t, n) }()
+	return out
 }
 
 func TestRandomSSRCSeqTimestamp(t *testing.T) {
@@ -454,5 +529,84 @@ func TestEngineCloseClosesStreams(t *testing.T) {
 	}
 	if _, err := NewEngine(EngineConfig{PortMin: 5000, PortMax: 4000}, testPrompts(t), nil, nil); err == nil {
 		t.Error("bad port range accepted")
+	}
+}
+
+func TestPacketPathDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's instrumentation allocates; checked in the normal test run and the benchmark")
+	}
+	e := newTestEngine(t, EngineConfig{})
+	pr := newPeer(t)
+	s, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.mu.Lock() // configured by hand, not Start: the scheduler must not tick it concurrently
+	s.params, s.sends, s.remote = Params{Codec: PCMA, DTMFPT: 101}, true, pr.addr()
+	s.mu.Unlock()
+	s.PlayTone(0)
+	if n := testing.AllocsPerRun(200, func() {
+		if s.tick() != tickSent {
+			t.Fatal("not sent")
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per packet, want 0", n)
+	}
+}
+
+// TestConcurrentUse drives one engine from many goroutines at once (run with -race): playback
+// control, stats and closing racing the schedulers and receivers.
+func TestConcurrentUse(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{Schedulers: 2})
+	pr := newPeer(t)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := e.Open()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			go func() {
+				for range s.DTMF() {
+				}
+			}()
+			s.Start(Params{Codec: PCMU, DTMFPT: 101, Remote: pr.addr()})
+			for j := range 10 {
+				switch j % 4 {
+				case 0:
+					s.Play("en", "beep")
+				case 1:
+					s.PlayTone(30 * time.Millisecond)
+				case 2:
+					s.StopPlayback()
+				case 3:
+					_ = s.Stats()
+				}
+				pr.send(t, streamAddr(s), rtp.Header{Version: 2, PayloadType: 101, SSRC: uint32(i), Timestamp: uint32(j * 1000)}, ev(uint8(j), j%2 == 0, 0))
+				time.Sleep(7 * time.Millisecond)
+			}
+			if i%2 == 0 {
+				go s.Close() // racing the Close below
+			}
+			s.Close()
+		}()
+	}
+	wg.Wait()
+	// Every stream closed: every port back, no stream left in a scheduler.
+	for _, sc := range e.scheds {
+		if n := sc.load(); n != 0 {
+			t.Errorf("scheduler still holds %d streams", n)
+		}
+	}
+	e.mu.Lock()
+	left := len(e.streams)
+	e.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d streams still tracked", left)
 	}
 }

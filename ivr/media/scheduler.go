@@ -70,6 +70,18 @@ func (s *scheduler) remove(st *Stream) {
 	s.n--
 }
 
+func (s *scheduler) skip(periods uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.wheel {
+		for _, st := range w {
+			st.mu.Lock()
+			st.hdr.Timestamp += periods * FrameSize
+			st.mu.Unlock()
+		}
+	}
+}
+
 func (s *scheduler) stop() {
 	close(s.quit)
 	<-s.done
@@ -101,7 +113,10 @@ func (s *scheduler) run() {
 		lag := now.Sub(next)
 		s.m.tickLag.Observe(lag.Seconds())
 		if lag > maxLag {
+			// Skip ahead rather than burst the backlog; RTP timestamps still advance by the
+			// skipped time so the caller's jitter buffer sees a gap, not a clock drift.
 			next = now
+			s.skip(uint32(lag / Ptime))
 		}
 		var sent, errs int
 		s.mu.Lock()

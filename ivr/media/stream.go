@@ -25,6 +25,9 @@ type Stats struct {
 	PacketsReceived, BytesReceived uint64
 	DTMFDropped                    uint64
 	Remote                         netip.AddrPort // where RTP goes now (after any symmetric switch)
+	// LastReceived is when the peer's last RTP packet arrived (zero: none yet); the IVR can end
+	// a call whose media stopped without a BYE.
+	LastReceived time.Time
 }
 
 // Stream is one call's media: a UDP port, an RTP sender paced by a scheduler, a receiver
@@ -63,6 +66,7 @@ type Stream struct {
 	readDone chan struct{}
 
 	pktsSent, bytesSent, pktsRecv, bytesRecv, dtmfDropped atomic.Uint64
+	lastRecv                                              atomic.Int64 // unix nanoseconds
 
 	closeOnce sync.Once
 }
@@ -113,7 +117,8 @@ func (s *Stream) Start(p Params) {
 
 // Play replaces the current playback with prompt name in lang (falling back to English when
 // the language lacks it). The channel closes when the prompt finished or was stopped; for an
-// unknown prompt it is closed already (and a warning logged).
+// unknown prompt it is closed already (and a warning logged). Playback advances from Start on,
+// in real time, even while the peer's address is not known yet.
 func (s *Stream) Play(lang, name string) <-chan struct{} {
 	c := s.e.prompts.lookup(lang, name)
 	if c == nil {
@@ -173,7 +178,11 @@ func (s *Stream) Stats() Stats {
 	s.mu.Lock()
 	remote := s.remote
 	s.mu.Unlock()
-	return Stats{PacketsSent: s.pktsSent.Load(), BytesSent: s.bytesSent.Load(),
+	var last time.Time
+	if ns := s.lastRecv.Load(); ns != 0 {
+		last = time.Unix(0, ns)
+	}
+	return Stats{LastReceived: last, PacketsSent: s.pktsSent.Load(), BytesSent: s.bytesSent.Load(),
 		PacketsReceived: s.pktsRecv.Load(), BytesReceived: s.bytesRecv.Load(),
 		DTMFDropped: s.dtmfDropped.Load(), Remote: remote}
 }
@@ -272,8 +281,10 @@ func (s *Stream) readLoop() {
 		if err != nil || h.Version != 2 || (h.PayloadType >= 72 && h.PayloadType <= 76) {
 			continue // not RTP, or RTCP on the RTP port (rtcp-mux)
 		}
+		now := time.Now()
 		s.pktsRecv.Add(1)
 		s.bytesRecv.Add(uint64(n))
+		s.lastRecv.Store(now.UnixNano())
 		s.e.m.packetsReceived.Inc()
 		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 
@@ -299,7 +310,7 @@ func (s *Stream) readLoop() {
 				payload = payload[:len(payload)-pad]
 			}
 		}
-		if r, ok := s.dec.Decode(h.SSRC, h.Timestamp, payload, time.Now()); ok {
+		if r, ok := s.dec.Decode(h.SSRC, h.Timestamp, payload, now); ok {
 			s.e.m.dtmfDigits.Inc()
 			select {
 			case s.dtmf <- r:
