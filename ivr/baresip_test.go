@@ -1,0 +1,177 @@
+package ivr
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestBaresipPressesOne has a real softphone (baresip, scripted over ctrl_tcp) call the
+// gateway, wait for the answer, send DTMF 1 (RFC 4733) and get hung up on after the deflection.
+func TestBaresipPressesOne(t *testing.T) {
+	baresip := needTool(t, "baresip")
+	mods := "/usr/lib/baresip/modules"
+	if _, err := os.Stat(filepath.Join(mods, "ctrl_tcp.so")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("baresip modules missing: %v", err)
+		}
+		t.Skip("baresip modules missing")
+	}
+	g := startGateway(t)
+
+	dir := t.TempDir()
+	sipPort, ctrlPort, rtpPort := freeUDPPort(t, false), freeTCPPort(t), freeUDPPort(t, true)
+	config := fmt.Sprintf(`module_path %s
+module g711.so
+module ausine.so
+module aubridge.so
+module account.so
+module menu.so
+module ctrl_tcp.so
+sip_listen 127.0.0.1:%d
+net_interface 127.0.0.1
+audio_player aubridge,deflectd
+audio_source ausine,440
+ausrc_srate 48000
+ausrc_channels 2
+ctrl_tcp_listen 127.0.0.1:%d
+rtp_ports %d-%d
+`, mods, sipPort, ctrlPort, rtpPort, rtpPort+10)
+	if err := os.WriteFile(filepath.Join(dir, "config"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	account := "<sip:+966501234567@127.0.0.1>;regint=0;audio_codecs=PCMU/8000/1,PCMA/8000/1\n"
+	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	var out lockedBuffer
+	cmd := exec.CommandContext(ctx, baresip, "-f", dir, "-s")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("baresip output:\n%s", tail(out.Bytes(), 6000))
+		}
+	}()
+
+	var conn net.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ctrlPort))
+		if err == nil {
+			conn = c
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip ctrl_tcp not reachable: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	defer conn.Close()
+	ctl := &baresipCtl{t: t, conn: conn, r: bufio.NewReader(conn)}
+
+	ctl.command("dial", g.uri("udp"))
+	ctl.waitEvent("CALL_ESTABLISHED", 10*time.Second)
+	time.Sleep(300 * time.Millisecond) // the offer is playing
+	ctl.command("sndcode", "1")
+	ctl.waitEvent("CALL_CLOSED", 15*time.Second)
+
+	o := g.dec.waitFinish(t)
+	if o.Result != ResultDeflected {
+		t.Errorf("outcome %+v, want deflected", o)
+	}
+	if !hasStep(o.Path, "dtmf:1") || !hasStep(o.Path, "bye") {
+		t.Errorf("path %v", o.Path)
+	}
+	if ci := g.dec.calls()[0]; ci.Caller.E164 != "+966501234567" {
+		t.Errorf("caller %+v", ci.Caller)
+	}
+	ctl.command("quit", "")
+}
+
+type baresipCtl struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+	tok  int
+}
+
+func (c *baresipCtl) command(cmd, params string) {
+	c.t.Helper()
+	c.tok++
+	b, _ := json.Marshal(map[string]string{"command": cmd, "params": params, "token": strconv.Itoa(c.tok)})
+	if _, err := fmt.Fprintf(c.conn, "%d:%s,", len(b), b); err != nil {
+		c.t.Fatalf("ctrl_tcp %s: %v", cmd, err)
+	}
+}
+
+// waitEvent reads netstrings until an event of the given type arrives.
+func (c *baresipCtl) waitEvent(typ string, d time.Duration) {
+	c.t.Helper()
+	_ = c.conn.SetReadDeadline(time.Now().Add(d))
+	for {
+		lenStr, err := c.r.ReadString(':')
+		if err != nil {
+			c.t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		n, err := strconv.Atoi(lenStr[:len(lenStr)-1])
+		if err != nil || n < 0 || n > 1<<20 {
+			c.t.Fatalf("bad netstring length %q", lenStr)
+		}
+		body := make([]byte, n+1) // payload and the trailing comma
+		if _, err := io.ReadFull(c.r, body); err != nil {
+			c.t.Fatalf("waiting for %s: %v", typ, err)
+		}
+		var m struct {
+			Event bool   `json:"event"`
+			Type  string `json:"type"`
+		}
+		if json.Unmarshal(body[:n], &m) == nil && m.Event && m.Type == typ {
+			return
+		}
+	}
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]byte(nil), l.b.Bytes()...)
+}
