@@ -210,7 +210,8 @@ func (c *Client) send(ctx context.Context, op, to string, m *outMessage) (SendRe
 // response from Meta classified Retryable (it refused the request), or a connection error before
 // the request was written. It never retries when the request may have been accepted: a timeout or
 // connection reset after the body was written, a response that could not be read, or a 2xx we
-// could not parse. In those cases Meta may have sent the message and a retry could deliver it twice.
+// could not parse, a 502/504 from an intermediary without Graph's error object. In those cases Meta
+// may have sent the message and a retry could deliver it twice.
 func (c *Client) do(ctx context.Context, op, to string, body []byte, out any) error {
 	for attempt := 0; ; attempt++ {
 		if to != "" {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -278,9 +279,10 @@ func TestErrorClassification(t *testing.T) {
 
 func TestNonJSONErrorClassifiedByStatus(t *testing.T) {
 	for _, tt := range []struct {
-		status int
-		class  Class
-	}{{502, Retryable}, {503, Retryable}, {429, Retryable}, {400, Other}, {403, Other}} {
+		status    int
+		class     Class
+		maybeSent bool
+	}{{500, Retryable, false}, {503, Retryable, false}, {429, Retryable, false}, {502, Other, true}, {504, Other, true}, {400, Other, false}, {403, Other, false}} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "upstream trouble", tt.status)
 		}))
@@ -288,8 +290,8 @@ func TestNonJSONErrorClassifiedByStatus(t *testing.T) {
 		_, err := c.SendText(context.Background(), "1", "x", false)
 		srv.Close()
 		var ae *APIError
-		if !errors.As(err, &ae) || ae.HTTPStatus != tt.status || ae.Class() != tt.class {
-			t.Errorf("status %d: %v class %v, want %v", tt.status, err, ClassOf(err), tt.class)
+		if !errors.As(err, &ae) || ae.HTTPStatus != tt.status || ae.Class() != tt.class || IsMaybeSent(err) != tt.maybeSent {
+			t.Errorf("status %d: %v class %v maybe-sent %v, want %v %v", tt.status, err, ClassOf(err), IsMaybeSent(err), tt.class, tt.maybeSent)
 		}
 	}
 }
@@ -483,6 +485,31 @@ func TestMask(t *testing.T) {
 	} {
 		if got := Mask(in); got != want {
 			t.Errorf("Mask(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// Logs of a failing, retried send carry the masked number only.
+func TestLogsMaskNumbers(t *testing.T) {
+	g := newGraph(t, reply{400, "error_130429.json"}, reply{401, "error_190.json"})
+	var buf bytes.Buffer
+	cfg := ClientConfig{BaseURL: g.srv.URL, PhoneNumberID: "1", AccessToken: "secret-token", MaxRetries: 2,
+		BackoffBase: time.Millisecond, BackoffMax: time.Millisecond, PairPeriod: time.Millisecond, PairBurst: 10}
+	c, err := New(cfg, nil, slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.SendText(context.Background(), "+16505551234", "my secret body", false)
+	if ClassOf(err) != Config {
+		t.Fatalf("err = %v", err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "+16505****234") || !strings.Contains(out, "configuration error") {
+		t.Errorf("expected masked number and config error in logs:\n%s", out)
+	}
+	for _, secret := range []string{"16505551234", "my secret body", "secret-token"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, out)
 		}
 	}
 }

@@ -86,10 +86,19 @@ func (e *APIError) Class() Class {
 	case CodeTemplateParamCount, CodeTemplateDoesNotExist, CodeAccessToken:
 		return Config
 	}
+	if e.gatewayTimeout() {
+		return Other
+	}
 	if e.HTTPStatus >= 500 || e.HTTPStatus == 429 {
 		return Retryable
 	}
 	return Other
+}
+
+// gatewayTimeout is a 502/504 without a Graph error object: an intermediary gave up waiting,
+// and Meta behind it may still have accepted and sent the message, so it is not retried.
+func (e *APIError) gatewayTimeout() bool {
+	return e.Code == 0 && (e.HTTPStatus == 502 || e.HTTPStatus == 504)
 }
 
 // label is the bounded metric label for this error.
@@ -174,10 +183,16 @@ func IsNotOnWhatsApp(err error) bool { return hasCode(err, CodeUndeliverable) }
 // service window is closed (131047): send a template instead.
 func IsWindowClosed(err error) bool { return hasCode(err, CodeReEngagement) }
 
-// IsMaybeSent reports whether the request may have been accepted although no answer arrived.
+// IsMaybeSent reports whether the request may have been accepted although Meta's answer did not
+// arrive (no response after the request was written, an unreadable response, a gateway timeout):
+// do not send it again; wait for a status webhook instead.
 func IsMaybeSent(err error) bool {
 	var te *TransportError
-	return errors.As(err, &te) && te.MaybeSent
+	if errors.As(err, &te) {
+		return te.MaybeSent
+	}
+	var ae *APIError
+	return errors.As(err, &ae) && ae.gatewayTimeout()
 }
 
 func hasCode(err error, code int) bool {
