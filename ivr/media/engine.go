@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"runtime"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -194,8 +195,12 @@ func (p *portPool) bind(ip netip.Addr) (*net.UDPConn, int, error) {
 		if err == nil {
 			return c, port, nil
 		}
-		lastErr = err
 		p.release(port)
+		if !errors.Is(err, syscall.EADDRINUSE) && !errors.Is(err, syscall.EACCES) {
+			// Out of file descriptors, a bad BindIP…: no other port will do better.
+			return nil, 0, fmt.Errorf("bind rtp port: %w", err)
+		}
+		lastErr = err
 	}
 	if lastErr != nil {
 		return nil, 0, fmt.Errorf("%w (last bind error: %v)", ErrNoPorts, lastErr)

@@ -2,6 +2,7 @@ package media
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,18 +26,14 @@ type scheduler struct {
 
 	mu    sync.Mutex // guards wheel and every Stream.slot/Stream.idx it holds
 	wheel [slots][]*Stream
-	n     int
+	n     atomic.Int32 // streams held; read without mu so Open never waits for a busy tick
 }
 
 func newScheduler(m *metrics) *scheduler {
 	return &scheduler{m: m, quit: make(chan struct{}), done: make(chan struct{})}
 }
 
-func (s *scheduler) load() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n
-}
+func (s *scheduler) load() int { return int(s.n.Load()) }
 
 // add puts st into the least loaded slot.
 func (s *scheduler) add(st *Stream) {
@@ -50,7 +47,7 @@ func (s *scheduler) add(st *Stream) {
 	}
 	st.slot, st.idx = best, len(s.wheel[best])
 	s.wheel[best] = append(s.wheel[best], st)
-	s.n++
+	s.n.Add(1)
 }
 
 // remove takes st out (swap with the last); once it returns, st is never ticked again.
@@ -67,7 +64,7 @@ func (s *scheduler) remove(st *Stream) {
 	w[last] = nil
 	s.wheel[st.slot] = w[:last]
 	st.idx = -1
-	s.n--
+	s.n.Add(-1)
 }
 
 func (s *scheduler) skip(periods uint32) {
