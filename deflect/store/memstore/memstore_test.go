@@ -17,3 +17,11 @@ func TestSuite(t *testing.T) {
 		return m
 	})
 }
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		m := memstore.New(memstore.Options{})
+		b.Cleanup(func() { m.Close() })
+		return m
+	})
+}

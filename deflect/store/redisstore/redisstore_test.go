@@ -143,3 +143,15 @@ func TestRedisDown(t *testing.T) {
 		t.Fatalf("SetOnce after restart = %v, %v", first, err)
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	url := redistest.Start(b)
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		r, err := redisstore.New(config(url, redistest.Prefix(b)))
+		if err != nil {
+			b.Fatalf("New: %v", err)
+		}
+		b.Cleanup(func() { r.Close() })
+		return r
+	})
+}
