@@ -70,7 +70,7 @@ type Session struct {
 	Steps     map[string]time.Time `json:"steps"` // step name → when (invite, answered, offered, dtmf, sent, delivered, ended...)
 	CreatedAt time.Time            `json:"created_at"`
 	UpdatedAt time.Time            `json:"updated_at"`
-	ExpiresAt time.Time            `json:"expires_at"` // retention; the store deletes it after this
+	ExpiresAt time.Time            `json:"expires_at"` // retention; the store deletes it after this (zero = keep)
 }
 
 // SessionFilter selects sessions for the results API; zero fields match everything.
@@ -89,7 +89,8 @@ type Sessions interface {
 	GetSession(ctx context.Context, id string) (*Session, error)
 	// UpdateSession reads the session, applies fn and writes it back only if nobody wrote in
 	// between, retrying fn on a lost race (ErrConflict after several). fn must be idempotent.
-	// Returning an error from fn aborts without writing.
+	// Returning an error from fn aborts without writing. fn gets a copy; changes it makes to
+	// ID and Version are ignored. After ErrUnavailable the write may or may not have happened.
 	UpdateSession(ctx context.Context, id string, fn func(*Session) error) (*Session, error)
 	// FindSessionByMessage returns the session whose WAMessageID is msgID.
 	FindSessionByMessage(ctx context.Context, msgID string) (*Session, error)
@@ -97,13 +98,15 @@ type Sessions interface {
 	ListSessions(ctx context.Context, f SessionFilter) ([]*Session, error)
 }
 
-// Once is idempotency: the first SetOnce of a key within ttl wins.
+// Once is idempotency: the first SetOnce of a key within ttl wins (ttl must be positive).
 type Once interface {
 	SetOnce(ctx context.Context, key string, ttl time.Duration) (first bool, err error)
 }
 
 // Offers records offers per number for cooldown and daily caps.
 type Offers interface {
+	// RecordOffer adds an offer at at, drops this number's offers older than at-keep, and
+	// forgets the number entirely keep after its last recorded offer.
 	RecordOffer(ctx context.Context, e164 string, at time.Time, keep time.Duration) error
 	// OffersSince returns the times of offers to e164 at or after since, oldest first.
 	OffersSince(ctx context.Context, e164 string, since time.Time) ([]time.Time, error)
@@ -144,14 +147,16 @@ type PresenceFacts interface {
 // Limiter is a token bucket shared by every instance using the same backend.
 type Limiter interface {
 	// Take takes one token from bucket key (rate tokens per second, burst capacity). When none
-	// is available it takes nothing and returns how long until one will be.
+	// is available it takes nothing and returns how long until one will be. rate must be > 0
+	// and burst >= 1.
 	Take(ctx context.Context, key string, rate float64, burst int) (ok bool, wait time.Duration, err error)
 }
 
 // Events is fire-and-forget pub/sub across instances (e.g. "status for message X arrived").
 type Events interface {
 	Publish(ctx context.Context, channel string, payload []byte) error
-	// Subscribe delivers messages published after it returns, until ctx ends.
+	// Subscribe delivers messages published after it returns, until ctx ends; then the
+	// channel is closed. A slow reader may lose messages.
 	Subscribe(ctx context.Context, channel string) (<-chan []byte, error)
 }
 
@@ -165,10 +170,12 @@ type StreamMessage struct {
 type Streams interface {
 	StreamAdd(ctx context.Context, stream string, payload []byte) (id string, err error)
 	// StreamRead returns up to count new messages for consumer in group (creating the group if
-	// needed), waiting up to block when there are none.
+	// needed, from the start of the stream), waiting up to block when there are none (block <= 0:
+	// no wait). Messages stay pending for the group until StreamAck.
 	StreamRead(ctx context.Context, stream, group, consumer string, count int, block time.Duration) ([]StreamMessage, error)
 	StreamAck(ctx context.Context, stream, group string, ids ...string) error
-	// StreamClaim takes over messages pending longer than minIdle in group (a dead consumer's).
+	// StreamClaim takes over messages pending longer than minIdle in group (a dead consumer's),
+	// oldest first; claiming resets their idle time.
 	StreamClaim(ctx context.Context, stream, group, consumer string, minIdle time.Duration, count int) ([]StreamMessage, error)
 }
 
@@ -186,5 +193,6 @@ type Docs interface {
 	PutDoc(ctx context.Context, coll, id string, data []byte, version int64, ttl time.Duration) (int64, error)
 	GetDoc(ctx context.Context, coll, id string) (Doc, error)
 	DeleteDoc(ctx context.Context, coll, id string) error
+	// ListDocs returns the collection's live documents ordered by ID.
 	ListDocs(ctx context.Context, coll string) ([]Doc, error)
 }
