@@ -84,6 +84,13 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	// 100 Trying at once: sipgo would send it only after 200 ms.
 	s.reply(req, tx, 100, "Trying")
 
+	// We implement no SIP extension: a required one is refused (RFC 3261 8.2.2.3).
+	if tags := requiredExtensions(req); tags != "" {
+		s.m.response(420)
+		s.reply(req, tx, 420, "Bad Extension", sip.NewHeader("Unsupported", tags))
+		return
+	}
+
 	if s.draining.Load() {
 		s.m.response(503)
 		s.reply(req, tx, 503, "Service Unavailable", s.retryAfter())
@@ -114,6 +121,19 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		notifies: make(chan *sip.Request, 8),
 	}
 	c.run()
+}
+
+// requiredExtensions lists the option tags of Require headers, comma-separated.
+func requiredExtensions(req *sip.Request) string {
+	var tags []string
+	for _, h := range req.GetHeaders("Require") {
+		for _, tag := range strings.Split(h.Value(), ",") {
+			if tag = strings.TrimSpace(tag); tag != "" {
+				tags = append(tags, tag)
+			}
+		}
+	}
+	return strings.Join(tags, ", ")
 }
 
 func callID(req *sip.Request) string {
@@ -253,7 +273,6 @@ func (c *call) answerAndRun() Outcome {
 		sip.NewHeader("Content-Type", "application/sdp"),
 		sip.HeaderClone(&c.dlgUA().ContactHDR),
 		sip.NewHeader("Allow", allowMethods),
-		sip.NewHeader("Supported", "replaces"),
 	)
 	c.dlg.InviteResponse = res
 	if c.canceled.Load() {

@@ -3,6 +3,7 @@ package ivr
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -294,5 +295,31 @@ func TestSessionLanguageFromDecision(t *testing.T) {
 	}
 	if ci := g.dec.calls()[0]; ci.Language != "en" {
 		t.Errorf("language for a UK caller = %q, want en", ci.Language)
+	}
+}
+
+// TestLogsCarryIDsNotNumbers: a whole call logs with component, call_id and session_id, and
+// the caller's number never appears.
+func TestLogsCarryIDsNotNumbers(t *testing.T) {
+	t.Parallel()
+	var buf lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	g := startGatewayLog(t, log)
+	rep := g.dial(t, CallOptions{Press: "2", PressAfter: 300 * time.Millisecond,
+		Headers: []string{"P-Asserted-Identity: <tel:+966551112222>", "X-Customer-Id: C-9"}})
+	if rep.Result != "declined" {
+		t.Fatalf("result %q", rep.Result)
+	}
+	g.dec.waitFinish(t)
+	out := string(buf.Bytes())
+	for _, n := range []string{"501234567", "551112222"} {
+		if strings.Contains(out, n) {
+			t.Errorf("number %s in logs:\n%s", n, out)
+		}
+	}
+	for _, want := range []string{`"component":"ivr"`, `"call_id":"` + rep.CallID + `"`, `"session_id":"s1"`, `"result":"declined"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %s:\n%s", want, out)
+		}
 	}
 }

@@ -100,6 +100,7 @@ type gateway struct {
 	dec    *fakeDecider
 	engine *media.Engine
 	reg    *prometheus.Registry
+	stop   context.CancelFunc // ends Serve
 }
 
 func testConfig() Config {
@@ -122,6 +123,11 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func startGateway(t *testing.T, mutate ...func(*Config)) *gateway {
 	t.Helper()
+	return startGatewayLog(t, testLogger(t), mutate...)
+}
+
+func startGatewayLog(t *testing.T, log *slog.Logger, mutate ...func(*Config)) *gateway {
+	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
 		m(&cfg)
@@ -136,7 +142,7 @@ func startGateway(t *testing.T, mutate ...func(*Config)) *gateway {
 		t.Fatal(err)
 	}
 	dec := newFakeDecider()
-	srv, err := New(cfg, dec, eng, prompts, LookupNormalizer("SA"), testLogger(t), reg)
+	srv, err := New(cfg, dec, eng, prompts, LookupNormalizer("SA"), log, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +162,7 @@ func startGateway(t *testing.T, mutate ...func(*Config)) *gateway {
 		}
 		_ = eng.Close()
 	})
-	return &gateway{Server: srv, dec: dec, engine: eng, reg: reg}
+	return &gateway{Server: srv, dec: dec, engine: eng, reg: reg, stop: cancel}
 }
 
 func (g *gateway) uri(transport string) string {

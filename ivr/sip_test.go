@@ -273,3 +273,42 @@ func toTag(res *sip.Response) string {
 	tag, _ := res.To().Params.Get("tag")
 	return tag
 }
+
+func TestRequireUnsupported420(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	r := newRawUDP(t, g.Addr("udp"))
+	r.send(r.invite("z9hG4bK-420", "420@test", "Require: 100rel\n", ""))
+	res := r.recvResponse(2*time.Second, 200)
+	if res.StatusCode != 420 {
+		t.Fatalf("status %d, want 420", res.StatusCode)
+	}
+	if h := res.GetHeader("Unsupported"); h == nil || h.Value() != "100rel" {
+		t.Errorf("Unsupported = %v", h)
+	}
+	if len(g.dec.calls()) != 0 {
+		t.Error("Decide was asked about a refused INVITE")
+	}
+}
+
+func TestShutdownHangsUpCalls(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	done := make(chan CallReport, 1)
+	go func() {
+		rep, _ := Dial(context.Background(), CallOptions{Target: g.uri("udp"), From: "+966501234567", Timeout: 10 * time.Second})
+		done <- rep
+	}()
+	for g.ActiveCalls() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // answered, offer playing
+	g.stop()
+	rep := <-done
+	if rep.EndedBy != "gateway" || rep.Result != "failed;reason=shutdown" {
+		t.Errorf("ended by %q with %q", rep.EndedBy, rep.Result)
+	}
+	if o := g.dec.waitFinish(t); o.Result != ResultFailed || o.Reason != "shutdown" {
+		t.Errorf("outcome %+v", o)
+	}
+}
