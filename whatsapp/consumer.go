@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 )
 
@@ -108,13 +110,19 @@ type Consumer struct {
 	MaxAttempts int           // handler failures before an event is dropped; default 5
 
 	attempts map[string]int
+	running  atomic.Bool
 }
 
 // Run consumes until ctx ends; it returns nil then, or an error for a misconfigured Consumer.
+// A Consumer runs once at a time; start several Consumers (distinct Names) for parallelism.
 func (c *Consumer) Run(ctx context.Context) error {
 	if c.Queue == nil || c.Handler == nil || c.Name == "" {
 		return errors.New("run consumer: Queue, Handler and Name are required")
 	}
+	if !c.running.CompareAndSwap(false, true) {
+		return errors.New("run consumer: already running")
+	}
+	defer c.running.Store(false)
 	c.defaults()
 	log := c.Log.With("component", "whatsapp-consumer", "consumer", c.Name)
 	lastClaim := time.Time{}
@@ -230,7 +238,7 @@ func (c *Consumer) process(ctx context.Context, log *slog.Logger, m QueueMessage
 			return
 		}
 	}
-	if err := c.Handler(ctx, e); err != nil {
+	if err := c.handle(ctx, e); err != nil {
 		c.attempts[m.ID]++
 		if c.attempts[m.ID] >= c.MaxAttempts {
 			log.Error("drop webhook event after repeated handler failures", "entry", m.ID, "event", key, "attempts", c.attempts[m.ID], "err", err)
@@ -244,6 +252,17 @@ func (c *Consumer) process(ctx context.Context, log *slog.Logger, m QueueMessage
 	}
 	c.Metrics.event(e.Kind, "processed")
 	c.ack(ctx, log, m.ID)
+}
+
+// handle runs the Handler, turning a panic into an error so that one bad event cannot stop the
+// consumer (it is retried, then dropped after MaxAttempts).
+func (c *Consumer) handle(ctx context.Context, e Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handle event: panic: %v", r)
+		}
+	}()
+	return c.Handler(ctx, e)
 }
 
 func (c *Consumer) ack(ctx context.Context, log *slog.Logger, id string) {

@@ -250,3 +250,27 @@ func TestConsumerNeedsConfig(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestConsumerSurvivesHandlerPanic(t *testing.T) {
+	b := newMem(t)
+	q := whatsapp.AdaptStreams(b, toQueue)
+	h := whatsapp.NewWebhook(whatsapp.WebhookConfig{AppSecret: secret}, q, nil, nil)
+	for _, f := range []string{"text.json", "image.json"} {
+		body := webhookFixture(t, f)
+		post(h, body, whatsapp.Sign(secret, body))
+	}
+	rec := newRecorder()
+	c := &whatsapp.Consumer{Queue: q, Deduper: b, Name: "c", MaxAttempts: 1, Block: 10 * time.Millisecond,
+		Handler: func(ctx context.Context, e whatsapp.Event) error {
+			if e.Message.Type == "text" {
+				panic("bug in a handler")
+			}
+			return rec.handle(ctx, e)
+		}}
+	stop := runConsumer(t, c)
+	waitFor(t, "the event after the panicking one", func() bool { return len(rec.snapshot()) == 1 })
+	if err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Errorf("second Run: %v", err)
+	}
+	stop()
+}
