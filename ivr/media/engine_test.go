@@ -610,3 +610,34 @@ func TestConcurrentUse(t *testing.T) {
 		t.Errorf("%d streams still tracked", left)
 	}
 }
+
+func TestDTMFWithPaddingAndCSRC(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{})
+	s, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pr := newPeer(t)
+	s.Start(Params{Codec: PCMU, DTMFPT: 101, Remote: pr.addr()})
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SSRC: 5, Timestamp: 777, CSRC: []uint32{1, 2},
+		Padding: true}, Payload: ev(11, false, 0), PaddingSize: 4}
+	b, err := pkt.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pr.conn.WriteToUDPAddrPort(b, streamAddr(s)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-s.DTMF():
+		if r != '#' {
+			t.Errorf("digit %q, want '#'", r)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("no digit from a padded packet with CSRCs")
+	}
+	if st := s.Stats(); st.LastReceived.IsZero() || time.Since(st.LastReceived) > 5*time.Second {
+		t.Errorf("LastReceived = %v", st.LastReceived)
+	}
+}

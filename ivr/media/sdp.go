@@ -87,8 +87,16 @@ func Negotiate(offer []byte, local netip.Addr, port int) ([]byte, Params, error)
 			})
 			continue
 		}
-		ans.MediaDescriptions = append(ans.MediaDescriptions,
-			audioMedia(port, md.MediaName.Protos, []Codec{p.Codec}, p.DTMFPT, p.Direction))
+		am := audioMedia(port, md.MediaName.Protos, []Codec{p.Codec}, p.DTMFPT, p.Direction)
+		if events := fmtp(md, p.DTMFPT); events != "" {
+			// Echo the events the caller offered (e.g. 0-15): an answer may not add any.
+			for i, a := range am.Attributes {
+				if a.Key == "fmtp" {
+					am.Attributes[i].Value = strconv.Itoa(int(p.DTMFPT)) + " " + events
+				}
+			}
+		}
+		ans.MediaDescriptions = append(ans.MediaDescriptions, am)
 	}
 	b, err := ans.Marshal()
 	if err != nil {
@@ -230,6 +238,20 @@ func pickCodec(md *sdp.MediaDescription) (Codec, bool) {
 		}
 	}
 	return Codec{}, false
+}
+
+// fmtp returns the a=fmtp parameters offered for payload type pt ("" when none).
+func fmtp(md *sdp.MediaDescription, pt uint8) string {
+	if pt == 0 {
+		return ""
+	}
+	want := strconv.Itoa(int(pt))
+	for _, a := range md.Attributes {
+		if f, params, ok := strings.Cut(a.Value, " "); a.Key == "fmtp" && ok && f == want {
+			return strings.TrimSpace(params)
+		}
+	}
+	return ""
 }
 
 func telephoneEventPT(md *sdp.MediaDescription) uint8 {

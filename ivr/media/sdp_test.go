@@ -2,6 +2,7 @@ package media
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -95,6 +96,15 @@ func TestNegotiate(t *testing.T) {
 			}
 			if sd.ConnectionInformation == nil || sd.ConnectionInformation.Address.Address != "127.0.0.1" {
 				t.Errorf("answer c= = %+v", sd.ConnectionInformation)
+			}
+			if tc.dtmf != 0 {
+				wantFmtp := fmt.Sprintf("%d 0-16", tc.dtmf)
+				if tc.name == "telephone-event 96 echoed" {
+					wantFmtp = "96 0-15" // the caller's own event range
+				}
+				if got, _ := md.Attribute("fmtp"); got != wantFmtp {
+					t.Errorf("answer fmtp = %q, want %q", got, wantFmtp)
+				}
 			}
 			if _, ok := md.Attribute(tc.direction); !ok {
 				t.Errorf("answer lacks a=%s:\n%s", tc.direction, ans)
