@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -45,7 +46,6 @@ func Main(m *testing.M) int {
 	code := m.Run()
 	if p != nil {
 		p.Stop()
-		os.RemoveAll(p.dir)
 	}
 	return code
 }
@@ -67,7 +67,9 @@ func sharedProc() *Proc {
 			shared.err = err
 			return
 		}
-		shared.proc, shared.err = start()
+		// The server writes no files, so it can run in the temp dir itself: nothing is left
+		// behind even when a lazily started server dies with its test process.
+		shared.proc, shared.err = start(os.TempDir())
 	})
 	return shared.proc
 }
@@ -93,15 +95,82 @@ func Prefix(t testing.TB) string {
 func Server(t testing.TB) *Proc {
 	t.Helper()
 	requireBinary(t)
-	p, err := start()
+	p, err := start(t.TempDir())
 	if err != nil {
 		t.Fatalf("redistest: start redis-server: %v", err)
 	}
-	t.Cleanup(func() {
-		p.Stop()
-		os.RemoveAll(p.dir)
-	})
+	t.Cleanup(p.Stop)
 	return p
+}
+
+// Cluster starts a private one-node Redis Cluster (all 16384 slots on one master) for this
+// test, stopped at cleanup. Connect with a cluster client to p.Addr(). Even with one node,
+// Redis refuses multi-key commands and scripts whose keys hash to different slots (CROSSSLOT),
+// so this checks a store's hash tags for real.
+func Cluster(t testing.TB) *Proc {
+	t.Helper()
+	requireBinary(t)
+	// nodes.conf is resolved relative to --dir, this test's own temp dir.
+	p, err := start(t.TempDir(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	if err != nil {
+		t.Fatalf("redistest: start redis-server in cluster mode: %v", err)
+	}
+	t.Cleanup(p.Stop)
+	if _, err := command(p.Addr(), "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); err != nil {
+		t.Fatalf("redistest: assign cluster slots: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := command(p.Addr(), "CLUSTER", "INFO")
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: cluster not ok within 10s: %q, %v", info, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// command sends one command and returns a simple or bulk string reply.
+func command(addr string, args ...string) (string, error) {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	var req strings.Builder
+	fmt.Fprintf(&req, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(req.String())); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	switch {
+	case strings.HasPrefix(line, "+"):
+		return line[1:], nil
+	case strings.HasPrefix(line, "-"):
+		return "", errors.New(line[1:])
+	case strings.HasPrefix(line, "$"):
+		n, err := strconv.Atoi(line[1:])
+		if err != nil || n < 0 {
+			return "", fmt.Errorf("bad bulk reply %q", line)
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", err
+		}
+		return string(buf[:n]), nil
+	}
+	return "", fmt.Errorf("unexpected reply %q", line)
 }
 
 func requireBinary(t testing.TB) {
@@ -118,6 +187,7 @@ func requireBinary(t testing.TB) {
 type Proc struct {
 	Port int
 	dir  string
+	args []string // extra redis-server arguments
 
 	mu     sync.Mutex
 	proc   *os.Process // nil when stopped
@@ -159,19 +229,16 @@ func (p *Proc) Restart() error {
 	return err
 }
 
-func start() (*Proc, error) {
-	dir, err := os.MkdirTemp("", "redistest-")
-	if err != nil {
-		return nil, fmt.Errorf("create dir: %w", err)
-	}
+func start(dir string, extra ...string) (*Proc, error) {
 	// Free port, then start: another process may grab the port in between, so retry a few times.
+	var err error
 	for range 5 {
 		port, perr := freePort()
 		if perr != nil {
 			err = perr
 			continue
 		}
-		p := &Proc{Port: port, dir: dir}
+		p := &Proc{Port: port, dir: dir, args: extra}
 		p.mu.Lock()
 		err = p.launch()
 		p.mu.Unlock()
@@ -179,7 +246,6 @@ func start() (*Proc, error) {
 			return p, nil
 		}
 	}
-	os.RemoveAll(dir)
 	return nil, err
 }
 
@@ -194,6 +260,7 @@ func (p *Proc) launch() error {
 		"--protected-mode", "no",
 		"--loglevel", "warning",
 	)
+	cmd.Args = append(cmd.Args, p.args...)
 	// Die with the test process even when nobody calls Stop (lazy Start without Main).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out strings.Builder

@@ -40,3 +40,10 @@ func TestServerStopRestart(t *testing.T) {
 		t.Fatalf("ping after Restart: %v", err)
 	}
 }
+
+func TestCluster(t *testing.T) {
+	p := redistest.Cluster(t)
+	if err := redistest.Ping(p.Addr()); err != nil {
+		t.Fatalf("ping cluster node: %v", err)
+	}
+}
