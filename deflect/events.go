@@ -84,7 +84,7 @@ func stepOf(status string) string {
 	case StatusFailed:
 		return StepFailed
 	}
-	return "status-" + statusLabel(status)
+	return "wa-" + statusLabel(status) // "sent" is taken by the send request itself
 }
 
 func statusLabel(s string) string {

@@ -2,20 +2,36 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+
+	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deflect"
+	"github.com/deflectd/deflectd/deflect/api"
+	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/deflect/store/memstore"
+	"github.com/deflectd/deflectd/deflect/store/redisstore"
+	"github.com/deflectd/deflectd/ivr"
+	"github.com/deflectd/deflectd/ivr/media"
+	"github.com/deflectd/deflectd/lookup"
+	"github.com/deflectd/deflectd/whatsapp"
+	"github.com/deflectd/deflectd/whatsapp/sandbox"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -60,40 +76,293 @@ func signalContext(parent context.Context, log *slog.Logger) (context.Context, f
 	return ctx, func() { signal.Stop(sigs); cancel() }
 }
 
+// serve runs the gateway until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, cfg configsConfig, log *slog.Logger) error {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ready\n")) })
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	g, err := newGateway(cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen http %s: %w", cfg.HTTP.Listen, err)
+		return err
 	}
-	srv := &http.Server{
-		Handler:           mux,
+	return g.run(ctx)
+}
+
+// gateway is one deflectd process: every part, wired explicitly in newGateway in the order
+// data flows (store → WhatsApp → presence → engine → SIP → HTTP).
+type gateway struct {
+	cfg      configs.Config
+	log      *slog.Logger
+	instance string
+	reg      *prometheus.Registry
+
+	store    store.Store
+	sandbox  *sandbox.Sandbox // nil unless whatsapp.provider is sandbox
+	client   *whatsapp.Client
+	consumer *whatsapp.Consumer
+	presence *lookup.Chain
+	engine   *deflect.Service
+	media    *media.Engine
+	sip      *ivr.Server
+	httpLn   net.Listener
+	http     *http.Server
+	draining atomic.Bool
+
+	closers []func() // undone in reverse by close
+}
+
+// newGateway builds every part and binds the listeners; run starts serving.
+func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
+	g := &gateway{cfg: cfg, log: log.With("component", "main"), instance: instanceName(), reg: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			g.close() // what was built so far
+		}
+	}()
+	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	// Store: memory (one process) or Redis (shared by every instance).
+	switch cfg.Store.Backend {
+	case "redis":
+		r, err := redisstore.New(cfg.Store.Redis)
+		if err != nil {
+			return nil, fmt.Errorf("open redis store: %w", err)
+		}
+		g.store = r
+	default:
+		g.store = memstore.New(memstore.Options{})
+	}
+	g.closers = append(g.closers, func() { _ = g.store.Close() })
+
+	// HTTP listener first: the sandbox's Graph API and webhooks live on it.
+	if g.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
+		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP.Listen, err)
+	}
+	g.closers = append(g.closers, func() { _ = g.httpLn.Close() })
+	httpAddr := dialable(g.httpLn.Addr().String())
+	cfg.HTTP.Listen = httpAddr // the sandbox's default webhook URL is our own bound address
+
+	// WhatsApp: the sandbox in process (embedded default), or Meta's Cloud API.
+	baseURL := cfg.WhatsApp.BaseURL
+	if cfg.WhatsApp.Provider == "sandbox" {
+		// Unset sandbox secrets are per-process random values: the sandbox and our client and
+		// webhook agree on them, and nothing guessable is ever accepted.
+		for _, s := range []*configs.Secret{&cfg.WhatsApp.AccessToken, &cfg.WhatsApp.AppSecret, &cfg.WhatsApp.VerifyToken} {
+			if !s.IsSet() {
+				*s = configs.Secret(randomHex(16))
+			}
+		}
+		g.sandbox = sandbox.New(sandbox.FromConfig(cfg), log)
+		g.closers = append(g.closers, g.sandbox.Close)
+		if baseURL == "" {
+			baseURL = "http://" + httpAddr + "/sandbox/graph"
+		}
+	}
+	if g.client, err = whatsapp.New(whatsapp.ClientConfig{
+		BaseURL:       baseURL,
+		PhoneNumberID: cfg.WhatsApp.PhoneNumberID,
+		AccessToken:   cfg.WhatsApp.AccessToken.Reveal(),
+		Timeout:       cfg.WhatsApp.RequestTimeout,
+		MaxRetries:    cfg.WhatsApp.MaxRetries,
+		Throughput:    cfg.WhatsApp.Throughput,
+		PairPeriod:    cfg.WhatsApp.PairPeriod,
+		PairBurst:     cfg.WhatsApp.PairBurst,
+	}, g.store, log, g.reg); err != nil { // the store's limiter: limits shared by every instance
+		return nil, fmt.Errorf("whatsapp client: %w", err)
+	}
+	queue := whatsapp.AdaptStreams(g.store, func(m store.StreamMessage) whatsapp.QueueMessage {
+		return whatsapp.QueueMessage{ID: m.ID, Payload: m.Payload}
+	})
+	webhook := whatsapp.NewWebhook(whatsapp.WebhookConfig{
+		AppSecret:   cfg.WhatsApp.AppSecret.Reveal(),
+		VerifyToken: cfg.WhatsApp.VerifyToken.Reveal(),
+		MaxBody:     cfg.WhatsApp.WebhookMaxBody,
+	}, queue, log, g.reg)
+
+	// Presence: learned and imported facts in the store, static lists, optional HTTP checker.
+	if g.presence, err = lookup.NewPresence(cfg.Lookup, g.store, g.reg, lookup.WithLogger(log)); err != nil {
+		return nil, fmt.Errorf("presence: %w", err)
+	}
+	g.closers = append(g.closers, func() { _ = g.presence.Close() })
+
+	// The engine, and the consumer that feeds it webhook events exactly once.
+	if g.engine, err = deflect.New(deflect.Options{
+		Config:   cfg,
+		Store:    g.store,
+		Sender:   deflect.WhatsAppSender(g.client),
+		Presence: g.presence,
+		Learner:  g.presence,
+		Registry: g.reg,
+		Logger:   log,
+		Instance: g.instance,
+	}); err != nil {
+		return nil, err
+	}
+	g.consumer = &whatsapp.Consumer{
+		Queue:     queue,
+		Deduper:   g.store,
+		Handler:   g.engine.HandleEvent,
+		Name:      g.instance,
+		Log:       log,
+		Metrics:   whatsapp.NewConsumerMetrics(g.reg),
+		DedupeTTL: cfg.WhatsApp.DedupeWindow,
+	}
+
+	g.cfg = cfg
+
+	// SIP and media.
+	prompts, err := media.LoadPrompts(cfg.IVR.PromptsDir)
+	if err != nil {
+		return nil, err
+	}
+	if g.media, err = media.NewEngine(media.EngineConfig{PortMin: cfg.RTP.PortMin, PortMax: cfg.RTP.PortMax, BindIP: mediaBindIP(cfg.SIP)}, prompts, log, g.reg); err != nil {
+		return nil, err
+	}
+	g.closers = append(g.closers, func() { _ = g.media.Close() })
+	if g.sip, err = ivr.New(ivr.Config{
+		SIP:          cfg.SIP,
+		IVR:          cfg.IVR,
+		OnDecline:    cfg.Deflect.OnDecline,
+		ReturnTarget: cfg.Deflect.ReturnTarget,
+	}, g.engine, g.media, prompts, ivr.LookupNormalizer(cfg.Lookup.DefaultRegion), log, g.reg); err != nil {
+		return nil, err
+	}
+
+	// HTTP: health, metrics, webhooks, the sandbox, the API.
+	var sandboxHandler http.Handler
+	if g.sandbox != nil {
+		sandboxHandler = g.sandbox.Handler()
+	}
+	g.http = &http.Server{
+		Handler: api.New(api.Options{
+			API:          cfg.API,
+			MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+			Region:       cfg.Lookup.DefaultRegion,
+			Engine:       g.engine,
+			Sessions:     g.store,
+			Presence:     g.presence,
+			Webhook:      webhook,
+			Sandbox:      sandboxHandler,
+			Gatherer:     g.reg,
+			Store:        g.store,
+			Draining:     g.isDraining,
+			Logger:       log,
+		}),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("deflectd serving", "component", "main", "http", ln.Addr().String(), "store", cfg.Store.Backend, "whatsapp", cfg.WhatsApp.Provider)
+	return g, nil
+}
 
+func (g *gateway) isDraining() bool { return g.draining.Load() || g.sip.Draining() }
+
+// run serves until ctx ends, then stops in order: drain SIP (calls finish, new ones get 503),
+// stop SIP, stop HTTP (webhooks were still needed by the draining calls), stop the background
+// workers, close the parts.
+func (g *gateway) run(ctx context.Context) error {
+	defer g.close()
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	goBG := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(bg) }()
+	}
+	if g.sandbox != nil {
+		g.sandbox.Start(bg)
+	}
+	goBG(g.engine.Run)
+	goBG(func(ctx context.Context) {
+		if err := g.consumer.Run(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("webhook consumer stopped", "err", err)
+		}
+	})
+
+	sipCtx, stopSIP := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopSIP()
+	errc := make(chan error, 2)
+	sipDone := make(chan error, 1)
+	go func() { sipDone <- g.sip.Serve(sipCtx) }()
+	go func() {
+		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("serve http: %w", err)
+		}
+	}()
+	g.log.Info("deflectd serving", "http", g.httpLn.Addr().String(), "sip_udp", g.sip.Addr("udp").String(), "sip_tcp", g.sip.Addr("tcp").String(),
+		"store", g.cfg.Store.Backend, "whatsapp", g.cfg.WhatsApp.Provider, "instance", g.instance)
+
+	var runErr error
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
+	case runErr = <-errc:
+	case runErr = <-sipDone:
+		sipDone <- runErr // let the shutdown below find it
+	}
+
+	g.draining.Store(true)
+	drainCtx, cancel := context.WithTimeout(context.Background(), g.cfg.SIP.DrainTimeout)
+	if err := g.sip.Drain(drainCtx); err != nil {
+		g.log.Warn("drain incomplete; ending remaining calls", "err", err)
+	}
+	cancel()
+	stopSIP()
+	if err := <-sipDone; err != nil && runErr == nil {
+		runErr = err
 	}
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown http: %w", err)
+	if err := g.http.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) && runErr == nil {
+		runErr = fmt.Errorf("shutdown http: %w", err)
 	}
-	log.Info("deflectd stopped", "component", "main")
-	return nil
+	cancel()
+	stopBG()
+	wg.Wait()
+	g.log.Info("deflectd stopped")
+	return runErr
+}
+
+// close releases every part that was built, newest first.
+func (g *gateway) close() {
+	for i := len(g.closers) - 1; i >= 0; i-- {
+		g.closers[i]()
+	}
+	g.closers = nil
+}
+
+// instanceName identifies this process in sessions and as the webhook consumer.
+func instanceName() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "deflectd"
+	}
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(3))
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// dialable turns a bound address into one we can connect to (0.0.0.0 / :: → loopback).
+func dialable(addr string) string {
+	ap, err := netip.ParseAddrPort(addr)
+	if err != nil || !ap.Addr().IsUnspecified() {
+		return addr
+	}
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port()).String()
+}
+
+// mediaBindIP binds RTP to the SIP listen address when it is one specific IP and nothing else is
+// advertised; otherwise to every address.
+func mediaBindIP(c configs.SIPConfig) netip.Addr {
+	if c.AdvertiseHost != "" || len(c.Listen) == 0 {
+		return netip.Addr{}
+	}
+	_, host, _, err := configs.ParseListen(c.Listen[0])
+	if err != nil {
+		return netip.Addr{}
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || ip.IsUnspecified() {
+		return netip.Addr{}
+	}
+	return ip
 }
