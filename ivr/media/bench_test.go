@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/net/ipv4"
 )
 
@@ -95,7 +96,8 @@ func BenchmarkDTMFDecode(b *testing.B) {
 func BenchmarkScheduler(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprintf("streams=%d", n), func(b *testing.B) {
-			e, err := NewEngine(EngineConfig{BindIP: loopback}, testPrompts(b), nil, nil)
+			reg := prometheus.NewRegistry()
+			e, err := NewEngine(EngineConfig{BindIP: loopback}, testPrompts(b), nil, reg)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -138,8 +140,39 @@ func BenchmarkScheduler(b *testing.B) {
 			b.ReportMetric(float64(pkts)/wall.Seconds()/float64(n), "pkts/s/stream")
 			b.ReportMetric(100*float64(cpu)/float64(wall), "%core")
 			b.ReportMetric(perStream, "heap+stack-B/stream")
+			lag99, skipped := schedulerHealth(b, reg)
+			b.ReportMetric(float64(lag99.Microseconds()), "tick-lag-p99-µs")
+			b.ReportMetric(skipped, "skipped-periods")
 		})
 	}
+}
+
+// schedulerHealth reads the engine's own metrics: the tick lag's p99 (bucket upper bound) and
+// how many periods were skipped.
+func schedulerHealth(b *testing.B, reg *prometheus.Registry) (time.Duration, float64) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var lag99 time.Duration
+	var skipped float64
+	for _, mf := range mfs {
+		switch mf.GetName() {
+		case "deflectd_rtp_scheduler_lag_seconds":
+			h := mf.GetMetric()[0].GetHistogram()
+			total := h.GetSampleCount()
+			lag99 = time.Duration(1<<63 - 1)
+			for _, bk := range h.GetBucket() {
+				if float64(bk.GetCumulativeCount()) >= 0.99*float64(total) {
+					lag99 = time.Duration(bk.GetUpperBound() * float64(time.Second))
+					break
+				}
+			}
+		case "deflectd_rtp_scheduler_skipped_periods_total":
+			skipped = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return lag99, skipped
 }
 
 // memInUse is the Go heap and goroutine stacks in use after a GC (kernel socket buffers are

@@ -227,6 +227,7 @@ type metrics struct {
 	dtmfDropped     prometheus.Counter
 	remoteSwitches  prometheus.Counter
 	tickLag         prometheus.Histogram
+	skipped         prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -243,6 +244,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		dtmfDigits:      c("dtmf_digits_total", "RFC 4733 key presses decoded."),
 		dtmfDropped:     c("dtmf_dropped_total", "Key presses dropped because nobody read them."),
 		remoteSwitches:  c("remote_switches_total", "Symmetric RTP: sends redirected to where the peer's RTP comes from."),
+		skipped:         c("scheduler_skipped_periods_total", "20 ms periods a stalled scheduler skipped instead of bursting (per scheduler, not per stream)."),
 		tickLag: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "deflectd", Subsystem: "rtp",
 			Name: "scheduler_lag_seconds", Help: "How late a pacing tick started after its deadline.",
 			Buckets: []float64{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1}}),
@@ -251,7 +253,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	for _, col := range []prometheus.Collector{m.streams, m.packetsSent, m.packetsReceived, m.sendErrors,
-		m.portsExhausted, m.dtmfDigits, m.dtmfDropped, m.remoteSwitches, m.tickLag} {
+		m.portsExhausted, m.dtmfDigits, m.dtmfDropped, m.remoteSwitches, m.tickLag, m.skipped} {
 		if err := reg.Register(col); err != nil {
 			return nil, fmt.Errorf("register rtp metrics: %w", err)
 		}

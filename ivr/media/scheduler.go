@@ -114,6 +114,7 @@ func (s *scheduler) run() {
 			// skipped time so the caller's jitter buffer sees a gap, not a clock drift.
 			next = now
 			s.skip(uint32(lag / Ptime))
+			s.m.skipped.Add(float64(lag / Ptime))
 		}
 		var sent, errs int
 		s.mu.Lock()
