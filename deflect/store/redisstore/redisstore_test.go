@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/redisstore"
@@ -153,5 +155,16 @@ func BenchmarkStore(b *testing.B) {
 		}
 		b.Cleanup(func() { r.Close() })
 		return r
+	})
+}
+
+// TestSuiteCluster runs the suite through a Cluster client against a one-node cluster: any
+// script or MULTI whose keys are not under one hash tag fails with CROSSSLOT.
+func TestSuiteCluster(t *testing.T) {
+	proc := redistest.Cluster(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{proc.Addr()}})
+		t.Cleanup(func() { c.Close() })
+		return redisstore.NewFromClient(c, redistest.Prefix(t))
 	})
 }
