@@ -641,3 +641,37 @@ func TestDTMFWithPaddingAndCSRC(t *testing.T) {
 		t.Errorf("LastReceived = %v", st.LastReceived)
 	}
 }
+
+func TestIPv6Loopback(t *testing.T) {
+	v6 := netip.MustParseAddr("::1")
+	e, err := NewEngine(EngineConfig{BindIP: v6}, testPrompts(t), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	rx, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(v6, 0)))
+	if err != nil {
+		t.Fatalf("IPv6 loopback unavailable: %v", err)
+	}
+	defer rx.Close()
+	_, params, err := Negotiate([]byte(fmt.Sprintf("v=0\r\no=a 1 1 IN IP6 ::1\r\ns=-\r\nc=IN IP6 ::1\r\nt=0 0\r\nm=audio %d RTP/AVP 8\r\n",
+		rx.LocalAddr().(*net.UDPAddr).Port)), v6, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Start(params)
+	_ = rx.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 1500)
+	n, from, err := rx.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 172 || buf[1]&0x7f != 8 || from.Port() != uint16(s.LocalPort()) {
+		t.Errorf("got %d bytes PT %d from %v", n, buf[1]&0x7f, from)
+	}
+}
