@@ -104,6 +104,8 @@ func TestRedisDown(t *testing.T) {
 		{"SetOnce", func() error { _, err := r.SetOnce(ctx, "k", time.Minute); return err }},
 		{"Take", func() error { _, _, err := r.Take(ctx, "k", 1, 1); return err }},
 		{"Publish", func() error { return r.Publish(ctx, "c", []byte("x")) }},
+		{"Subscribe", func() error { _, err := r.Subscribe(ctx, "c"); return err }},
+		{"ListSessions", func() error { _, err := r.ListSessions(ctx, store.SessionFilter{}); return err }},
 		{"StreamRead", func() error { _, err := r.StreamRead(ctx, "s", "g", "c", 1, 0); return err }},
 		{"PutDoc", func() error { _, err := r.PutDoc(ctx, "c", "d", []byte("x"), 0, 0); return err }},
 	}
@@ -166,5 +168,22 @@ func TestSuiteCluster(t *testing.T) {
 		c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{proc.Addr()}})
 		t.Cleanup(func() { c.Close() })
 		return redisstore.NewFromClient(c, redistest.Prefix(t))
+	})
+}
+
+// TestSuiteSentinel builds the store with New from a Sentinel configuration (Addrs plus
+// MasterName), the way deflectd does in production, and runs the suite through it.
+func TestSuiteSentinel(t *testing.T) {
+	master := redistest.Server(t)
+	sentinel := redistest.Sentinel(t, master, "deflectd")
+	storetest.Run(t, func(t *testing.T) store.Store {
+		cfg := config("", redistest.Prefix(t))
+		cfg.Addrs, cfg.MasterName = []string{sentinel.Addr()}, "deflectd"
+		r, err := redisstore.New(cfg)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		t.Cleanup(func() { r.Close() })
+		return r
 	})
 }

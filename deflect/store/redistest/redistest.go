@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,7 +70,7 @@ func sharedProc() *Proc {
 		}
 		// The server writes no files, so it can run in the temp dir itself: nothing is left
 		// behind even when a lazily started server dies with its test process.
-		shared.proc, shared.err = start(os.TempDir())
+		shared.proc, shared.err = start(os.TempDir(), "")
 	})
 	return shared.proc
 }
@@ -95,7 +96,7 @@ func Prefix(t testing.TB) string {
 func Server(t testing.TB) *Proc {
 	t.Helper()
 	requireBinary(t)
-	p, err := start(t.TempDir())
+	p, err := start(t.TempDir(), "")
 	if err != nil {
 		t.Fatalf("redistest: start redis-server: %v", err)
 	}
@@ -111,7 +112,7 @@ func Cluster(t testing.TB) *Proc {
 	t.Helper()
 	requireBinary(t)
 	// nodes.conf is resolved relative to --dir, this test's own temp dir.
-	p, err := start(t.TempDir(), "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	p, err := start(t.TempDir(), "", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 	if err != nil {
 		t.Fatalf("redistest: start redis-server in cluster mode: %v", err)
 	}
@@ -132,7 +133,37 @@ func Cluster(t testing.TB) *Proc {
 	}
 }
 
-// command sends one command and returns a simple or bulk string reply.
+// Sentinel starts a private Sentinel watching master under name, stopped at cleanup. Connect
+// with a failover client (addresses []string{s.Addr()}, MasterName name).
+func Sentinel(t testing.TB, master *Proc, name string) *Proc {
+	t.Helper()
+	requireBinary(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	text := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d 1\n", name, master.Port)
+	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+		t.Fatalf("redistest: write sentinel config: %v", err)
+	}
+	p, err := start(dir, conf, "--sentinel")
+	if err != nil {
+		t.Fatalf("redistest: start sentinel: %v", err)
+	}
+	t.Cleanup(p.Stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		addr, err := command(p.Addr(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+		if err == nil && addr != "" {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: sentinel does not know master %q within 10s: %v", name, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// command sends one command and returns a simple or bulk string reply, or an array of bulk
+// strings joined by spaces.
 func command(addr string, args ...string) (string, error) {
 	c, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
@@ -148,18 +179,24 @@ func command(addr string, args ...string) (string, error) {
 	if _, err := c.Write([]byte(req.String())); err != nil {
 		return "", err
 	}
-	r := bufio.NewReader(c)
+	return readReply(bufio.NewReader(c))
+}
+
+func readReply(r *bufio.Reader) (string, error) {
 	line, err := r.ReadString('\n')
 	if err != nil {
 		return "", err
 	}
 	line = strings.TrimRight(line, "\r\n")
-	switch {
-	case strings.HasPrefix(line, "+"):
+	if line == "" {
+		return "", errors.New("empty reply")
+	}
+	switch line[0] {
+	case '+':
 		return line[1:], nil
-	case strings.HasPrefix(line, "-"):
+	case '-':
 		return "", errors.New(line[1:])
-	case strings.HasPrefix(line, "$"):
+	case '$':
 		n, err := strconv.Atoi(line[1:])
 		if err != nil || n < 0 {
 			return "", fmt.Errorf("bad bulk reply %q", line)
@@ -169,6 +206,21 @@ func command(addr string, args ...string) (string, error) {
 			return "", err
 		}
 		return string(buf[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(line[1:])
+		if err != nil {
+			return "", fmt.Errorf("bad array reply %q", line)
+		}
+		if n < 0 {
+			return "", nil // nil array: no such thing
+		}
+		parts := make([]string, n)
+		for i := range parts {
+			if parts[i], err = readReply(r); err != nil {
+				return "", err
+			}
+		}
+		return strings.Join(parts, " "), nil
 	}
 	return "", fmt.Errorf("unexpected reply %q", line)
 }
@@ -188,6 +240,7 @@ type Proc struct {
 	Port int
 	dir  string
 	args []string // extra redis-server arguments
+	conf string   // config file, for Sentinel (which rewrites it)
 
 	mu     sync.Mutex
 	proc   *os.Process // nil when stopped
@@ -229,7 +282,7 @@ func (p *Proc) Restart() error {
 	return err
 }
 
-func start(dir string, extra ...string) (*Proc, error) {
+func start(dir, conf string, extra ...string) (*Proc, error) {
 	// Free port, then start: another process may grab the port in between, so retry a few times.
 	var err error
 	for range 5 {
@@ -238,7 +291,7 @@ func start(dir string, extra ...string) (*Proc, error) {
 			err = perr
 			continue
 		}
-		p := &Proc{Port: port, dir: dir, args: extra}
+		p := &Proc{Port: port, dir: dir, conf: conf, args: extra}
 		p.mu.Lock()
 		err = p.launch()
 		p.mu.Unlock()
@@ -251,7 +304,11 @@ func start(dir string, extra ...string) (*Proc, error) {
 
 // launch starts redis-server and waits until it answers PING. Caller holds p.mu.
 func (p *Proc) launch() error {
-	cmd := exec.Command("redis-server",
+	var args []string
+	if p.conf != "" {
+		args = append(args, p.conf) // a config file must come first
+	}
+	args = append(args,
 		"--port", strconv.Itoa(p.Port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -260,7 +317,7 @@ func (p *Proc) launch() error {
 		"--protected-mode", "no",
 		"--loglevel", "warning",
 	)
-	cmd.Args = append(cmd.Args, p.args...)
+	cmd := exec.Command("redis-server", append(args, p.args...)...)
 	// Die with the test process even when nobody calls Stop (lazy Start without Main).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var out strings.Builder

@@ -47,3 +47,11 @@ func TestCluster(t *testing.T) {
 		t.Fatalf("ping cluster node: %v", err)
 	}
 }
+
+func TestSentinel(t *testing.T) {
+	master := redistest.Server(t)
+	s := redistest.Sentinel(t, master, "mymaster")
+	if err := redistest.Ping(s.Addr()); err != nil {
+		t.Fatalf("ping sentinel: %v", err)
+	}
+}
