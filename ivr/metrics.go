@@ -13,6 +13,7 @@ type metrics struct {
 	dtmf        *prometheus.CounterVec // digits by source: rfc4733, info
 	outcomes    *prometheus.CounterVec // offered calls by result
 	requests    *prometheus.CounterVec // SIP requests received by method
+	dropped     *prometheus.CounterVec // messages dropped before parsing, by reason
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,9 +38,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "deflectd", Subsystem: "ivr", Name: "requests_total",
 			Help: "SIP requests received, by method.",
 		}, []string{"method"}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "deflectd", Subsystem: "ivr", Name: "dropped_messages_total",
+			Help: "SIP messages dropped unparsed: not-allowed (sip.allow_cidrs), too-large (sip.max_message_size).",
+		}, []string{"reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.activeCalls, m.responses, m.dtmf, m.outcomes, m.requests)
+		reg.MustRegister(m.activeCalls, m.responses, m.dtmf, m.outcomes, m.requests, m.dropped)
 	}
 	return m
 }

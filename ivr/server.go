@@ -127,13 +127,23 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 		s.rules.hasLanguage = func(lang string) bool { return prompts.Has(lang, media.PromptOffer) }
 	}
 
+	var allowed []netip.Prefix
+	for _, c := range cfg.SIP.AllowCIDRs {
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return nil, fmt.Errorf("parse sip.allow_cidrs %q: %w", c, err)
+		}
+		allowed = append(allowed, p.Masked())
+	}
+
 	sipLog := slog.New(dropDumps{log.Handler()}).With("component", "sipgo")
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.SIP.UserAgent),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
 			// Late retransmissions of responses to our BYE/REFER: nothing to do.
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {})),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog),
+			sip.WithTransportLayerReadFilter(s.readFilter(allowed))),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("new sip user agent: %w", err)
@@ -329,6 +339,52 @@ func (s *Server) Draining() bool { return s.draining.Load() }
 
 // ActiveCalls is the number of calls between INVITE and the end of their dialog.
 func (s *Server) ActiveCalls() int { return int(s.active.Load()) }
+
+var errForbiddenSource = errors.New("source not in sip.allow_cidrs")
+
+// readFilter drops what arrives from outside sip.allow_cidrs, and UDP datagrams above
+// sip.max_message_size, before sipgo parses them. Dropping is silent (no response teaches a
+// scanner nothing); a TCP connection from outside is closed.
+func (s *Server) readFilter(allowed []netip.Prefix) sip.TransportReadFilter {
+	return func(p sip.TransportReadProps, data []byte) ([]byte, error) {
+		udp := strings.EqualFold(p.Transport, "udp")
+		if len(allowed) > 0 {
+			ip := netAddrIP(p.RemoteAddr)
+			ok := false
+			for _, pr := range allowed {
+				if pr.Contains(ip) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				s.m.dropped.WithLabelValues("not-allowed").Inc()
+				if udp {
+					return nil, nil
+				}
+				return nil, errForbiddenSource
+			}
+		}
+		if udp && s.cfg.SIP.MaxMessageSize > 0 && len(data) > s.cfg.SIP.MaxMessageSize {
+			s.m.dropped.WithLabelValues("too-large").Inc()
+			return nil, nil
+		}
+		return data, nil
+	}
+}
+
+func netAddrIP(a net.Addr) netip.Addr {
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		return v.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return v.AddrPort().Addr().Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}
 
 // ---- responses -------------------------------------------------------------------------------
 

@@ -312,3 +312,31 @@ func TestShutdownHangsUpCalls(t *testing.T) {
 		t.Errorf("outcome %+v", o)
 	}
 }
+
+func TestAllowCIDRs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		cidrs  []string
+		answer bool
+	}{
+		{"loopback allowed", []string{"10.0.0.0/8", "127.0.0.0/8"}, true},
+		{"loopback not allowed", []string{"10.0.0.0/8"}, false},
+		{"empty list allows everyone", nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g := startGateway(t, func(c *Config) { c.SIP.AllowCIDRs = tc.cidrs })
+			r := newRawUDP(t, g.Addr("udp"))
+			r.send(r.request("OPTIONS", "z9hG4bK-acl", "acl@test", 1, "", ""))
+			m := r.recv(500 * time.Millisecond)
+			if (m != nil) != tc.answer {
+				t.Fatalf("answered %v, want %v", m != nil, tc.answer)
+			}
+			if !tc.answer && g.counter(t, "deflectd_ivr_dropped_messages_total", map[string]string{"reason": "not-allowed"}) != 1 {
+				t.Error("drop not counted")
+			}
+		})
+	}
+}
