@@ -74,6 +74,8 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		serve,
 		newConfigCmd(g),
 		newVersionCmd(g),
+		newCheckNumberCmd(g),
+		newPresenceCmd(g),
 		newCallCmd(g),
 	)
 	return root
