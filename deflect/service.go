@@ -345,10 +345,12 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 			s.learn(ctx, sess.Caller, false)
 		}
 		s.observe(sess, "failed")
+		// The webhook handler may have run before the message id was stored: record it here too.
+		s.update(ctx, sessionID, func(x *store.Session) { x.WAStatus = mergeStatus(x.WAStatus, u.Status) })
 		return fail(reason, fmt.Errorf("status failed: %d %s", u.ErrorCode, u.ErrorTitle))
 	}
 	s.update(ctx, sessionID, func(x *store.Session) {
-		x.WAStatus = mergeStatus(x.WAStatus, u.Status)
+		x.WAStatus = mergeStatus(x.WAStatus, u.Status) // see above
 		stamp(x, StepConfirmed, s.now())
 	})
 	s.observe(sess, "deflected")

@@ -1,0 +1,553 @@
+package main
+
+// End-to-end tests of the gateway as serve wires it: real SIP calls (ivr.Dial, the code behind
+// `deflectd call`, and sipp) against the real IVR, deflection engine, WhatsApp client, webhook,
+// consumer and sandbox Graph API, on a memory store or a real redis-server. Everything listens on
+// loopback port 0.
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deflect"
+	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/deflect/store/redistest"
+	"github.com/deflectd/deflectd/ivr"
+)
+
+const (
+	e2eToken      = "e2e-admin-token"
+	notOnWhatsApp = "+966501110000"
+)
+
+// e2eConfig is the embedded default on loopback port 0, with short prompts and timers.
+func e2eConfig() configs.Config {
+	cfg := configs.Default()
+	cfg.SIP.Listen = []string{"udp://127.0.0.1:0", "tcp://127.0.0.1:0"}
+	cfg.SIP.DrainTimeout = 3 * time.Second
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.RTP.PortMin, cfg.RTP.PortMax = 0, 0 // the OS picks RTP ports
+	cfg.IVR.PromptsDir = "testdata/prompts"
+	cfg.IVR.FirstDigitTimeout = 1500 * time.Millisecond
+	cfg.IVR.OfferRepeats = 1
+	cfg.API.AdminToken = e2eToken
+	cfg.WhatsApp.AppSecret = "e2e-app-secret"
+	cfg.WhatsApp.Sandbox.StatusDelay = 50 * time.Millisecond
+	cfg.WhatsApp.Sandbox.NotOnWhatsApp = []string{notOnWhatsApp}
+	cfg.WhatsApp.Sandbox.Templates = []configs.TemplateDef{{Name: "call_deflection", Languages: []string{"en", "ar"}, BodyParams: 2, Buttons: 2}}
+	cfg.Deflect.Template.Params = []string{"{{.Queue}}", "{{.Context.Account}}"}
+	cfg.Deflect.ConfirmTimeout = 3 * time.Second
+	return cfg
+}
+
+type testGateway struct {
+	*gateway
+	base string // http://host:port
+	t    *testing.T
+}
+
+func startGateway(t *testing.T, mutate func(*configs.Config)) *testGateway {
+	t.Helper()
+	cfg := e2eConfig()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("E2E_LOG") != "" {
+		log = newLogger(configs.LogConfig{Level: "debug", Format: "text"}, os.Stderr)
+	}
+	g, err := newGateway(cfg, log)
+	if err != nil {
+		t.Fatalf("newGateway: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("gateway run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Error("gateway did not stop within 15 s")
+		}
+	})
+	tg := &testGateway{gateway: g, base: "http://" + g.httpLn.Addr().String(), t: t}
+	tg.waitReady(5 * time.Second)
+	return tg
+}
+
+func (g *testGateway) waitReady(within time.Duration) {
+	g.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if code, _ := g.get("/readyz"); code == 200 && g.engine.Listening() {
+			return
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatal("gateway not ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// get calls the HTTP API with the admin token.
+func (g *testGateway) get(path string) (int, string) {
+	g.t.Helper()
+	req, _ := http.NewRequest("GET", g.base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		g.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// call places a real call from number and returns the report.
+func (g *testGateway) call(from string, o ivr.CallOptions) ivr.CallReport {
+	g.t.Helper()
+	o.Target = "sip:queue@" + g.sip.Addr("udp").String()
+	o.From = from
+	if o.PressAfter == 0 {
+		o.PressAfter = 300 * time.Millisecond
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 20 * time.Second
+	}
+	if o.Headers == nil {
+		o.Headers = []string{"X-Queue: billing", "X-Wait-Estimate: 300", "X-Context-Account: ACC-7", "X-Customer-Id: C-42"}
+	}
+	rep, err := ivr.Dial(context.Background(), o)
+	if err != nil {
+		g.t.Fatalf("call from %s: %v (report %+v)", from, err, rep)
+	}
+	return rep
+}
+
+type apiSession struct {
+	ID       string            `json:"id"`
+	CallID   string            `json:"call_id"`
+	Caller   string            `json:"caller"`
+	Queue    string            `json:"queue"`
+	State    string            `json:"state"`
+	Outcome  string            `json:"outcome"`
+	Reason   string            `json:"reason"`
+	Context  map[string]string `json:"context"`
+	Instance string            `json:"instance"`
+	WhatsApp struct {
+		MessageID string `json:"message_id"`
+		Status    string `json:"status"`
+	} `json:"whatsapp"`
+}
+
+// session waits for the caller's latest session to have ended (Finish runs as the call closes)
+// and returns it as the results API shows it.
+func (g *testGateway) session(caller string) apiSession {
+	g.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, body := g.get("/api/v1/sessions?limit=1&caller=" + strings.ReplaceAll(caller, "+", "%2B"))
+		var r struct{ Sessions []apiSession }
+		if code == 200 && json.Unmarshal([]byte(body), &r) == nil && len(r.Sessions) == 1 && r.Sessions[0].State == deflect.StateEnded {
+			return r.Sessions[0]
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("no ended session for %s: %d %s", caller, code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (g *testGateway) presence(number string) string {
+	g.t.Helper()
+	code, body := g.get("/api/v1/presence/" + number)
+	var p struct{ Status string }
+	if code != 200 || json.Unmarshal([]byte(body), &p) != nil {
+		g.t.Fatalf("presence %s: %d %s", number, code, body)
+	}
+	return p.Status
+}
+
+// counter reads a counter from the gateway's registry (0 when the series does not exist).
+func (g *testGateway) counter(name string, labels map[string]string) float64 {
+	g.t.Helper()
+	mfs, err := g.reg.Gather()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			for k, v := range labels {
+				if !hasLabel(m, k, v) {
+					continue metrics
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+func hasLabel(m *dto.Metric, k, v string) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == k && l.GetValue() == v {
+			return true
+		}
+	}
+	return false
+}
+
+func wantResult(t *testing.T, rep ivr.CallReport, want string) {
+	t.Helper()
+	if rep.Result != want {
+		t.Fatalf("X-Deflect-Result = %q, want %q (final %d, ended by %q, responses %v)", rep.Result, want, rep.FinalStatus, rep.EndedBy, rep.Responses)
+	}
+}
+
+func TestE2EAcceptDeflected(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	const caller = "+966501234567"
+	rep := g.call(caller, ivr.CallOptions{Press: "1"})
+	wantResult(t, rep, "deflected")
+	if !rep.Answered || rep.EndedBy != "gateway" || rep.RTP.AudioPackets == 0 {
+		t.Errorf("call = answered %v, ended by %q, %d audio packets", rep.Answered, rep.EndedBy, rep.RTP.AudioPackets)
+	}
+
+	s := g.session(caller)
+	if s.Outcome != "deflected" || s.Queue != "billing" || s.Context["Account"] != "ACC-7" || s.CallID != rep.CallID || s.WhatsApp.MessageID == "" {
+		t.Errorf("session = %+v", s)
+	}
+
+	// The template reached the (sandbox) Graph API with its parameters rendered from the call.
+	sent := g.sandbox.Sent(caller)
+	if len(sent) != 1 {
+		t.Fatalf("sandbox received %d messages, want 1", len(sent))
+	}
+	var body struct {
+		To       string
+		Template struct {
+			Name     string
+			Language struct{ Code string }
+			Components []struct {
+				Type       string
+				Parameters []struct{ Text, Payload string }
+			}
+		}
+	}
+	if err := json.Unmarshal(sent[0].Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	var params, payloads []string
+	for _, c := range body.Template.Components {
+		for _, p := range c.Parameters {
+			if c.Type == "body" {
+				params = append(params, p.Text)
+			} else {
+				payloads = append(payloads, p.Payload)
+			}
+		}
+	}
+	if body.Template.Name != "call_deflection" || body.Template.Language.Code != "ar" || strings.Join(params, ",") != "billing,ACC-7" {
+		t.Errorf("template = %s", sent[0].Body)
+	}
+	if strings.Join(payloads, ",") != "deflect:"+s.ID+":wa,deflect:"+s.ID+":agent" {
+		t.Errorf("quick-reply payloads = %v", payloads)
+	}
+	if sent[0].ID != s.WhatsApp.MessageID {
+		t.Errorf("session message id %s, sandbox %s", s.WhatsApp.MessageID, sent[0].ID)
+	}
+
+	// Statuses keep arriving after the call: delivered/read → presence learned yes.
+	deadline := time.Now().Add(3 * time.Second)
+	for g.presence(caller) != "yes" {
+		if time.Now().After(deadline) {
+			t.Fatal("presence not learned from the delivered status")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The conversation is seeded with the call's context.
+	doc, err := g.store.GetDoc(context.Background(), deflect.ConversationsCollection, "966501234567")
+	if err != nil || !strings.Contains(string(doc.Data), `"session_id":"`+s.ID) || !strings.Contains(string(doc.Data), "ACC-7") {
+		t.Errorf("conversation = %s, %v", doc.Data, err)
+	}
+	if n := g.counter("deflectd_deflect_outcomes_total", map[string]string{"outcome": "deflected"}); n != 1 {
+		t.Errorf("outcomes{deflected} = %v", n)
+	}
+	if n := g.counter("deflectd_deflect_accepts_total", nil); n != 1 {
+		t.Errorf("accepts = %v", n)
+	}
+}
+
+func TestE2EDeclineTimeoutHangup(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	tests := []struct {
+		name, caller string
+		opts         ivr.CallOptions
+		result       string // X-Deflect-Result; "" when the caller hangs up
+		outcome      string
+	}{
+		{"decline", "+966501234501", ivr.CallOptions{Press: "2"}, "declined", "declined"},
+		{"timeout", "+966501234502", ivr.CallOptions{}, "timeout", "timeout"},
+		{"hang up during the offer", "+966501234503", ivr.CallOptions{HangupAfter: 400 * time.Millisecond}, "", "abandoned"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := g.call(tt.caller, tt.opts)
+			wantResult(t, rep, tt.result)
+			if s := g.session(tt.caller); s.Outcome != tt.outcome {
+				t.Errorf("outcome = %q, want %q", s.Outcome, tt.outcome)
+			}
+			if n := len(g.sandbox.Sent(tt.caller)); n != 0 {
+				t.Errorf("sandbox received %d messages", n)
+			}
+		})
+	}
+}
+
+func TestE2EIneligible(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	ctx := context.Background()
+	if err := g.store.SetOpt(ctx, store.OptRecord{E164: "+966501234599", OptOut: true, Source: "test", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Cooldown: the first call is offered (declined), the second is not.
+	wantResult(t, g.call("+966501234588", ivr.CallOptions{Press: "2"}), "declined")
+
+	tests := []struct{ name, caller, reason string }{
+		{"landline", "+966112345678", "not-mobile"},
+		{"cooldown on the second call", "+966501234588", "cooldown"},
+		{"opted out", "+966501234599", "opted-out"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rep := g.call(tt.caller, ivr.CallOptions{Press: "1"})
+			if rep.FinalStatus != 480 || rep.Answered {
+				t.Fatalf("final status %d (answered %v), want 480", rep.FinalStatus, rep.Answered)
+			}
+			wantResult(t, rep, "ineligible;reason="+tt.reason)
+			if s := g.session(tt.caller); s.Outcome != "ineligible:"+tt.reason {
+				t.Errorf("outcome = %q", s.Outcome)
+			}
+			if n := g.counter("deflectd_deflect_decisions_total", map[string]string{"result": "ineligible", "reason": tt.reason}); n != 1 {
+				t.Errorf("decisions{%s} = %v", tt.reason, n)
+			}
+		})
+	}
+	// The pre-qualify API agrees and records nothing.
+	code, body := g.get("/api/v1/eligibility?number=%2B966501234588&queue=billing&wait=300")
+	if code != 200 || !strings.Contains(body, `"reason":"cooldown"`) {
+		t.Errorf("eligibility = %d %s", code, body)
+	}
+}
+
+func TestE2ENotOnWhatsApp(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *configs.Config) { c.Deflect.Cooldown = 0 })
+	rep := g.call(notOnWhatsApp, ivr.CallOptions{Press: "1"})
+	wantResult(t, rep, "failed;reason=not-on-whatsapp")
+	if s := g.session(notOnWhatsApp); s.Outcome != "failed:not-on-whatsapp" || s.WhatsApp.Status != "failed" {
+		t.Errorf("session = %+v", s)
+	}
+	if p := g.presence(notOnWhatsApp); p != "no" {
+		t.Errorf("presence = %q, want no (learned from 131026)", p)
+	}
+	// Learned: the next call is not offered.
+	rep = g.call(notOnWhatsApp, ivr.CallOptions{Press: "1"})
+	wantResult(t, rep, "ineligible;reason=not-on-whatsapp")
+}
+
+func TestE2EGraphAPIDown(t *testing.T) {
+	t.Parallel()
+	dead := closedPort(t)
+	g := startGateway(t, func(c *configs.Config) {
+		c.WhatsApp.BaseURL = "http://" + dead + "/v23.0"
+		c.WhatsApp.MaxRetries = 1
+	})
+	const caller = "+966501234577"
+	rep := g.call(caller, ivr.CallOptions{Press: "1"})
+	if !strings.HasPrefix(rep.Result, "failed;reason=") {
+		t.Fatalf("X-Deflect-Result = %q, want failed;reason=...", rep.Result)
+	}
+	if !rep.Answered || rep.EndedBy != "gateway" {
+		t.Errorf("caller not returned by the gateway: %+v", rep)
+	}
+	if s := g.session(caller); !strings.HasPrefix(s.Outcome, "failed:") || s.Outcome == "failed:not-on-whatsapp" {
+		t.Errorf("outcome = %q", s.Outcome)
+	}
+	if p := g.presence(caller); p != "unknown" {
+		t.Errorf("presence = %q: an API outage taught something about the caller", p)
+	}
+}
+
+func closedPort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestE2ETwoInstancesSharingRedis: the call is on A, Meta's status webhook reaches B, and A's
+// caller is confirmed because B's status reaches A through Redis. on_no_status: failed, so a
+// missing status would fail the call.
+func TestE2ETwoInstancesSharingRedis(t *testing.T) {
+	t.Parallel()
+	url, prefix := redistest.Start(t), redistest.Prefix(t)
+	shared := func(c *configs.Config) {
+		c.Store.Backend = "redis"
+		c.Store.Redis.URL = url
+		c.Store.Redis.KeyPrefix = prefix
+		c.Deflect.OnNoStatus = "failed"
+	}
+	b := startGateway(t, shared)
+	a := startGateway(t, func(c *configs.Config) {
+		shared(c)
+		c.WhatsApp.Sandbox.WebhookURL = b.base + "/webhooks/whatsapp"
+	})
+	const caller = "+966501234566"
+	rep := a.call(caller, ivr.CallOptions{Press: "1"})
+	wantResult(t, rep, "deflected")
+	if n := a.counter("deflectd_whatsapp_webhook_requests_total", map[string]string{"result": "ok"}); n != 0 {
+		t.Errorf("A received %v webhooks; they were meant for B", n)
+	}
+	if n := b.counter("deflectd_whatsapp_webhook_requests_total", map[string]string{"result": "ok"}); n == 0 {
+		t.Error("B received no webhook")
+	}
+	sa, sb := a.session(caller), b.session(caller)
+	if sa.ID != sb.ID || sb.Outcome != "deflected" || sb.Instance != a.instance {
+		t.Errorf("session on A %+v, on B %+v", sa, sb)
+	}
+}
+
+// TestE2ERedisFailsMidCall: Redis dies while the caller listens to the offer; pressing 1 returns
+// the caller with a result header; new calls get a fast 503 while Redis is down; when it is back
+// the gateway deflects again.
+func TestE2ERedisFailsMidCall(t *testing.T) {
+	t.Parallel()
+	p := redistest.Server(t)
+	g := startGateway(t, func(c *configs.Config) {
+		c.Store.Backend = "redis"
+		c.Store.Redis.URL = p.URL()
+		c.Store.Redis.KeyPrefix = redistest.Prefix(t)
+	})
+	answered := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		<-answered
+		p.Stop()
+		close(stopped)
+	}()
+	rep := g.call("+966501234555", ivr.CallOptions{Press: "1", PressAfter: 800 * time.Millisecond, OnEvent: func(line string) {
+		if strings.HasPrefix(line, "> ACK") {
+			close(answered)
+		}
+	}})
+	<-stopped
+	wantResult(t, rep, "failed;reason=store-unavailable")
+
+	start := time.Now()
+	rep = g.call("+966501234556", ivr.CallOptions{Press: "1"})
+	if rep.FinalStatus != 503 || time.Since(start) > 3*time.Second {
+		t.Errorf("INVITE with Redis down: %d after %v, want a fast 503", rep.FinalStatus, time.Since(start))
+	}
+	if code, _ := g.get("/readyz"); code != 503 {
+		t.Errorf("readyz with Redis down = %d", code)
+	}
+
+	if err := p.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	g.waitReady(10 * time.Second)
+	rep = g.call("+966501234557", ivr.CallOptions{Press: "1"})
+	wantResult(t, rep, "deflected")
+}
+
+// TestE2ESipp drives the gateway with sipp, the PBX-side tool, and its RFC 4733 pcaps.
+func TestE2ESipp(t *testing.T) {
+	t.Parallel()
+	sipp, err := exec.LookPath("sipp")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("sipp is not installed")
+		}
+		t.Skip("sipp is not installed")
+	}
+	g := startGateway(t, nil)
+	tests := []struct{ scenario, caller, outcome string }{
+		{"press1.xml", "+966501234544", "deflected"},
+		{"press2.xml", "+966501234545", "declined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			mediaPort := freeUDPPort(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, sipp, g.sip.Addr("udp").String(),
+				"-sf", "testdata/sipp/"+tt.scenario, "-key", "caller", tt.caller,
+				"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort),
+				"-m", "1", "-l", "1", "-timeout", "25s", "-timeout_error", "-nostdin", "-nd")
+			cmd.Dir = "."
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("sipp %s: %v\n%s", tt.scenario, err, tail(out, 3000))
+			}
+			if s := g.session(tt.caller); s.Outcome != tt.outcome || s.Context["Account"] != "SIPP-1" {
+				t.Errorf("session = %+v", s)
+			}
+		})
+	}
+}
+
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	// sipp uses the port and the next ones for RTP/RTCP: find an even port with its neighbour free.
+	for range 50 {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := c.LocalAddr().(*net.UDPAddr).Port
+		c.Close()
+		if port%2 == 0 && port < 65000 {
+			return port
+		}
+	}
+	t.Fatal("no free UDP port")
+	return 0
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
+
