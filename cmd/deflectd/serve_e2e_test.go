@@ -249,8 +249,8 @@ func TestE2EAcceptDeflected(t *testing.T) {
 	var body struct {
 		To       string
 		Template struct {
-			Name     string
-			Language struct{ Code string }
+			Name       string
+			Language   struct{ Code string }
 			Components []struct {
 				Type       string
 				Parameters []struct{ Text, Payload string }
@@ -550,4 +550,3 @@ func tail(b []byte, n int) string {
 	}
 	return string(b)
 }
-
