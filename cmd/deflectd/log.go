@@ -5,17 +5,10 @@ import (
 	"log/slog"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/lookup/redact"
 )
 
 type configsConfig = configs.Config
 
-// newLogger builds the process logger. TODO(lead): switch to lookup/redact's masking logger when it lands.
-func newLogger(cfg configs.LogConfig, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
+// newLogger builds the process logger: phone numbers are masked in every message and attribute.
+func newLogger(cfg configs.LogConfig, w io.Writer) *slog.Logger { return redact.Logger(cfg, w) }

@@ -76,6 +76,7 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newVersionCmd(g),
 		newCheckNumberCmd(g),
 		newPresenceCmd(g),
+		newNotifyCmd(g),
 		newCallCmd(g),
 	)
 	return root
