@@ -6,6 +6,8 @@ package main
 // loopback port 0.
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -14,8 +16,10 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -549,4 +553,75 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+var sipAddrRe = regexp.MustCompile(`sip_udp=(127\.0\.0\.1:\d+)`)
+
+// TestE2EEmbeddedDefaultProcess is the README's promise with the real binaries: `deflectd` on the
+// embedded default (only the listen ports moved to 0), then `deflectd call ... --press 1` shows a
+// deflected call, and the sandbox shows the template with the call's context.
+func TestE2EEmbeddedDefaultProcess(t *testing.T) {
+	t.Parallel()
+	bin := binary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv := exec.CommandContext(ctx, bin)
+	srv.Env = testEnv()
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Process.Kill(); _ = srv.Wait() }()
+	addrs := make(chan [2]string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			h, s := httpAddrRe.FindStringSubmatch(sc.Text()), sipAddrRe.FindStringSubmatch(sc.Text())
+			if h != nil && s != nil {
+				addrs <- [2]string{h[1], s[1]}
+			}
+		}
+	}()
+	var httpAddr, sipAddr string
+	select {
+	case a := <-addrs:
+		httpAddr, sipAddr = a[0], a[1]
+	case <-time.After(20 * time.Second):
+		t.Fatal("deflectd did not log its listen addresses")
+	}
+
+	out, err := exec.CommandContext(ctx, bin, "call", "sip:queue@"+sipAddr, "--from", "+966501234567", "--press", "1",
+		"--header", "X-Queue:billing", "--header", "X-Context-Account:ACC-7", "--header", "X-Wait-Estimate:300").CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("X-Deflect-Result: deflected")) {
+		t.Fatalf("deflectd call: %v\n%s", err, out)
+	}
+
+	resp, err := http.Get("http://" + httpAddr + "/_sandbox/messages?to=%2B966501234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`"name":"call_deflection"`, `"text":"billing"`, `"payload":"deflect:`} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("sandbox messages lack %s: %s", want, body)
+		}
+	}
+
+	if err := srv.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("exit after SIGINT: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("deflectd did not exit within 5 s of SIGINT")
+	}
 }
