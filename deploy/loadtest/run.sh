@@ -10,7 +10,7 @@
 #   RATE=50 calls/s   CALLS=200 calls   LIMIT=CALLS concurrent cap   HOLD=8 s (held)
 #   DIGIT_WAIT=1000 ms before pressing 1 (deflect)   PROBE=10 rtpprobe calls (0 = none)
 #   SLACK=60 s added to the time bound   PORT=5080 gateway SIP port   WORK=/tmp/deflectd-loadtest   PPROF=host:port (deflectd admin_listen /
-#   peer -pprof)   DEFLECTD_BIN / PEER_BIN / PROBE_BIN: prebuilt binaries instead of go build
+#   peer -pprof)   BIN_DEFLECTD / BIN_PEER / BIN_PROBE: prebuilt binaries instead of go build
 #
 # Big runs on a 2-core machine (sipp and the gateway share the cores):
 #   RATE=625 CALLS=5000 LIMIT=6000 HOLD=8 deploy/loadtest/run.sh compare held   # 5000 concurrent
@@ -50,20 +50,20 @@ mkdir -p "$WORK"
 # ---------------------------------------------------------------- build and prepare
 
 build() {
-	if [[ -z ${DEFLECTD_BIN:-} && ${NEED_DEFLECTD:-0} == 1 ]]; then
+	if [[ -z ${BIN_DEFLECTD:-} && ${NEED_DEFLECTD:-0} == 1 ]]; then
 		log "building deflectd"
 		(cd "$ROOT" && go build -o "$WORK/deflectd" ./cmd/deflectd)
-		DEFLECTD_BIN=$WORK/deflectd
+		BIN_DEFLECTD=$WORK/deflectd
 	fi
-	if [[ -z ${PEER_BIN:-} && ${NEED_PEER:-0} == 1 ]]; then
+	if [[ -z ${BIN_PEER:-} && ${NEED_PEER:-0} == 1 ]]; then
 		log "building the diago peer"
 		(cd "$HERE/peer" && go build -o "$WORK/peer" .)
-		PEER_BIN=$WORK/peer
+		BIN_PEER=$WORK/peer
 	fi
-	if [[ -z ${PROBE_BIN:-} && $PROBE -gt 0 ]]; then
+	if [[ -z ${BIN_PROBE:-} && $PROBE -gt 0 ]]; then
 		log "building rtpprobe"
 		(cd "$HERE/rtpprobe" && go build -o "$WORK/rtpprobe" .)
-		PROBE_BIN=$WORK/rtpprobe
+		BIN_PROBE=$WORK/rtpprobe
 	fi
 }
 
@@ -134,12 +134,15 @@ start_gateway() { # gateway rundir
 	case $gw in
 	deflectd)
 		deflectd_config "$dir/deflectd.yaml"
-		"$DEFLECTD_BIN" serve --config "$dir/deflectd.yaml" >"$dir/gateway.log" 2>&1 &
+		# Only the generated file configures it: drop DEFLECTD_* overrides from our environment.
+		local unset=() v
+		for v in $(compgen -e | grep '^DEFLECTD_' || true); do unset+=(-u "$v"); done
+		env "${unset[@]}" "$BIN_DEFLECTD" serve --config "$dir/deflectd.yaml" >"$dir/gateway.log" 2>&1 &
 		;;
 	peer)
 		local pp=()
 		[[ -n $PPROF ]] && pp=(-pprof "$PPROF")
-		"$PEER_BIN" -listen "127.0.0.1:$PORT" -offer "$WORK/prompts/offer.wav" \
+		"$BIN_PEER" -listen "127.0.0.1:$PORT" -offer "$WORK/prompts/offer.wav" \
 			-accepted "$WORK/prompts/sent.wav" -declined "$WORK/prompts/return_queue.wav" \
 			-rtp-min 20000 -rtp-max 39999 "${pp[@]}" >"$dir/gateway.log" 2>&1 &
 		;;
@@ -213,7 +216,7 @@ run_one() {
 	if [[ $PROBE -gt 0 ]]; then
 		# Start the sample when the ramp is near its peak.
 		local peak_at=$(((LIMIT < CALLS ? LIMIT : CALLS) * 8 / (RATE * 10)))
-		(sleep "$peak_at" && exec "$PROBE_BIN" -target "127.0.0.1:$PORT" -calls "$PROBE" -hold "${HOLD}s" \
+		(sleep "$peak_at" && exec "$BIN_PROBE" -target "127.0.0.1:$PORT" -calls "$PROBE" -hold "${HOLD}s" \
 			-spread 1s >"$dir/probe.out" 2>"$dir/probe.err") &
 		PROBE_PID=$!
 	fi

@@ -28,8 +28,8 @@ SLACK=15 RATE=25 CALLS=50 HOLD=3 PROBE=2 timeout -k 5 40 "$HERE/run.sh" held "$G
 [[ -f $WORK/$GW-held/results ]] && { check "$WORK/$GW-held/results" || rc=1; } || rc=1
 
 bins=()
-[[ -x $WORK/deflectd ]] && bins+=(DEFLECTD_BIN="$WORK/deflectd")
-[[ -x $WORK/peer ]] && bins+=(PEER_BIN="$WORK/peer")
+[[ -x $WORK/deflectd ]] && bins+=(BIN_DEFLECTD="$WORK/deflectd")
+[[ -x $WORK/peer ]] && bins+=(BIN_PEER="$WORK/peer")
 env "${bins[@]}" SLACK=15 RATE=20 CALLS=20 DIGIT_WAIT=500 PROBE=0 timeout -k 5 25 "$HERE/run.sh" deflect "$GW" || rc=1
 [[ -f $WORK/$GW-deflect/results ]] && { check "$WORK/$GW-deflect/results" || rc=1; } || rc=1
 

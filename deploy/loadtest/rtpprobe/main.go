@@ -51,7 +51,7 @@ func run() int {
 	flag.IntVar(&c.calls, "calls", 10, "calls to place")
 	flag.DurationVar(&c.hold, "hold", 8*time.Second, "how long each call listens before hanging up")
 	flag.DurationVar(&c.spread, "spread", time.Second, "start the calls evenly over this time")
-	flag.StringVar(&c.from, "from", "+9665900", "caller number prefix (the call index is appended)")
+	flag.StringVar(&c.from, "from", "+96659000", "caller number prefix (a 4-digit call index is appended)")
 	flag.DurationVar(&c.timeout, "answer-timeout", 10*time.Second, "give up on a call not answered by then")
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("component", "rtpprobe")
@@ -187,6 +187,12 @@ func probeCall(ctx context.Context, c config, dialogs *sipgo.DialogClientCache, 
 	err = d.WaitAnswer(actx, sipgo.AnswerOptions{})
 	acancel()
 	if err != nil {
+		var de *sipgo.ErrDialogResponse
+		if errors.As(err, &de) {
+			if h := de.Res.GetHeader("X-Deflect-Result"); h != nil {
+				err = fmt.Errorf("%w (X-Deflect-Result: %s)", err, h.Value())
+			}
+		}
 		res.err = fmt.Errorf("wait answer: %w", err)
 		return res
 	}
