@@ -24,7 +24,12 @@ func newCallCmd(g *globals) *cobra.Command {
 		Short: "Place a test call: prints responses, audio received and the X-Deflect-Result",
 		Example: "  deflectd call sip:ivr@127.0.0.1:5060 --from +966501234567 --press 1\n" +
 			"  deflectd call sip:ivr@127.0.0.1:5060 --from +966501234567 --header X-Queue:billing --transport tcp",
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr(fmt.Errorf("call needs one target URI, got %d arguments", len(args)))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Target = args[0]
 			if !strings.HasPrefix(strings.ToLower(o.Target), "sip:") {
