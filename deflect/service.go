@@ -406,7 +406,8 @@ func (s *Service) render(sess *store.Session) (Template, error) {
 }
 
 // templateLanguage maps a session language (BCP 47) to the template's language code: exact
-// match, then the base language, then the default language, then the language itself.
+// match, then the base language ("en-GB" → "en"), then the default language's template (an
+// approved template in another language beats no message at all).
 func (s *Service) templateLanguage(lang string) string {
 	m := s.cfg.Deflect.Template.Languages
 	if v, ok := m[lang]; ok {
@@ -417,7 +418,7 @@ func (s *Service) templateLanguage(lang string) string {
 			return v
 		}
 	}
-	if v, ok := m[s.cfg.IVR.DefaultLanguage]; ok && lang == "" {
+	if v, ok := m[s.cfg.IVR.DefaultLanguage]; ok {
 		return v
 	}
 	if lang == "" {

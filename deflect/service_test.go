@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,7 +106,7 @@ func call(number string) *ivr.CallInfo {
 		n = lookup.Number{Raw: number}
 	}
 	return &ivr.CallInfo{
-		CallID: "call-" + number, CallerRaw: number, Caller: n, Queue: "billing", WaitEstimate: 300,
+		CallID: "call-" + NewSessionID(), CallerRaw: number, Caller: n, Queue: "billing", WaitEstimate: 300,
 		CustomerID: "C-42", Language: "ar", Context: map[string]string{"Account": "ACC-7"},
 	}
 }
@@ -527,4 +528,58 @@ func TestCheckCreatesNothing(t *testing.T) {
 	if offers, _ := h.mem.OffersSince(ctx, n.E164, time.Time{}); len(offers) != 0 {
 		t.Errorf("Check recorded %d offers", len(offers))
 	}
+}
+
+func TestTemplateLanguage(t *testing.T) {
+	h := newHarness(t, func(c *configs.Config, _ *Options) {
+		c.Deflect.Template.Languages = map[string]string{"en": "en_US", "ar": "ar"}
+	})
+	for lang, want := range map[string]string{"ar": "ar", "en": "en_US", "en-GB": "en_US", "fr": "en_US", "": "en_US"} {
+		if got := h.svc.templateLanguage(lang); got != want {
+			t.Errorf("templateLanguage(%q) = %q, want %q", lang, got, want)
+		}
+	}
+}
+
+// Phone numbers never reach the engine's logs, whatever happens to the call.
+func TestLogsCarryNoPhoneNumbers(t *testing.T) {
+	var buf syncBuffer
+	h := newHarness(t, func(c *configs.Config, o *Options) {
+		c.Deflect.ConfirmTimeout = 100 * time.Millisecond
+		o.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := context.Background()
+	d, _ := h.svc.Decide(ctx, call("+966501234567"))
+	h.svc.Accept(ctx, d.SessionID)
+	h.svc.Finish(ctx, d.SessionID, ivr.Outcome{Result: "deflected"})
+	h.svc.Decide(ctx, call("+966501234567")) // cooldown
+	h.svc.Decide(ctx, call("+966112345678")) // landline
+	_ = h.svc.OnMessage(ctx, InboundMessage{ID: "m1", From: "966501234567", Type: "text", Text: "hello"})
+	_ = h.svc.OnStatus(ctx, StatusUpdate{MessageID: "x", Status: "failed", ErrorCode: 131026, RecipientID: "966501234567"})
+	out := buf.String()
+	if !strings.Contains(out, "session_id") {
+		t.Fatalf("expected some logs, got %q", out)
+	}
+	for _, digits := range []string{"966501234567", "501234567", "966112345678", "hello"} {
+		if strings.Contains(out, digits) {
+			t.Errorf("log output contains %q:\n%s", digits, out)
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

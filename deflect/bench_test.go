@@ -1,0 +1,54 @@
+package deflect
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deflect/store/memstore"
+	"github.com/deflectd/deflectd/deflect/store/redisstore"
+	"github.com/deflectd/deflectd/deflect/store/redistest"
+	"github.com/deflectd/deflectd/ivr"
+	"github.com/deflectd/deflectd/lookup"
+)
+
+// BenchmarkDecide measures the engine's work per INVITE (policy facts, session create, offer
+// record) on each store, with distinct callers so every call is offered.
+func BenchmarkDecide(b *testing.B) {
+	stores := map[string]func(b *testing.B) Store{
+		"memory": func(b *testing.B) Store {
+			m := memstore.New(memstore.Options{})
+			b.Cleanup(func() { m.Close() })
+			return m
+		},
+		"redis": func(b *testing.B) Store {
+			r, err := redisstore.New(configs.RedisConfig{URL: redistest.Start(b), KeyPrefix: redistest.Prefix(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { r.Close() })
+			return r
+		},
+	}
+	for _, name := range []string{"memory", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			st := stores[name](b)
+			svc, err := New(Options{Config: configs.Default(), Store: st, Sender: &fakeSender{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				e164 := fmt.Sprintf("+96650%07d", i%10_000_000)
+				c := &ivr.CallInfo{CallID: e164, Caller: lookup.Number{E164: e164, Region: "SA", Type: lookup.TypeMobile, Valid: true},
+					Queue: "billing", WaitEstimate: 300, Language: "ar", Context: map[string]string{"Account": "A"}}
+				if _, err := svc.Decide(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
