@@ -20,15 +20,17 @@ func TestCallFlows(t *testing.T) {
 		wantOut    Outcome // Result and Reason
 	}{
 		{
+			// The digit comes after the 1 s offer, inside a first-digit window made wide.
 			name:       "accept",
-			opts:       CallOptions{Press: "1", PressAfter: 1200 * time.Millisecond},
+			opts:       CallOptions{Press: "1", PressAfter: 1300 * time.Millisecond},
+			mutate:     func(c *Config) { c.IVR.FirstDigitTimeout = 2 * time.Second },
 			wantResult: "deflected",
 			wantSteps:  []string{"offer", "dtmf:1", "accept", "sent", "bye"},
 			wantOut:    Outcome{Result: ResultDeflected},
 		},
 		{
 			name:       "decline",
-			opts:       CallOptions{Press: "2", PressAfter: 1200 * time.Millisecond},
+			opts:       CallOptions{Press: "2", PressAfter: 400 * time.Millisecond},
 			wantResult: "declined",
 			wantSteps:  []string{"offer", "dtmf:2", "return_queue", "bye"},
 			wantOut:    Outcome{Result: ResultDeclined},
@@ -42,14 +44,14 @@ func TestCallFlows(t *testing.T) {
 		},
 		{
 			name:       "invalid then valid digit",
-			opts:       CallOptions{Press: "51", PressAfter: 1200 * time.Millisecond, PressGap: 700 * time.Millisecond},
+			opts:       CallOptions{Press: "51", PressAfter: 400 * time.Millisecond, PressGap: 900 * time.Millisecond},
 			wantResult: "deflected",
 			wantSteps:  []string{"offer", "dtmf:5", "invalid", "offer", "dtmf:1", "accept", "sent", "bye"},
 			wantOut:    Outcome{Result: ResultDeflected},
 		},
 		{
 			name:       "send failure",
-			opts:       CallOptions{Press: "1", PressAfter: 1200 * time.Millisecond},
+			opts:       CallOptions{Press: "1", PressAfter: 400 * time.Millisecond},
 			accept:     func(context.Context, string) AcceptResult { return AcceptResult{Reason: "not-on-whatsapp"} },
 			wantResult: "failed;reason=not-on-whatsapp",
 			wantSteps:  []string{"offer", "dtmf:1", "accept", "not_reachable", "bye"},
