@@ -5,6 +5,7 @@
 #   run.sh deflect [deflectd|peer]   full deflection: INVITE, offer, DTMF 1 (sip-tester pcap), wait for
 #                                    the gateway's BYE carrying X-Deflect-Result: deflected
 #   run.sh compare [held|deflect]    the same load against deflectd, then the peer; prints the ratios
+#   run.sh table   [held|deflect]    reprints the last comparison from $WORK
 #
 # Environment (defaults make a smoke run of < 1 min):
 #   RATE=50 calls/s   CALLS=200 calls   LIMIT=CALLS concurrent cap   HOLD=8 s (held)
@@ -303,8 +304,9 @@ report() {
 kv() { tr ' ' '\n' <"$1" | awk -F= -v k="$2" '$1 == k { print $2; exit }'; }
 
 compare() {
-	local scen=$1 a=$WORK/deflectd-$scen/results b=$WORK/peer-$scen/results
-	printf '\n%-26s %14s %14s %10s\n' "$scen ($CALLS calls, $RATE/s)" deflectd peer ratio
+	local scen=$1
+	local a=$WORK/deflectd-$scen/results b=$WORK/peer-$scen/results
+	printf '\n%-26s %14s %14s %10s\n' "$scen ($(kv "$a" calls) calls, $(kv "$a" rate)/s)" deflectd peer ratio
 	local k va vb
 	for k in successful failed invite_retrans retransmissions peak_concurrent calls_per_s \
 		invite_200_ms_p99 gateway_cpu_s gateway_peak_rss_mib sipp_cpu_s probe_jitter_p99_ms probe_loss_pct; do
@@ -322,8 +324,10 @@ compare() {
 		-v pb="$(kv "$b" peak_concurrent)" 'BEGIN {
 		ma = sa > 0 ? ca * 1000 / sa : 0; mb = sb > 0 ? cb * 1000 / sb : 0
 		ka = pa > 0 ? ra * 1024 / pa : 0; kb = pb > 0 ? rb * 1024 / pb : 0
-		printf "%-26s %14.2f %14.2f %10s\n", "cpu_ms_per_call", ma, mb, mb > 0 ? sprintf("%.2f", ma / mb) : "-"
-		printf "%-26s %14.1f %14.1f %10s\n", "peak_rss_kib_per_call", ka, kb, kb > 0 ? sprintf("%.2f", ka / kb) : "-" }'
+		rm = (mb > 0) ? sprintf("%.2f", ma / mb) : "-"
+		rk = (kb > 0) ? sprintf("%.2f", ka / kb) : "-"
+		printf "%-26s %14.2f %14.2f %10s\n", "cpu_ms_per_call", ma, mb, rm
+		printf "%-26s %14.1f %14.1f %10s\n", "peak_rss_kib_per_call", ka, kb, rk }'
 }
 
 main() {
@@ -351,7 +355,8 @@ main() {
 		compare "$scen"
 		return $rc
 		;;
-	*) die "usage: run.sh held|deflect [deflectd|peer] | run.sh compare [held|deflect]" ;;
+	table) compare "${arg:-held}" ;; # reprint the last comparison from $WORK
+	*) die "usage: run.sh held|deflect [deflectd|peer] | run.sh compare|table [held|deflect]" ;;
 	esac
 }
 
