@@ -6,6 +6,7 @@ package ivr
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -83,6 +84,7 @@ type boundListener struct {
 	Listener
 	udp *net.UDPConn
 	tcp *net.TCPListener
+	tls net.Listener // wraps tcp
 }
 
 // New binds every sip.listen URL (port 0 picks a free port; see Listeners) and prepares the
@@ -204,6 +206,18 @@ func (s *Server) bind() error {
 			}
 			bl.tcp = ln
 			bl.Addr = ln.Addr().(*net.TCPAddr).AddrPort()
+		case "tls":
+			cert, err := tls.LoadX509KeyPair(s.cfg.SIP.TLS.CertFile, s.cfg.SIP.TLS.KeyFile)
+			if err != nil {
+				return fmt.Errorf("load sip.tls certificate: %w", err)
+			}
+			ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(ap))
+			if err != nil {
+				return fmt.Errorf("listen sip %s: %w", l, err)
+			}
+			bl.tcp = ln
+			bl.tls = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+			bl.Addr = ln.Addr().(*net.TCPAddr).AddrPort()
 		default:
 			return fmt.Errorf("listen sip %s: transport %s is not supported by the ivr", l, transport)
 		}
@@ -266,9 +280,12 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.log.Info("sip listening", "transport", l.Transport, "addr", l.Addr.String())
 		go func() {
 			var err error
-			if l.udp != nil {
+			switch {
+			case l.udp != nil:
 				err = s.srv.ServeUDP(l.udp)
-			} else {
+			case l.tls != nil:
+				err = s.srv.ServeTLS(l.tls)
+			default:
 				err = s.srv.ServeTCP(l.tcp)
 			}
 			if err != nil && !errors.Is(err, net.ErrClosed) {

@@ -1,12 +1,27 @@
 package ivr
 
 import (
+	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/deflectd/deflectd/configs"
 )
 
 func TestCancelBeforeAnswer(t *testing.T) {
@@ -339,4 +354,62 @@ func TestAllowCIDRs(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestTLSListener(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	certFile, keyFile := writeSelfSigned(t, dir)
+	g := startGateway(t, func(c *Config) {
+		c.SIP.Listen = []string{"tls://127.0.0.1:0"}
+		c.SIP.TLS = configs.TLSConfig{CertFile: certFile, KeyFile: keyFile}
+	})
+	addr := g.Addr("tls")
+	conn, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true}) // self-signed test cert
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	port := conn.LocalAddr().(*net.TCPAddr).Port
+	msg := fmt.Sprintf("OPTIONS sip:ivr@%s;transport=tls SIP/2.0\r\n"+
+		"Via: SIP/2.0/TLS 127.0.0.1:%d;branch=z9hG4bK-tls1\r\nMax-Forwards: 70\r\n"+
+		"From: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:ivr@%s>\r\nCall-ID: tls@test\r\n"+
+		"CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", addr, port, addr)
+	if _, err := conn.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(line, "SIP/2.0 200") {
+		t.Errorf("OPTIONS over TLS: %q", line)
+	}
+}
+
+func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
 }
