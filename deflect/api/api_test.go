@@ -54,7 +54,11 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{mem: memstore.New(memstore.Options{})}
 	t.Cleanup(func() { f.mem.Close() })
 	reg := prometheus.NewRegistry()
-	facts := api.FactsPresence{Facts: f.mem, YesTTL: time.Hour, NoTTL: time.Hour}
+	facts, err := lookup.NewPresence(cfg.Lookup, f.mem, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { facts.Close() })
 	svc, err := deflect.New(deflect.Options{Config: cfg, Store: f.mem, Sender: noSender{}, Registry: reg, Presence: facts})
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +120,7 @@ func TestAuthAndScopes(t *testing.T) {
 		{"presence put agent", "PUT", "/api/v1/presence/+966501234567", agentToken, `{"status":"yes"}`, 403},
 		{"presence delete without token", "DELETE", "/api/v1/presence/+966501234567", "", "", 401},
 		{"presence import agent", "POST", "/api/v1/presence", agentToken, `{"entries":[]}`, 403},
+		{"presence import empty", "POST", "/api/v1/presence", adminToken, `{"entries":[]}`, 400},
 		{"openapi is public", "GET", "/api/v1/openapi.yaml", "", "", 200},
 		{"healthz", "GET", "/healthz", "", "", 200},
 		{"unknown endpoint", "GET", "/api/v1/nothing", adminToken, "", 404},
@@ -287,17 +292,20 @@ func TestPresence(t *testing.T) {
 		t.Errorf("junk number = %d, want 400", code)
 	}
 
-	code, body = f.do(t, "POST", "/api/v1/presence", adminToken, `{"entries":[{"number":"+966501234567","whatsapp":true},{"number":"banana","whatsapp":true},{"number":"+447911123456","whatsapp":false},{"number":"+447911123457"}]}`)
+	code, body = f.do(t, "POST", "/api/v1/presence", adminToken, `{"entries":[{"phone":"+966501234567","whatsapp":true},{"phone":"banana","whatsapp":true},{"phone":"+447911123456","whatsapp":false},{"phone":"0501234568","whatsapp":true}]}`)
 	if code != 200 {
 		t.Fatalf("import = %d %s", code, body)
 	}
 	var r struct {
-		Imported int
-		Errors   []struct{ Index int }
+		Rows, Stored int
+		Invalid      []struct{ Line int }
 	}
 	_ = json.Unmarshal([]byte(body), &r)
-	if r.Imported != 2 || len(r.Errors) != 2 || r.Errors[0].Index != 1 || r.Errors[1].Index != 3 {
+	if r.Rows != 4 || r.Stored != 3 || len(r.Invalid) != 1 || r.Invalid[0].Line != 2 {
 		t.Errorf("import = %s", body)
+	}
+	if code, body := f.do(t, "POST", "/api/v1/presence", adminToken, `{"entries":[{"phone":"+966501234567"}]}`); code != 400 || !strings.Contains(body, "entries[0].whatsapp") {
+		t.Errorf("import without whatsapp = %d %s", code, body)
 	}
 	if p, err := f.mem.GetPresence(context.Background(), "+447911123456"); err != nil || p.Status != "no" || p.Source != "import" {
 		t.Errorf("imported fact = %+v, %v", p, err)
@@ -306,7 +314,7 @@ func TestPresence(t *testing.T) {
 
 func TestBodyLimit(t *testing.T) {
 	f := newFixture(t)
-	big := `{"entries":[` + strings.Repeat(`{"number":"+966501234567","whatsapp":true},`, 200) + `{"number":"+966501234567","whatsapp":true}]}`
+	big := `{"entries":[` + strings.Repeat(`{"phone":"+966501234567","whatsapp":true},`, 200) + `{"phone":"+966501234567","whatsapp":true}]}`
 	code, body := f.do(t, "POST", "/api/v1/presence", adminToken, big)
 	if code != 413 || !strings.Contains(body, `"error"`) {
 		t.Fatalf("oversized body = %d %s, want 413", code, body)

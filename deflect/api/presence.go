@@ -2,81 +2,26 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/lookup"
 )
 
-// PresenceAdmin inspects and overrides what deflectd knows about numbers being on WhatsApp.
+// PresenceAdmin inspects, overrides and imports what deflectd knows about numbers being on
+// WhatsApp (*lookup.Chain).
 type PresenceAdmin interface {
 	// Inspect returns the current answer (Status Unknown when nothing is known).
 	Inspect(ctx context.Context, e164 string) (lookup.Answer, error)
-	// Override records st for e164 for ttl (0: the implementation's default for st).
+	// Override records st for e164 for ttl (0: the default TTL for st).
 	Override(ctx context.Context, e164 string, st lookup.Status, source string, ttl time.Duration) error
 	// Forget drops what is known about e164.
 	Forget(ctx context.Context, e164 string) error
-}
-
-// FactsPresence is a PresenceAdmin over the store's presence facts, which is where every
-// instance's lookup reads learned and imported facts from.
-type FactsPresence struct {
-	Facts  store.PresenceFacts
-	YesTTL time.Duration
-	NoTTL  time.Duration
-}
-
-// Inspect implements PresenceAdmin.
-func (p FactsPresence) Inspect(ctx context.Context, e164 string) (lookup.Answer, error) {
-	f, err := p.Facts.GetPresence(ctx, e164)
-	if errors.Is(err, store.ErrNotFound) {
-		return lookup.Answer{Status: lookup.Unknown}, nil
-	}
-	if err != nil {
-		return lookup.Answer{}, err
-	}
-	a := lookup.Answer{Source: f.Source, Since: f.Since, Expires: f.Expires}
-	switch f.Status {
-	case "yes":
-		a.Status = lookup.Yes
-	case "no":
-		a.Status = lookup.No
-	}
-	return a, nil
-}
-
-// Status makes FactsPresence a lookup.Presence too (facts only, no other sources).
-func (p FactsPresence) Status(ctx context.Context, e164 string) (lookup.Answer, error) {
-	return p.Inspect(ctx, e164)
-}
-
-// Override implements PresenceAdmin.
-func (p FactsPresence) Override(ctx context.Context, e164 string, st lookup.Status, source string, ttl time.Duration) error {
-	if st == lookup.Unknown {
-		return p.Facts.DeletePresence(ctx, e164)
-	}
-	if ttl <= 0 {
-		ttl = p.YesTTL
-		if st == lookup.No {
-			ttl = p.NoTTL
-		}
-	}
-	now := time.Now()
-	return p.Facts.SetPresence(ctx, store.PresenceFact{E164: e164, Status: st.String(), Source: source, Since: now, Expires: now.Add(ttl)})
-}
-
-// Forget implements PresenceAdmin.
-func (p FactsPresence) Forget(ctx context.Context, e164 string) error {
-	err := p.Facts.DeletePresence(ctx, e164)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	return err
+	// ImportRows stores a batch of facts, reporting invalid rows by position.
+	ImportRows(ctx context.Context, rows []lookup.ImportRow, region string, progress func(done int)) (lookup.ImportReport, error)
 }
 
 type presenceView struct {
@@ -191,16 +136,9 @@ const maxImport = 10000
 
 type presenceImport struct {
 	Entries []struct {
-		Number   string `json:"number"`
+		Phone    string `json:"phone"`
 		WhatsApp *bool  `json:"whatsapp"`
 	} `json:"entries"`
-	TTL string `json:"ttl"`
-}
-
-type importError struct {
-	Index  int    `json:"index"`
-	Number string `json:"number"`
-	Error  string `json:"error"`
 }
 
 func (s *server) importPresence(c *gin.Context) {
@@ -216,36 +154,26 @@ func (s *server) importPresence(c *gin.Context) {
 		fail(c, http.StatusBadRequest, fmt.Sprintf("entries must hold 1..%d items", maxImport))
 		return
 	}
-	ttl, err := parseTTL(body.TTL)
-	if err != nil {
-		fail(c, http.StatusBadRequest, err.Error())
-		return
+	rows := make([]lookup.ImportRow, len(body.Entries))
+	for i, e := range body.Entries {
+		// A missing answer must not silently become "no".
+		if e.WhatsApp == nil {
+			fail(c, http.StatusBadRequest, fmt.Sprintf("entries[%d].whatsapp must be true or false", i))
+			return
+		}
+		rows[i] = lookup.ImportRow{Phone: e.Phone, WhatsApp: *e.WhatsApp}
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 10*s.o.Timeout)
 	defer cancel()
-	errs := []importError{}
-	imported := 0
-	for i, e := range body.Entries {
-		n, err := lookup.Normalize(e.Number, s.o.Region)
-		switch {
-		case err != nil || n.E164 == "":
-			errs = append(errs, importError{Index: i, Number: e.Number, Error: "not a phone number"})
-			continue
-		case e.WhatsApp == nil:
-			errs = append(errs, importError{Index: i, Number: e.Number, Error: "whatsapp must be true or false"})
-			continue
-		}
-		st := lookup.No
-		if *e.WhatsApp {
-			st = lookup.Yes
-		}
-		if err := s.o.Presence.Override(ctx, n.E164, st, "import", ttl); err != nil {
-			s.storeError(c, err)
-			return
-		}
-		imported++
+	rep, err := s.o.Presence.ImportRows(ctx, rows, s.o.Region, nil)
+	if err != nil {
+		s.storeError(c, err)
+		return
 	}
-	c.JSON(http.StatusOK, gin.H{"imported": imported, "errors": errs})
+	if rep.Invalid == nil {
+		rep.Invalid = []lookup.InvalidRow{}
+	}
+	c.JSON(http.StatusOK, rep)
 }
 
 func (s *server) presenceNumber(c *gin.Context) (string, bool) {
