@@ -96,6 +96,13 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.reply(req, tx, 503, "Service Unavailable", s.retryAfter())
 		return
 	}
+	if s.auth != nil {
+		if ok, stale := s.auth.verify(req); !ok {
+			s.m.response(401)
+			s.reply(req, tx, 401, "Unauthorized", s.auth.challenge(stale))
+			return
+		}
+	}
 	if s.active.Add(1) > int64(s.cfg.SIP.MaxCalls) {
 		s.active.Add(-1)
 		s.m.response(503)

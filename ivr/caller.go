@@ -44,6 +44,9 @@ type CallOptions struct {
 	ReferStatus int
 	ReferNotify string
 
+	// Username and Password answer a digest challenge (401/407) to the INVITE.
+	Username, Password string
+
 	LocalIP netip.Addr   // default: the address that routes to the target
 	Log     *slog.Logger // nil: silent
 	// OnEvent, if set, is told each step as it happens ("< 100 Trying", "> ACK", ...).
@@ -329,7 +332,7 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 		return rep, fmt.Errorf("send invite: %w", err)
 	}
 	rep.CallID = callID(inv)
-	err = d.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
+	err = d.WaitAnswer(ctx, sipgo.AnswerOptions{Username: opts.Username, Password: opts.Password, OnResponse: func(res *sip.Response) error {
 		line := fmt.Sprintf("%d %s", res.StatusCode, res.Reason)
 		rep.Responses = append(rep.Responses, line)
 		event("< %s", line)

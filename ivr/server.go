@@ -61,6 +61,7 @@ type Server struct {
 	log     *slog.Logger
 	m       *metrics
 	rules   contextRules
+	auth    *digestAuth // nil: INVITEs are not challenged
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -124,6 +125,13 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 			defaultLanguage: cfg.IVR.DefaultLanguage,
 			regionLanguages: cfg.IVR.RegionLanguages,
 		},
+	}
+	if a := cfg.SIP.Auth; a.Username != "" {
+		realm := a.Realm
+		if realm == "" {
+			realm = "deflectd"
+		}
+		s.auth = newDigestAuth(realm, a.Username, a.Password.Reveal())
 	}
 	if prompts != nil {
 		s.rules.hasLanguage = func(lang string) bool { return prompts.Has(lang, media.PromptOffer) }

@@ -413,3 +413,53 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	}
 	return certFile, keyFile
 }
+
+func TestDigestAuth(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *Config) {
+		c.SIP.Auth = configs.SIPAuthConfig{Realm: "deflectd", Username: "pbx", Password: "s3cret"}
+	})
+	tests := []struct {
+		name       string
+		user, pass string
+		wantStatus int
+	}{
+		{"right credentials", "pbx", "s3cret", 480},
+		{"wrong password", "pbx", "nope", 401},
+		{"no credentials", "", "", 401},
+	}
+	g.dec.setDecide(func(context.Context, *CallInfo) (Decision, error) {
+		return Decision{Offer: false, Reason: "authenticated"}, nil
+	})
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := g.dial(t, CallOptions{Username: tc.user, Password: tc.pass})
+			if rep.FinalStatus != tc.wantStatus {
+				t.Errorf("final %d, want %d (%v)", rep.FinalStatus, tc.wantStatus, rep.Responses)
+			}
+		})
+	}
+	if n := len(g.dec.calls()); n != 1 {
+		t.Errorf("Decide called %d times, want once (only the authenticated call)", n)
+	}
+}
+
+func TestDigestNonce(t *testing.T) {
+	a := newDigestAuth("deflectd", "pbx", "pw")
+	now := time.Unix(1_800_000_000, 0)
+	a.now = func() time.Time { return now }
+	n := a.nonce()
+	if ours, stale := a.checkNonce(n); !ours || stale {
+		t.Errorf("fresh nonce: ours %v stale %v", ours, stale)
+	}
+	now = now.Add(nonceTTL + time.Second)
+	if ours, stale := a.checkNonce(n); !ours || !stale {
+		t.Errorf("old nonce: ours %v stale %v", ours, stale)
+	}
+	if ours, _ := a.checkNonce(n[:len(n)-1] + "0"); ours {
+		t.Error("forged nonce accepted")
+	}
+	if ours, _ := newDigestAuth("deflectd", "pbx", "pw").checkNonce(n); ours {
+		t.Error("another process's nonce accepted")
+	}
+}
