@@ -31,6 +31,8 @@ PORT=${PORT:-5080}
 WORK=${WORK:-/tmp/deflectd-loadtest}
 PPROF=${PPROF:-}
 SLACK=${SLACK:-60}
+# deflectd histograms summarised from /metrics at the end of a run (name suffixes).
+METRIC_HISTS=${METRIC_HISTS:-"scheduler_lag_seconds dtmf_to_send_seconds answer_to_confirmation_seconds"}
 SIPP_PORT=$((PORT + 100))
 MEDIA_PORT=$((PORT + 200))
 HTTP_PORT=$((PORT + 300))
@@ -238,6 +240,9 @@ run_one() {
 	t1=$(date +%s.%N)
 	c1=$(cpu_ticks "$GW_PID")
 	hwm=$(hwm_kib "$GW_PID")
+	if [[ $gw == deflectd ]]; then
+		curl -fsS --max-time 3 "http://127.0.0.1:$HTTP_PORT/metrics" >"$dir/metrics.txt" 2>/dev/null || true
+	fi
 	local probe_rc=0
 	if [[ -n $PROBE_PID ]]; then
 		wait "$PROBE_PID" || probe_rc=$?
@@ -258,6 +263,26 @@ pcts() {
 		{ v[NR] = $1 }
 		function pct(p,   k) { k = int(NR * p / 100 + 0.999999); if (k < 1) k = 1; return v[k] }
 		END { if (NR > 0) printf "%s_p50=%d %s_p99=%d %s_max=%d\n", name, pct(50), name, pct(99), name, v[NR] }'
+}
+
+# hist METRICSFILE NAME: count and the bucket bounds holding p50/p99 of a Prometheus histogram whose
+# name ends in NAME, summed over its label sets (an upper bound, as fine as the buckets).
+hist() {
+	awk -v name="$2" '
+		$1 ~ "^[a-z_]*" name "_bucket" {
+			le = $1; sub(/.*le="/, "", le); sub(/".*/, "", le)
+			sum[le] += $2; if (!(le in seen)) { seen[le] = 1; order[++n] = le }
+		}
+		END {
+			if (n == 0) exit
+			total = sum["+Inf"]; if (total == 0) { printf "%s_count=0\n", name; exit }
+			# bounds appear in ascending order in the exposition format
+			for (i = 1; i <= n; i++) {
+				if (p50 == "" && sum[order[i]] >= total * 0.50) p50 = order[i]
+				if (p99 == "" && sum[order[i]] >= total * 0.99) p99 = order[i]
+			}
+			printf "%s_count=%d %s_p50_le=%s %s_p99_le=%s\n", name, total, name, p50, name, p99
+		}' "$1"
 }
 
 # Reads sipp's stat file, screen and rtt file and the gateway's figures into key=value lines.
@@ -292,6 +317,10 @@ report() {
 		printf "gateway_cpu_s=%.2f gateway_peak_rss_mib=%.1f wall_s=%.1f\n", (c1 - c0) / hz, hwm / 1024, t1 - t0 }'
 	awk 'NR == 2 { u = $1; s = $2; gsub(/s/, "", u); gsub(/s/, "", s); split(u, a, "m"); split(s, b, "m")
 		printf "sipp_cpu_s=%.2f\n", a[1] * 60 + a[2] + b[1] * 60 + b[2] }' "$dir/sipp.times"
+	if [[ -s $dir/metrics.txt ]]; then
+		local h
+		for h in $METRIC_HISTS; do hist "$dir/metrics.txt" "$h"; done
+	fi
 	if [[ -s $dir/probe.out ]]; then
 		sed 's/^rtpprobe /probe_/; s/ / probe_/g' "$dir/probe.out"
 	elif [[ $PROBE -gt 0 ]]; then
