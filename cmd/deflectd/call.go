@@ -59,6 +59,14 @@ func newCallCmd(g *globals) *cobra.Command {
 				}
 			}
 			o.Headers = headers
+			if o.Username != "" {
+				// From the environment, not a flag: a flag shows in ps and shell history.
+				for _, kv := range g.environ {
+					if v, ok := strings.CutPrefix(kv, "DEFLECTD_CALL_PASSWORD="); ok {
+						o.Password = v
+					}
+				}
+			}
 			if !quiet {
 				o.OnEvent = func(line string) { fmt.Fprintln(g.stdout, line) }
 			}
@@ -88,6 +96,7 @@ func newCallCmd(g *globals) *cobra.Command {
 	f.DurationVar(&o.Timeout, "timeout", 60*time.Second, "give up (and hang up) after this long")
 	f.DurationVar(&o.HangupAfter, "hangup-after", 0, "hang up this long after answer (0: wait for the gateway)")
 	f.BoolVar(&o.LateOffer, "late-offer", false, "send the INVITE without SDP")
+	f.StringVar(&o.Username, "auth-user", "", "digest user for a gateway with sip.auth (password from env DEFLECTD_CALL_PASSWORD)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the summary")
 	return cmd
 }
