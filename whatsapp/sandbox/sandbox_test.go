@@ -819,7 +819,7 @@ func TestLatency(t *testing.T) {
 }
 
 func TestConcurrentSends(t *testing.T) {
-	e := newEnv(t, func(c *sandbox.Config) { c.MaxPerRecipient = 1000 })
+	e := newEnv(t, func(c *sandbox.Config) { c.MaxPerRecipient = 1000; c.WebhookURL = "" })
 	const workers, each = 8, 40
 	var mu sync.Mutex
 	ids := map[string]bool{}
