@@ -40,7 +40,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"method"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "deflectd", Subsystem: "ivr", Name: "dropped_messages_total",
-			Help: "SIP messages dropped unparsed: not-allowed (sip.allow_cidrs), too-large (sip.max_message_size).",
+			Help: "SIP messages dropped unparsed: not-allowed (sip.allow_cidrs), pike (sip.pike), too-large (sip.max_message_size).",
 		}, []string{"reason"}),
 	}
 	if reg != nil {

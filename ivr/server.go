@@ -62,6 +62,7 @@ type Server struct {
 	m       *metrics
 	rules   contextRules
 	auth    *digestAuth // nil: INVITEs are not challenged
+	pike    *pike       // nil: no per-source rate limit
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -132,6 +133,11 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 			realm = "deflectd"
 		}
 		s.auth = newDigestAuth(realm, a.Username, a.Password.Reveal())
+	}
+	if pc := cfg.SIP.Pike; pc.Enabled && pc.Requests > 0 && pc.Window > 0 {
+		s.pike = newPike(pc.Requests, pc.Window, pc.Ban, func(ip netip.Addr) {
+			log.Warn("source banned by sip.pike", "source", ip.String(), "ban", pc.Ban.String())
+		})
 	}
 	if prompts != nil {
 		s.rules.hasLanguage = func(lang string) bool { return prompts.Has(lang, media.PromptOffer) }
@@ -367,8 +373,8 @@ func (s *Server) ActiveCalls() int { return int(s.active.Load()) }
 
 var errForbiddenSource = errors.New("source not in sip.allow_cidrs")
 
-// readFilter drops what arrives from outside sip.allow_cidrs, and UDP datagrams above
-// sip.max_message_size, before sipgo parses them. Dropping is silent (no response teaches a
+// readFilter drops what arrives from outside sip.allow_cidrs or from a source sip.pike banned,
+// and UDP datagrams above sip.max_message_size, before sipgo parses them. Dropping is silent (no response teaches a
 // scanner nothing); a TCP connection from outside is closed.
 func (s *Server) readFilter(allowed []netip.Prefix) sip.TransportReadFilter {
 	return func(p sip.TransportReadProps, data []byte) ([]byte, error) {
@@ -389,6 +395,13 @@ func (s *Server) readFilter(allowed []netip.Prefix) sip.TransportReadFilter {
 				}
 				return nil, errForbiddenSource
 			}
+		}
+		if s.pike != nil && !s.pike.allow(netAddrIP(p.RemoteAddr)) {
+			s.m.dropped.WithLabelValues("pike").Inc()
+			if udp {
+				return nil, nil
+			}
+			return nil, errForbiddenSource
 		}
 		if udp && s.cfg.SIP.MaxMessageSize > 0 && len(data) > s.cfg.SIP.MaxMessageSize {
 			s.m.dropped.WithLabelValues("too-large").Inc()

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -461,5 +462,58 @@ func TestDigestNonce(t *testing.T) {
 	}
 	if ours, _ := newDigestAuth("deflectd", "pbx", "pw").checkNonce(n); ours {
 		t.Error("another process's nonce accepted")
+	}
+}
+
+func TestPikeBansFloodingSource(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *Config) {
+		c.SIP.Pike = configs.PikeConfig{Enabled: true, Requests: 3, Window: 10 * time.Second, Ban: time.Minute}
+	})
+	r := newRawUDP(t, g.Addr("udp"))
+	answered := 0
+	for i := range 6 {
+		r.send(r.request("OPTIONS", fmt.Sprintf("z9hG4bK-pike%d", i), fmt.Sprintf("pike%d@test", i), 1, "", ""))
+		if r.recv(300*time.Millisecond) != nil {
+			answered++
+		}
+	}
+	if answered != 3 {
+		t.Errorf("%d of 6 answered, want 3", answered)
+	}
+	if v := g.counter(t, "deflectd_ivr_dropped_messages_total", map[string]string{"reason": "pike"}); v != 3 {
+		t.Errorf("pike drops %v, want 3", v)
+	}
+}
+
+func TestPikeBanExpires(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	bans := 0
+	p := newPike(2, time.Second, 5*time.Second, func(netip.Addr) { bans++ })
+	p.now = func() time.Time { return now }
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	steps := []struct {
+		advance time.Duration
+		ip      netip.Addr
+		want    bool
+	}{
+		{0, a, true}, {0, a, true}, {0, a, false}, // third in the window: banned
+		{0, b, true},                // others unaffected
+		{2 * time.Second, a, false}, // the limiter refilled, but the ban holds
+		{4 * time.Second, a, true},  // ban over
+	}
+	for i, s := range steps {
+		now = now.Add(s.advance)
+		if got := p.allow(s.ip); got != s.want {
+			t.Errorf("step %d (%s): allow %v, want %v", i, s.ip, got, s.want)
+		}
+	}
+	if bans != 1 {
+		t.Errorf("%d bans, want 1", bans)
+	}
+	now = now.Add(time.Hour)
+	p.allow(b)
+	if len(p.peers) != 1 {
+		t.Errorf("%d peers remembered after an hour, want 1 (quiet ones forgotten)", len(p.peers))
 	}
 }
