@@ -1,0 +1,313 @@
+// deflectd agent console. Plain JavaScript, no build step. Every piece of customer data is put
+// in the page with textContent (never as HTML); message bodies carry dir="auto" so Arabic reads
+// right to left. Live updates are server-sent events read with fetch, because EventSource
+// cannot send the bearer token.
+"use strict";
+
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const state = {
+    token: sessionStorage.getItem("deflectd-token") || "",
+    me: null,
+    selected: "",
+    lists: null,
+    seen: {},        // conversation id → number of messages shown
+    abort: null,     // aborts the event stream on sign-out
+    refreshTimer: 0,
+  };
+
+  async function api(method, path, body, extraHeaders) {
+    const headers = { Authorization: "Bearer " + state.token };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    Object.assign(headers, extraHeaders || {});
+    const resp = await fetch("/api/v1" + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    let data = null;
+    try { data = await resp.json(); } catch (_) { data = null; }
+    if (!resp.ok) {
+      const err = new Error((data && data.error) || resp.status + " " + resp.statusText);
+      err.status = resp.status;
+      throw err;
+    }
+    return data;
+  }
+
+  function announce(text) {
+    const a = $("announce");
+    a.textContent = "";
+    setTimeout(() => { a.textContent = text; }, 50);
+  }
+
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") e.className = v; else e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children) {
+      if (c === undefined || c === null) continue;
+      e.append(typeof c === "string" ? document.createTextNode(c) : c);
+    }
+    return e;
+  }
+
+  function who(c) { return c.name || c.caller || c.id; }
+
+  function waitText(s) {
+    if (s === undefined || s === null) return "";
+    const m = Math.floor(s / 60), r = s % 60;
+    return m > 0 ? `${m} min ${r} s` : `${r} s`;
+  }
+
+  // --- sign in / out ---------------------------------------------------------------------
+  async function signIn(token) {
+    state.token = token;
+    const me = await api("GET", "/agents/me");
+    state.me = me;
+    sessionStorage.setItem("deflectd-token", token);
+    $("agent-name").textContent = me.name;
+    $("signin-view").hidden = true;
+    $("app-view").hidden = false;
+    $("others-section").hidden = !me.admin;
+    if (me.presence === "offline") {
+      await api("PUT", "/agents/me/presence", { presence: "online" });
+      me.presence = "online";
+    }
+    $("presence").value = me.presence;
+    await loadTemplates();
+    await refresh();
+    startEvents();
+    $("presence").focus();
+  }
+
+  function signOut() {
+    if (state.abort) state.abort.abort();
+    sessionStorage.removeItem("deflectd-token");
+    location.reload();
+  }
+
+  $("signin").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    $("signin-error").textContent = "";
+    try {
+      await signIn($("token").value.trim());
+    } catch (e) {
+      $("signin-error").textContent = e.status === 401 ? "That token was not accepted." : "Sign-in failed: " + e.message;
+      $("token").focus();
+    }
+  });
+  $("signout").addEventListener("click", signOut);
+  $("presence").addEventListener("change", async () => {
+    try { await api("PUT", "/agents/me/presence", { presence: $("presence").value }); announce("Status: " + $("presence").value); }
+    catch (e) { showError(e); }
+  });
+
+  // --- lists -----------------------------------------------------------------------------
+  async function loadTemplates() {
+    const t = await api("GET", "/inbox/templates");
+    const sel = $("template-name");
+    sel.replaceChildren(...t.templates.map((n) => el("option", { value: n }, n)));
+  }
+
+  async function loadAgents() {
+    const a = await api("GET", "/agents");
+    const sel = $("transfer-to");
+    const opts = [el("option", { value: "bot" }, "Back to the bot")];
+    for (const ag of a.agents) {
+      if (ag.id === state.me.id) continue;
+      opts.push(el("option", { value: ag.id }, `${ag.name} (${ag.presence}, ${ag.chats}/${ag.max})`));
+    }
+    sel.replaceChildren(...opts);
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(state.refreshTimer);
+    state.refreshTimer = setTimeout(() => refresh().catch(showError), 100);
+  }
+
+  async function refresh() {
+    const before = state.lists;
+    const l = await api("GET", "/conversations");
+    state.lists = l;
+    if (before) {
+      const had = new Set(before.mine.map((c) => c.id));
+      for (const c of l.mine) if (!had.has(c.id)) announce("New conversation assigned: " + who(c));
+    }
+    renderList($("mine"), l.mine, "mine");
+    renderList($("waiting"), l.waiting, "waiting");
+    renderList($("others"), l.others || [], "others");
+    $("mine-count").textContent = `(${l.mine.length})`;
+    $("waiting-count").textContent = `(${l.waiting.length})`;
+    $("load").textContent = `${l.mine.length}/${state.me.max} chats`;
+    if (state.selected) await loadConversation(state.selected);
+  }
+
+  function renderList(ul, items, kind) {
+    ul.replaceChildren(...items.map((c) => {
+      const meta = [c.queue && "Queue " + c.queue, kind === "waiting" && c.position && "#" + c.position + " in line",
+        c.wait_estimate !== undefined && "wait " + waitText(c.wait_estimate), c.language,
+        kind === "others" && c.agent].filter(Boolean).join(" · ");
+      const b = el("button", { type: "button", "data-id": c.id, "aria-current": c.id === state.selected ? "true" : false },
+        el("span", { dir: "auto" }, who(c)), el("span", { class: "meta" }, meta));
+      b.addEventListener("click", () => select(c.id));
+      return el("li", {}, b);
+    }));
+  }
+
+  // --- one conversation ------------------------------------------------------------------
+  async function select(id) {
+    state.selected = id;
+    delete state.seen[id];
+    for (const b of document.querySelectorAll(".convlist button")) b.setAttribute("aria-current", b.dataset.id === id ? "true" : "false");
+    await loadConversation(id);
+    await loadAgents().catch(() => {});
+    $("conversation").focus();
+  }
+
+  async function loadConversation(id) {
+    let c;
+    try { c = await api("GET", "/conversations/" + encodeURIComponent(id)); }
+    catch (e) { if (e.status === 404) { state.selected = ""; $("conv").hidden = true; $("empty").hidden = false; return; } throw e; }
+    if (state.selected !== id) return;
+    $("empty").hidden = true;
+    $("conv").hidden = false;
+    $("conv-title").textContent = `${who(c)} (${c.caller}) — ${c.status}${c.agent ? ", " + c.agent : ""}`;
+    $("conv-title").setAttribute("dir", "auto");
+
+    const rows = [["Queue", c.queue], ["Wait estimate", c.wait_estimate !== undefined ? waitText(c.wait_estimate) : ""],
+      ["Customer id", c.customer_id], ["Language", c.language], ["IVR path", (c.ivr_path || []).join(" → ")]];
+    for (const [k, v] of Object.entries(c.context || {}).sort()) rows.push(["X-Context-" + k, v]);
+    if (c.user_to_user) rows.push(["User-to-User", c.user_to_user]);
+    if (c.session_id) rows.push(["Session", c.session_id]);
+    rows.push(["24-hour window", c.window_open ? "open" : "closed"]);
+    $("context").replaceChildren(...rows.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", {}, k), el("dd", { dir: "auto" }, String(v))]));
+
+    const ol = $("messages");
+    const shown = state.seen[id] || 0;
+    if (shown === 0 || shown > c.messages.length) ol.replaceChildren();
+    for (const m of c.messages.slice(ol.children.length)) {
+      const from = m.direction === "in" ? who(c) : (m.payload && m.payload.startsWith("agent:") ? m.payload.slice(6) : "bot");
+      ol.append(el("li", { class: m.direction, "data-id": m.id || "" },
+        el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${m.type !== "text" ? " · " + m.type : ""}`),
+        el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")")));
+    }
+    state.seen[id] = c.messages.length;
+    ol.scrollTop = ol.scrollHeight;
+
+    const mine = c.agent === state.me.id || state.me.admin;
+    $("claim").hidden = c.status !== "waiting";
+    $("reply").hidden = !c.window_open || c.status === "waiting" && !state.me.admin;
+    $("template").hidden = c.window_open;
+    $("transfer").hidden = !(c.status === "assigned" || c.status === "waiting") || !mine && c.status === "assigned";
+    $("close").hidden = !(c.status === "assigned" && mine);
+  }
+
+  function showError(e) {
+    $("action-error").textContent = e.message || String(e);
+  }
+
+  async function act(fn, doneText) {
+    $("action-error").textContent = "";
+    try {
+      await fn();
+      if (doneText) announce(doneText);
+      await refresh();
+    } catch (e) { showError(e); }
+  }
+
+  $("claim").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/claim`), "Conversation taken"));
+
+  $("reply").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = $("reply-text").value.trim();
+    if (!text) return;
+    const buttons = $("reply-buttons").value.split(",").map((s) => s.trim()).filter(Boolean);
+    const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+    act(async () => {
+      await api("POST", `/conversations/${encodeURIComponent(state.selected)}/messages`, { type: "text", text, buttons }, { "Idempotency-Key": key });
+      $("reply-text").value = "";
+      $("reply-buttons").value = "";
+      $("reply-text").focus();
+    }, "Reply sent");
+  });
+
+  $("template").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const params = $("template-params").value.split(",").map((s) => s.trim()).filter(Boolean);
+    act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/messages`,
+      { type: "template", template: $("template-name").value, params }), "Template sent");
+  });
+
+  $("transfer").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const to = $("transfer-to").value;
+    act(async () => {
+      await api("POST", `/conversations/${encodeURIComponent(state.selected)}/transfer`, { to });
+      state.selected = "";
+      $("conv").hidden = true;
+      $("empty").hidden = false;
+    }, "Conversation transferred");
+  });
+
+  $("close").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    act(async () => {
+      await api("POST", `/conversations/${encodeURIComponent(state.selected)}/close`, { disposition: $("disposition").value });
+      state.selected = "";
+      $("conv").hidden = true;
+      $("empty").hidden = false;
+    }, "Conversation closed");
+  });
+
+  // --- live updates ----------------------------------------------------------------------
+  async function startEvents() {
+    state.abort = new AbortController();
+    let delay = 1000;
+    while (!state.abort.signal.aborted) {
+      try {
+        const resp = await fetch("/api/v1/inbox/events", { headers: { Authorization: "Bearer " + state.token }, signal: state.abort.signal });
+        if (resp.status === 401) { signOut(); return; }
+        if (!resp.ok || !resp.body) throw new Error("events: " + resp.status);
+        $("live-state").textContent = "Live";
+        delay = 1000;
+        const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += value;
+          let i;
+          while ((i = buf.indexOf("\n\n")) >= 0) {
+            onEvent(buf.slice(0, i));
+            buf = buf.slice(i + 2);
+          }
+        }
+      } catch (e) {
+        if (state.abort.signal.aborted) return;
+      }
+      $("live-state").textContent = "Reconnecting…";
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 15000);
+      scheduleRefresh(); // catch up on what the gap missed
+    }
+  }
+
+  function onEvent(block) {
+    let name = "message", data = "";
+    for (const line of block.split("\n")) {
+      if (line.startsWith("event:")) name = line.slice(6).trim();
+      else if (line.startsWith("data:")) data += line.slice(5).trim();
+    }
+    if (name === "ready") { scheduleRefresh(); return; }
+    if (name !== "update") return;
+    let u = {};
+    try { u = JSON.parse(data); } catch (_) { return; }
+    if (u.type === "message" && u.wa_id && u.wa_id !== state.selected && state.lists &&
+        state.lists.mine.some((c) => c.id === u.wa_id)) {
+      const c = state.lists.mine.find((x) => x.id === u.wa_id);
+      announce("New message from " + who(c));
+    }
+    scheduleRefresh();
+  }
+
+  if (state.token) signIn(state.token).catch(() => { sessionStorage.removeItem("deflectd-token"); state.token = ""; });
+})();
