@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -463,15 +464,16 @@ func TestE2ERedisFailsMidCall(t *testing.T) {
 		c.Store.Redis.KeyPrefix = redistest.Prefix(t)
 	})
 	answered := make(chan struct{})
+	var once sync.Once // an ACK may be sent again for a retransmitted 200 OK
 	stopped := make(chan struct{})
 	go func() {
 		<-answered
 		p.Stop()
 		close(stopped)
 	}()
-	rep := g.call("+966501234555", ivr.CallOptions{Press: "1", PressAfter: 800 * time.Millisecond, OnEvent: func(line string) {
+	rep := g.call("+966501234555", ivr.CallOptions{Press: "1", PressAfter: 1500 * time.Millisecond, OnEvent: func(line string) {
 		if strings.HasPrefix(line, "> ACK") {
-			close(answered)
+			once.Do(func() { close(answered) })
 		}
 	}})
 	<-stopped
