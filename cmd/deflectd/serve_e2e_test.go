@@ -627,3 +627,22 @@ func TestE2EEmbeddedDefaultProcess(t *testing.T) {
 		t.Error("deflectd did not exit within 5 s of SIGINT")
 	}
 }
+
+// TestE2EDeclineWithRefer: deflect.on_decline refer hands the caller back with a REFER to
+// deflect.return_target carrying the result.
+func TestE2EDeclineWithRefer(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *configs.Config) {
+		c.Deflect.OnDecline = "refer"
+		c.Deflect.ReturnTarget = "sip:queue-return@127.0.0.1"
+	})
+	const caller = "+966501234533"
+	rep := g.call(caller, ivr.CallOptions{Press: "2"})
+	wantResult(t, rep, "declined")
+	if rep.EndedBy != "refer" || !strings.Contains(rep.ReferTo, "queue-return@127.0.0.1") {
+		t.Errorf("ended by %q, Refer-To %q", rep.EndedBy, rep.ReferTo)
+	}
+	if s := g.session(caller); s.Outcome != "declined" {
+		t.Errorf("outcome = %q", s.Outcome)
+	}
+}
