@@ -143,7 +143,7 @@
 
   function renderList(ul, items, kind) {
     ul.replaceChildren(...items.map((c) => {
-      const meta = [c.queue && "Queue " + c.queue, kind === "waiting" && c.position && "#" + c.position + " in line",
+      const meta = [c.caller, c.queue && "Queue " + c.queue, kind === "waiting" && c.position && "#" + c.position + " in line",
         c.wait_estimate !== undefined && "wait " + waitText(c.wait_estimate), c.language,
         kind === "others" && c.agent].filter(Boolean).join(" · ");
       const b = el("button", { type: "button", "data-id": c.id, "aria-current": c.id === state.selected ? "true" : false },

@@ -1,0 +1,176 @@
+package api_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/deflectd/deflectd/deflect/inbox"
+)
+
+// chromiumPath finds Debian's chromium; missing means skip, or fail on CI.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed (apt package chromium); CI must have it")
+	}
+	t.Skip("chromium is not installed")
+	return ""
+}
+
+// browser starts a fresh headless Chromium for the test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1366, 768), // a laptop screen
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return bctx
+}
+
+// screenshotOnFailure saves the page as it was when the test failed.
+func screenshotOnFailure(t *testing.T, bctx context.Context) {
+	if !t.Failed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		t.Logf("screenshot failed: %v", err)
+		return
+	}
+	path := filepath.Join(t.TempDir(), "console-failure.png")
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Logf("write screenshot: %v", err)
+		return
+	}
+	t.Logf("screenshot of the failure: %s", path)
+}
+
+// TestConsoleEndToEndInChromium: a caller deflected from the queue asks for an agent on
+// WhatsApp; the agent signs in to the console in a real browser, sees the conversation with
+// the call's context, replies in Arabic, the customer's phone gets it, a new customer message
+// appears live, and the agent closes the conversation.
+func TestConsoleEndToEndInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixture(t, "")
+	const waID = "966501239100"
+	f.deflectedCustomer(waID, "ar", "موظف") // "agent" in Arabic: handed off, waiting
+
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+
+	conv := chromedp.CSS(`#mine button[data-id="` + waID + `"]`)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/"),
+		chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), ibAlice),
+		chromedp.Click(chromedp.CSS("#signin button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("app-view")),
+		// Signing in sets alice online, which assigns her the waiting conversation.
+		chromedp.WaitVisible(conv),
+		chromedp.Click(conv),
+		chromedp.WaitVisible(chromedp.ID("conv")),
+		chromedp.WaitVisible(chromedp.ID("reply-text")),
+	)
+	if err != nil {
+		t.Fatalf("sign in and open the conversation: %v", err)
+	}
+	contextText, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("context")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("conv-title")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.CSS("#messages li .body"), "dir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Licensing", "7 min 0 s", "CUST-77", "ar", "offer → 1", "X-Context-Case", "R-2291", "X-Context-Tier", "gold"} {
+		if !strings.Contains(contextText, want) {
+			t.Errorf("call context %q lacks %q", contextText, want)
+		}
+	}
+	if !dir.Exists || dir.Value != "auto" {
+		t.Errorf(`message bodies have dir=%q, want "auto" (Arabic right to left)`, dir.Value)
+	}
+	if !strings.Contains(title, "assigned, alice") {
+		t.Errorf("title %q", title)
+	}
+
+	const reply = "أهلاً، كيف أساعدك؟"
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("reply-text"), reply),
+		chromedp.Click(chromedp.CSS("#reply button[type=submit]")),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[contains(@class,"out")]/p[contains(., "كيف أساعدك")]`)),
+	); err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Contains(f.phoneTexts(waID), reply) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the customer's phone did not get the reply; it has %q", f.phoneTexts(waID))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// The customer answers: the message appears without a reload (server-sent events).
+	if _, err := f.sb.CustomerText(t.Context(), waID, "شكراً جزيلاً"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[contains(@class,"in")]/p[contains(., "شكراً جزيلاً")]`)),
+	); err != nil {
+		t.Fatalf("live inbound message: %v", err)
+	}
+
+	// Close with a disposition.
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("disposition"), "resolved"),
+		chromedp.Click(chromedp.CSS("#close button[type=submit]")),
+		chromedp.WaitNotPresent(conv),
+		chromedp.WaitVisible(chromedp.ID("empty")),
+	); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	v, err := f.in.Get(t.Context(), waID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Status != inbox.StatusClosed || v.Disposition != "resolved" {
+		t.Fatalf("after closing in the console: status %q disposition %q", v.Status, v.Disposition)
+	}
+}
