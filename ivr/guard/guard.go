@@ -132,7 +132,8 @@ func New(cfg configs.SIPConfig, reg prometheus.Registerer, o Options) (*Guard, e
 	return g, nil
 }
 
-// Check decides what happens to req. Order: ACL, ban, rate, scanner, size, authentication.
+// Check decides what happens to req. Order: ACL, ban, rate, scanner, size, RFC 4475 semantics,
+// authentication.
 func (g *Guard) Check(req *sip.Request) Verdict {
 	v := g.check(req)
 	if v.Action == Respond && req.IsAck() {
@@ -168,8 +169,48 @@ func (g *Guard) check(req *sip.Request) Verdict {
 	if g.maxSize > 0 && messageSize(req) > g.maxSize {
 		return Verdict{Action: Respond, Code: 513, Reason: "Message Too Large", Why: "too-large"}
 	}
+	if v := malformed(req); v.Action != Allow {
+		return v
+	}
 	if g.auth != nil && req.IsInvite() && !inDialog(req) {
 		return g.auth.check(req, g.now())
+	}
+	return Verdict{Action: Allow}
+}
+
+// singleValued are header fields a request carries at most once (RFC 3261 §7.3.1; RFC 4475
+// §3.1.2.17–18: two Content-Lengths or two Call-IDs get a 400).
+var singleValued = []string{"Call-ID", "From", "To", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"}
+
+// malformed applies the RFC 4475 semantics sipgo's parser lets through: another SIP version
+// (505), duplicated single-valued headers or a CSeq naming another method (400), and a Require
+// on anything but INVITE (420: we implement no extension; the IVR checks INVITEs itself). ACK and
+// CANCEL are exempt from Require (RFC 3261 §8.2.2.3).
+func malformed(req *sip.Request) Verdict {
+	if req.SipVersion != "SIP/2.0" {
+		return Verdict{Action: Respond, Code: 505, Reason: "Version Not Supported", Why: "bad-version"}
+	}
+	for _, name := range singleValued {
+		if len(req.GetHeaders(name)) > 1 {
+			return Verdict{Action: Respond, Code: 400, Reason: "Duplicate " + name, Why: "malformed"}
+		}
+	}
+	if cseq := req.CSeq(); cseq == nil || !strings.EqualFold(cseq.MethodName.String(), req.Method.String()) {
+		return Verdict{Action: Respond, Code: 400, Reason: "CSeq Method Mismatch", Why: "malformed"}
+	}
+	if !req.IsInvite() && !req.IsAck() && !req.IsCancel() {
+		var tags []string
+		for _, h := range req.GetHeaders("Require") {
+			for _, t := range strings.Split(h.Value(), ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					tags = append(tags, t)
+				}
+			}
+		}
+		if len(tags) > 0 {
+			return Verdict{Action: Respond, Code: 420, Reason: "Bad Extension", Why: "bad-extension",
+				Headers: []sip.Header{sip.NewHeader("Unsupported", strings.Join(tags, ", "))}}
+		}
 	}
 	return Verdict{Action: Allow}
 }
@@ -190,6 +231,7 @@ func (g *Guard) Screen(req *sip.Request) (res *sip.Response, drop bool) {
 // Response builds the response a Respond verdict asks for (with Server: sip.user_agent).
 func (g *Guard) Response(req *sip.Request, v Verdict) *sip.Response {
 	res := sip.NewResponseFromRequest(req, v.Code, v.Reason, nil)
+	res.SipVersion = "SIP/2.0" // a 505 answers SIP/7.0 in our own version
 	if g.userAgent != "" {
 		res.AppendHeader(sip.NewHeader("Server", g.userAgent))
 	}

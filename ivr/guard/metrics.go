@@ -16,7 +16,7 @@ func newMetrics(reg prometheus.Registerer, g *Guard) *metrics {
 		}, []string{"reason"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "deflectd", Subsystem: "sip_guard", Name: "rejected_total",
-			Help: "SIP requests answered by the guard instead of the IVR, by reason (too-large, auth-challenge, auth-stale, auth-failed).",
+			Help: "SIP requests answered by the guard instead of the IVR, by reason (too-large, malformed, bad-version, bad-extension, auth-challenge, auth-stale, auth-failed).",
 		}, []string{"reason"}),
 		bans: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "deflectd", Subsystem: "sip_guard", Name: "bans_total",
@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, g *Guard) *metrics {
 	for _, r := range []string{"not-allowed", "banned", "flood", "scanner"} {
 		m.dropped.WithLabelValues(r)
 	}
-	for _, r := range []string{"too-large", "auth-challenge", "auth-failed"} {
+	for _, r := range []string{"too-large", "malformed", "bad-version", "bad-extension", "auth-challenge", "auth-failed"} {
 		m.rejected.WithLabelValues(r)
 	}
 	m.bans.WithLabelValues("flood")
