@@ -159,6 +159,32 @@ func (s *Service) seed(ctx context.Context, sess *store.Session, sent Sent) {
 	}
 }
 
+// conversationPath adds the finished call's IVR path to its conversation, for the agent.
+func (s *Service) conversationPath(ctx context.Context, sessionID string, path []string) {
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	sess, err := s.st.GetSession(sctx, sessionID)
+	if err != nil || sess.WAID == "" && sess.Caller == "" {
+		return
+	}
+	waID := sess.WAID
+	if waID == "" {
+		waID = strings.TrimPrefix(sess.Caller, "+")
+	}
+	err = s.updateConversation(sctx, waID, func(c *Conversation, fresh bool) error {
+		if fresh || c.SessionID != sessionID {
+			return errSkip // not seeded, or already another call's
+		}
+		c.IVRPath = path
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSkip) {
+		s.log.Warn("add ivr path to conversation", "session_id", sessionID, "err", err)
+	}
+}
+
+var errSkip = errors.New("skip")
+
 // updateConversation reads, changes and writes a conversation with compare-and-set, retrying
 // lost races a few times.
 func (s *Service) updateConversation(ctx context.Context, waID string, fn func(c *Conversation, fresh bool) error) error {

@@ -442,6 +442,9 @@ func (s *Service) Finish(ctx context.Context, sessionID string, o ivr.Outcome) {
 	}
 	s.m.outcomes.WithLabelValues(o.Result, metricReason(o.Result, reason)).Inc()
 	s.end(ctx, sessionID, out, reason, o.Path)
+	if o.Result == OutcomeDeflected && len(o.Path) > 0 {
+		s.conversationPath(ctx, sessionID, o.Path)
+	}
 	s.log.Info("call finished", "session_id", sessionID, "outcome", out)
 }
 

@@ -24,6 +24,9 @@ import (
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/deflect/api"
+	"github.com/deflectd/deflectd/deflect/inbox"
+	"github.com/deflectd/deflectd/deflect/inbox/bot"
+	"github.com/deflectd/deflectd/deflect/notify"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/memstore"
 	"github.com/deflectd/deflectd/deflect/store/redisstore"
@@ -98,6 +101,8 @@ type gateway struct {
 	client   *whatsapp.Client
 	consumer *whatsapp.Consumer
 	presence *lookup.Chain
+	inbox    *inbox.Service
+	desk     *inbox.Desk
 	engine   *deflect.Service
 	media    *media.Engine
 	sip      *ivr.Server
@@ -182,13 +187,42 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	}
 	g.closers = append(g.closers, func() { _ = g.presence.Close() })
 
-	// The engine, and the consumer that feeds it webhook events exactly once.
+	// Conversations: opt-out keywords, the menu bot, agents and an optional external desk.
+	flows, err := bot.Example()
+	if cfg.Inbox.FlowsFile != "" {
+		flows, err = bot.Load(cfg.Inbox.FlowsFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bot flows: %w", err)
+	}
+	g.desk = inbox.NewDesk(inbox.DeskOptions{
+		URL:     cfg.Inbox.DeskWebhookURL,
+		Secret:  cfg.Inbox.DeskSecret.Reveal(),
+		Retries: cfg.Inbox.DeskRetries,
+		Store:   g.store,
+		Name:    g.instance,
+		Logger:  log,
+	})
+	if g.inbox, err = inbox.New(inbox.Options{
+		Config: cfg,
+		Store:  g.store,
+		Sender: g.client,
+		Bot:    bot.New(flows, cfg.Inbox.FallbackAfter),
+		Agents: inbox.AgentsFromConfig(cfg.API),
+		Desk:   g.desk,
+		Logger: log,
+	}); err != nil {
+		return nil, err
+	}
+
+	// The engine, and the consumer that feeds webhook events exactly once to it, then to the inbox.
 	if g.engine, err = deflect.New(deflect.Options{
 		Config:   cfg,
 		Store:    g.store,
 		Sender:   deflect.WhatsAppSender(g.client),
 		Presence: g.presence,
 		Learner:  g.presence,
+		Chats:    g.inbox,
 		Registry: g.reg,
 		Logger:   log,
 		Instance: g.instance,
@@ -198,7 +232,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.consumer = &whatsapp.Consumer{
 		Queue:     queue,
 		Deduper:   g.store,
-		Handler:   g.engine.HandleEvent,
+		Handler:   g.handleEvent,
 		Name:      g.instance,
 		Log:       log,
 		Metrics:   whatsapp.NewConsumerMetrics(g.reg),
@@ -230,8 +264,14 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	if g.sandbox != nil {
 		sandboxHandler = g.sandbox.Handler()
 	}
+	templates := []string{cfg.Deflect.Template.Name}
+	for _, t := range cfg.WhatsApp.Sandbox.Templates {
+		if g.sandbox != nil && t.Name != cfg.Deflect.Template.Name {
+			templates = append(templates, t.Name)
+		}
+	}
 	g.http = &http.Server{
-		Handler: api.New(api.Options{
+		Handler: api.NewWithInbox(api.Options{
 			API:          cfg.API,
 			MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
 			Region:       cfg.Lookup.DefaultRegion,
@@ -244,6 +284,14 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 			Store:        g.store,
 			Draining:     g.isDraining,
 			Logger:       log,
+		}, api.InboxOptions{
+			Inbox:        g.inbox,
+			Desk:         g.desk,
+			Sessions:     g.store,
+			Templates:    templates,
+			NotifySender: g.client,
+			NotifyStore:  g.store,
+			NotifyConfig: notify.Config{Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage},
 		}),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
@@ -251,6 +299,16 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 	}
 	return g, nil
+}
+
+// handleEvent is the webhook consumer's handler: the engine first (session status, presence,
+// the message recorded in the conversation), then the inbox (opt-out, bot, agents). An error
+// makes the consumer retry; both sides are idempotent per event.
+func (g *gateway) handleEvent(ctx context.Context, e whatsapp.Event) error {
+	if err := g.engine.HandleEvent(ctx, e); err != nil {
+		return err
+	}
+	return g.inbox.HandleEvent(ctx, e)
 }
 
 func (g *gateway) isDraining() bool { return g.draining.Load() || g.sip.Draining() }
@@ -270,6 +328,12 @@ func (g *gateway) run(ctx context.Context) error {
 		g.sandbox.Start(bg)
 	}
 	goBG(g.engine.Run)
+	goBG(func(ctx context.Context) { g.inbox.Run(ctx, 0) })
+	goBG(func(ctx context.Context) {
+		if err := g.desk.Run(ctx); err != nil && ctx.Err() == nil {
+			g.log.Error("desk webhooks stopped", "err", err)
+		}
+	})
 	goBG(func(ctx context.Context) {
 		if err := g.consumer.Run(ctx); err != nil && ctx.Err() == nil {
 			g.log.Error("webhook consumer stopped", "err", err)

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -644,5 +645,46 @@ func TestE2EDeclineWithRefer(t *testing.T) {
 	}
 	if s := g.session(caller); s.Outcome != "declined" {
 		t.Errorf("outcome = %q", s.Outcome)
+	}
+}
+
+// TestE2EReplyReachesBot: after a deflection the customer writes on WhatsApp (through the
+// sandbox's customer simulation, as Meta would post it); the message lands in the conversation
+// seeded from the call and the menu bot answers.
+func TestE2EReplyReachesBot(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	const caller = "+966501234522"
+	wantResult(t, g.call(caller, ivr.CallOptions{Press: "1"}), "deflected")
+	s := g.session(caller)
+
+	resp, err := http.Post(g.base+"/_sandbox/customers/966501234522/text", "application/json", strings.NewReader(`{"body":"hello","name":"Sara"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		t.Fatalf("sandbox customer text = %d %s", resp.StatusCode, b)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(g.sandbox.Sent(caller)) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the bot never answered; sandbox has %d messages", len(g.sandbox.Sent(caller)))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if reply := g.sandbox.Sent(caller)[1]; reply.Type == "template" {
+		t.Errorf("second message is a template, want the bot's reply: %s", reply.Body)
+	}
+	doc, err := g.store.GetDoc(context.Background(), deflect.ConversationsCollection, "966501234522")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c deflect.Conversation
+	_ = json.Unmarshal(doc.Data, &c)
+	inbound := slices.ContainsFunc(c.Messages, func(m deflect.ConversationMessage) bool { return m.Direction == "in" && m.Text == "hello" })
+	if c.SessionID != s.ID || c.Name != "Sara" || c.Context["Account"] != "ACC-7" || !inbound || !slices.Contains(c.IVRPath, "dtmf:1") {
+		t.Errorf("conversation = %+v", c)
 	}
 }
