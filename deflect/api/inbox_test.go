@@ -306,9 +306,14 @@ func TestConsoleServedWithSecurityHeaders(t *testing.T) {
 
 func TestInboxEventsStream(t *testing.T) {
 	f := newInboxFixture(t, "")
+	// Served as serve does, with a write timeout: the stream must outlive it.
+	srv := httptest.NewUnstartedServer(f.srv.Config.Handler)
+	srv.Config.WriteTimeout = 200 * time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", f.srv.URL+"/api/v1/inbox/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/inbox/events", nil)
 	req.Header.Set("Authorization", "Bearer "+ibAlice)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -340,7 +345,10 @@ func TestInboxEventsStream(t *testing.T) {
 	if name, _ := readEvent(); name != "ready" {
 		t.Fatalf("first event %q, want ready", name)
 	}
-	go func() { _ = f.in.SetPresence(context.Background(), "bob", inbox.PresenceAway) }()
+	go func() {
+		time.Sleep(500 * time.Millisecond) // past the write timeout
+		_ = f.in.SetPresence(context.Background(), "bob", inbox.PresenceAway)
+	}()
 	name, data := readEvent()
 	var u inbox.Update
 	_ = json.Unmarshal([]byte(data), &u)

@@ -69,6 +69,7 @@ type Record struct {
 	WAID        string    `json:"wa_id"`
 	Status      string    `json:"status"` // bot|waiting|assigned|closed
 	Agent       string    `json:"agent,omitempty"`
+	SessionID   string    `json:"session_id,omitempty"` // the call the conversation came from
 	Bot         bot.State `json:"bot"`
 	LastInbound time.Time `json:"last_inbound,omitzero"`
 	QueuedAt    time.Time `json:"queued_at,omitzero"`
@@ -246,10 +247,18 @@ func (s *Service) touchRecord(ctx context.Context, waID string, conv *deflect.Co
 	var created bool
 	rec, err := s.updateRecord(ctx, waID, func(r *Record, isNew bool) error {
 		created = isNew
-		if isNew {
+		switch {
+		case isNew:
 			r.Status = StatusBot
 			r.Bot.Language = s.bot.Language(conv.Language)
+		case r.Status == StatusBot || r.Status == StatusClosed:
+			// A new deflected call, or a customer back after the window: the bot starts over
+			// (greeting, main menu) instead of resuming an old menu.
+			if conv.SessionID != r.SessionID || (!r.LastInbound.IsZero() && at.Sub(r.LastInbound) >= s.window) {
+				r.Bot = toBotState(s.bot.Language(conv.Language))
+			}
 		}
+		r.SessionID = conv.SessionID
 		if at.After(r.LastInbound) {
 			r.LastInbound = at
 		}

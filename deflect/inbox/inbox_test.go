@@ -1,10 +1,14 @@
 package inbox
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/whatsapp/sandbox"
@@ -279,4 +283,67 @@ var _ = store.ErrNotFound
 
 func sandboxButton(payload string) sandbox.Button {
 	return sandbox.Button{Payload: payload, Text: "Agent"}
+}
+
+func TestBotStartsOverForNewCallOrAfterWindow(t *testing.T) {
+	h := newHarness(t, nil)
+	const waID = "447700900700"
+	h.text(waID, "hello") // greeting + main menu
+	h.tap(waID, "m:main:1", "Renewal status")
+	greetings := func() int {
+		n := 0
+		for _, s := range h.received(waID) {
+			if strings.Contains(s.Text, "Welcome to the Licensing Service") {
+				n++
+			}
+		}
+		return n
+	}
+	if greetings() != 1 {
+		t.Fatalf("greetings = %d, want 1", greetings())
+	}
+	// A later deflected call: its template's button re-points the conversation at the new session.
+	sess := h.deflected("+"+waID, "en")
+	if _, err := h.sb.CustomerButton(t.Context(), waID, sandbox.Button{Payload: deflect.ButtonPayload(sess.ID, "wa"), Text: "WhatsApp"}); err != nil {
+		t.Fatal(err)
+	}
+	if greetings() != 2 {
+		t.Fatalf("a new call should restart the bot: greetings = %d, want 2", greetings())
+	}
+	// Back after the 24-hour window: the bot starts over too.
+	if _, err := h.in.updateRecord(t.Context(), waID, func(r *Record, _ bool) error {
+		r.LastInbound = r.LastInbound.Add(-25 * time.Hour)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h.text(waID, "hi again")
+	if greetings() != 3 {
+		t.Fatalf("after the window the bot should start over: greetings = %d, want 3", greetings())
+	}
+}
+
+func TestLogsMaskNumbers(t *testing.T) {
+	var buf bytes.Buffer
+	h := newHarness(t, nil, func(_ *configs.Config, o *Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	const waID = "966501230777"
+	h.deflected("+"+waID, "ar")
+	h.text(waID, "STOP")
+	h.text(waID, "START")
+	h.text(waID, "موظف")
+	if err := h.in.SetPresence(t.Context(), "alice", PresenceOnline); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.in.Close(t.Context(), "alice", waID, "resolved"); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if !strings.Contains(out, "conversation closed") {
+		t.Fatalf("expected log lines, got %q", out)
+	}
+	if strings.Contains(out, waID) || strings.Contains(out, "501230777") {
+		t.Fatalf("a phone number appears unmasked in the logs:\n%s", out)
+	}
 }
