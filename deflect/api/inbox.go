@@ -326,7 +326,8 @@ func (ib *inboxAPI) close(c *gin.Context) {
 // events streams console updates as server-sent events ("event: update", JSON data) with
 // keep-alive comments. The console reads it with fetch (EventSource cannot send the bearer).
 func (ib *inboxAPI) events(c *gin.Context) {
-	if _, ok := ib.agentID(c); !ok {
+	agentID, ok := ib.agentID(c)
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
@@ -344,6 +345,15 @@ func (ib *inboxAPI) events(c *gin.Context) {
 	c.Status(http.StatusOK)
 	fmt.Fprint(c.Writer, "retry: 2000\nevent: ready\ndata: {}\n\n")
 	c.Writer.Flush()
+	// The open stream is the agent's presence heartbeat (inbox PresenceTTL).
+	touch := func() {
+		tctx, cancel := ib.s.ctx(c)
+		defer cancel()
+		if err := ib.in.Inbox.Touch(tctx, agentID); err != nil && ctx.Err() == nil {
+			ib.s.log.Warn("agent heartbeat", "agent", agentID, "err", err)
+		}
+	}
+	touch()
 	tick := time.NewTicker(ib.in.Heartbeat)
 	defer tick.Stop()
 	for {
@@ -359,6 +369,7 @@ func (ib *inboxAPI) events(c *gin.Context) {
 		case <-tick.C:
 			fmt.Fprint(c.Writer, ": keep-alive\n\n")
 			c.Writer.Flush()
+			touch()
 		}
 	}
 }

@@ -69,7 +69,20 @@ type agentDoc struct {
 	// Chats are the conversations (wa_id) holding one of the agent's slots; Token identifies
 	// the reservation so that only its maker releases it.
 	Chats     map[string]slot `json:"chats"`
+	LastSeen  time.Time       `json:"last_seen,omitzero"` // set by SetPresence and Touch
 	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// presence is the agent's effective presence: with a PresenceTTL, an agent whose console has
+// not been seen for that long counts as offline (a closed laptop gets no new chats).
+func (s *Service) presence(a *agentDoc) string {
+	if a == nil {
+		return PresenceOffline
+	}
+	if s.presenceTTL > 0 && a.Presence != PresenceOffline && s.now().Sub(a.LastSeen) > s.presenceTTL {
+		return PresenceOffline
+	}
+	return a.Presence
 }
 
 type slot struct {
@@ -106,7 +119,7 @@ func (s *Service) Agents(ctx context.Context) ([]AgentView, error) {
 		d := docs[a.ID]
 		v := AgentView{Agent: a, Presence: PresenceOffline, Max: s.max}
 		if d.doc != nil {
-			v.Presence, v.Chats = d.doc.Presence, len(d.doc.Chats)
+			v.Presence, v.Chats = s.presence(d.doc), len(d.doc.Chats)
 		}
 		out = append(out, v)
 	}
@@ -183,13 +196,31 @@ func (s *Service) SetPresence(ctx context.Context, agentID, presence string) err
 		return fmt.Errorf("set presence: %q is not online, away or offline", presence)
 	}
 	if _, err := s.updateAgent(ctx, agentID, func(a *agentDoc) error {
-		a.Presence = presence
+		a.Presence, a.LastSeen = presence, s.now()
 		return nil
 	}); err != nil {
 		return err
 	}
 	s.publish(ctx, Update{Type: UpdateAgent, Agent: agentID})
 	if presence == PresenceOnline {
+		return s.Dispatch(ctx)
+	}
+	return nil
+}
+
+// Touch records that the agent's console is connected (the SSE stream calls it every
+// heartbeat). An agent who was stale and is online again pulls waiting conversations.
+func (s *Service) Touch(ctx context.Context, agentID string) error {
+	var back bool
+	if _, err := s.updateAgent(ctx, agentID, func(a *agentDoc) error {
+		back = a.Presence == PresenceOnline && s.presence(a) != PresenceOnline
+		a.LastSeen = s.now()
+		return nil
+	}); err != nil {
+		return err
+	}
+	if back {
+		s.publish(ctx, Update{Type: UpdateAgent, Agent: agentID})
 		return s.Dispatch(ctx)
 	}
 	return nil
@@ -204,13 +235,13 @@ func (s *Service) reserve(ctx context.Context, agentID, waID string, checkCapaci
 			return ErrTaken
 		}
 		if checkCapacity {
-			if a.Presence != PresenceOnline {
+			if s.presence(a) != PresenceOnline {
 				return ErrUnavailable
 			}
 			if len(a.Chats) >= s.max {
 				return ErrFull
 			}
-		} else if a.Presence == PresenceOffline {
+		} else if s.presence(a) == PresenceOffline {
 			return ErrUnavailable
 		}
 		a.Chats[waID] = slot{Token: token, At: s.now()}
@@ -355,7 +386,7 @@ func (s *Service) leastLoaded(ctx context.Context) (string, error) {
 	best, load := "", s.max
 	for _, a := range s.agents { // configuration order breaks ties
 		d := docs[a.ID].doc
-		if d == nil || d.Presence != PresenceOnline {
+		if d == nil || s.presence(d) != PresenceOnline {
 			continue
 		}
 		if n := len(d.Chats); n < load {

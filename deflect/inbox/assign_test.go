@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/store"
@@ -180,4 +181,38 @@ func checkInvariants(t *testing.T, s *Service, ids []string, max int) []string {
 		t.Fatalf("%d slots held for %d assigned conversations", len(slots), len(assigned))
 	}
 	return assigned
+}
+
+func TestPresenceExpiresWithoutHeartbeat(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	h := newHarness(t, nil, func(_ *configs.Config, o *Options) { o.PresenceTTL, o.Now = time.Minute, clock })
+	ctx := t.Context()
+	if err := h.in.SetPresence(ctx, "alice", PresenceOnline); err != nil {
+		t.Fatal(err)
+	}
+	advance(2 * time.Minute) // alice's console went away without signing out
+	views, _ := h.in.Agents(ctx)
+	for _, v := range views {
+		if v.ID == "alice" && v.Presence != PresenceOffline {
+			t.Fatalf("alice is %s after two minutes without a heartbeat, want offline", v.Presence)
+		}
+	}
+	if err := h.in.handoff(ctx, "447700900800", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.in.Dispatch(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := h.record("447700900800"); r.Status != StatusWaiting {
+		t.Fatalf("assigned to a stale agent: %+v", r)
+	}
+	if err := h.in.Touch(ctx, "alice"); err != nil { // the console reconnects
+		t.Fatal(err)
+	}
+	if r := h.record("447700900800"); r.Status != StatusAssigned || r.Agent != "alice" {
+		t.Fatalf("after the heartbeat: %+v, want assigned to alice", r)
+	}
 }

@@ -108,6 +108,9 @@ type Options struct {
 	// StaleReservation is how old an agent slot reserved for a conversation that never got
 	// assigned (a crash between the two writes) must be before it is freed; default 30 s.
 	StaleReservation time.Duration
+	// PresenceTTL: an online agent whose console has not called Touch (or SetPresence) for this
+	// long counts as offline for new assignments. 0 = presence never expires (API-only agents).
+	PresenceTTL time.Duration
 }
 
 // Service is the inbox.
@@ -122,8 +125,10 @@ type Service struct {
 	now    func() time.Time
 	stale  time.Duration
 	max    int
-	window time.Duration
-	ttl    time.Duration
+
+	presenceTTL time.Duration
+	window      time.Duration
+	ttl         time.Duration
 }
 
 var _ deflect.ChatCounter = (*Service)(nil)
@@ -134,7 +139,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("new inbox: store, sender and bot are required")
 	}
 	s := &Service{cfg: o.Config, st: o.Store, send: o.Sender, bot: o.Bot, agents: slices.Clone(o.Agents),
-		desk: o.Desk, log: o.Logger, now: o.Now, stale: o.StaleReservation,
+		desk: o.Desk, log: o.Logger, now: o.Now, stale: o.StaleReservation, presenceTTL: o.PresenceTTL,
 		max: o.Config.Inbox.MaxChatsPerAgent, window: o.Config.Inbox.WindowDuration, ttl: o.Config.Deflect.SessionTTL}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -85,7 +85,7 @@ func (s *Service) List(ctx context.Context, agentID string, sessions SessionGett
 		return nil, err
 	}
 	if d := docs[agentID].doc; d != nil {
-		out.Presence = d.Presence
+		out.Presence = s.presence(d)
 	}
 	for id, d := range docs {
 		if id != agentID && !a.Admin {
