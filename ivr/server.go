@@ -44,6 +44,15 @@ type Config struct {
 	// MediaIP is the address put in our SDP. Zero = sip.advertise_host when it is an IP, else
 	// the listen address, else the local address that routes to the caller.
 	MediaIP netip.Addr
+	// Guard screens every parsed request before its handler runs (ivr/guard implements it;
+	// nil = none): scanner silence, RFC 4475 checks the parser lets through, TCP message size.
+	Guard Guard
+}
+
+// Guard decides on a request before the IVR handles it: drop = send nothing; a non-nil res is
+// sent instead of handling the request; (nil, false) lets it through.
+type Guard interface {
+	Screen(req *sip.Request) (res *sip.Response, drop bool)
 }
 
 // Listener is one bound SIP listener.
@@ -178,15 +187,35 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 		return nil, err
 	}
 
-	s.srv.OnInvite(s.handleInvite)
-	s.srv.OnAck(s.handleAck)
-	s.srv.OnBye(s.handleBye)
-	s.srv.OnCancel(s.handleCancel)
-	s.srv.OnOptions(s.handleOptions)
-	s.srv.OnInfo(s.handleInfo)
-	s.srv.OnNotify(s.handleNotify)
-	s.srv.OnNoRoute(s.handleNoRoute)
+	s.srv.OnInvite(s.guarded(s.handleInvite))
+	s.srv.OnAck(s.guarded(s.handleAck))
+	s.srv.OnBye(s.guarded(s.handleBye))
+	s.srv.OnCancel(s.guarded(s.handleCancel))
+	s.srv.OnOptions(s.guarded(s.handleOptions))
+	s.srv.OnInfo(s.guarded(s.handleInfo))
+	s.srv.OnNotify(s.guarded(s.handleNotify))
+	s.srv.OnNoRoute(s.guarded(s.handleNoRoute))
 	return s, nil
+}
+
+// guarded runs cfg.Guard before h (sipgo has no public request middleware).
+func (s *Server) guarded(h sipgo.RequestHandler) sipgo.RequestHandler {
+	if s.cfg.Guard == nil {
+		return h
+	}
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		res, drop := s.cfg.Guard.Screen(req)
+		switch {
+		case drop:
+			return
+		case res != nil:
+			if err := tx.Respond(res); err != nil {
+				s.log.Debug("respond failed", "method", req.Method.String(), "code", res.StatusCode, "error", err)
+			}
+			return
+		}
+		h(req, tx)
+	}
 }
 
 func (s *Server) bind() error {
