@@ -225,6 +225,12 @@ type InboxConfig struct {
 	DeskSecret       Secret        `yaml:"desk_secret"`
 	DeskRetries      int           `yaml:"desk_retries"`
 	WindowDuration   time.Duration `yaml:"window_duration"`
+	// Templates are offered in the agent console when the 24-hour window is closed; empty =
+	// deflect.template.name.
+	Templates []string `yaml:"templates"`
+	// PresenceTTL: an online agent whose console has been disconnected this long gets no new
+	// chats (0 = presence never expires).
+	PresenceTTL time.Duration `yaml:"presence_ttl"`
 }
 
 // APIConfig holds bearer tokens.
@@ -342,6 +348,7 @@ func Default() Config {
 			OptInKeywords:    []string{"START", "SUBSCRIBE", "اشتراك"},
 			DeskRetries:      5,
 			WindowDuration:   24 * time.Hour,
+			PresenceTTL:      time.Minute,
 		},
 	}
 }

@@ -210,6 +210,22 @@ func (c Config) Validate() error {
 		bad("deflect.template.name", "is required")
 	}
 
+	in := c.Inbox
+	if in.MaxChatsPerAgent < 1 {
+		bad("inbox.max_chats_per_agent", "must be at least 1")
+	}
+	if in.FallbackAfter < 0 || in.DeskRetries < 0 || in.PresenceTTL < 0 {
+		bad("inbox", "fallback_after, desk_retries and presence_ttl must not be negative")
+	}
+	positive("inbox.window_duration", in.WindowDuration)
+	if in.DeskWebhookURL != "" {
+		if u, err := url.Parse(in.DeskWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("inbox.desk_webhook_url", "%q is not an http(s) URL", in.DeskWebhookURL)
+		} else if !in.DeskSecret.IsSet() {
+			bad("inbox.desk_secret", "is required with a desk webhook (receivers check the signature)")
+		}
+	}
+
 	for i, t := range c.API.Tokens {
 		key := fmt.Sprintf("api.tokens[%d]", i)
 		if !t.Token.IsSet() {

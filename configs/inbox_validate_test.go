@@ -1,0 +1,38 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateInbox(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string // substring of the error; "" = valid
+	}{
+		{"default", func(*Config) {}, ""},
+		{"no chats per agent", func(c *Config) { c.Inbox.MaxChatsPerAgent = 0 }, "inbox.max_chats_per_agent"},
+		{"negative retries", func(c *Config) { c.Inbox.DeskRetries = -1 }, "inbox"},
+		{"zero window", func(c *Config) { c.Inbox.WindowDuration = 0 }, "inbox.window_duration"},
+		{"desk url not http", func(c *Config) { c.Inbox.DeskWebhookURL, c.Inbox.DeskSecret = "ftp://desk", "s" }, "inbox.desk_webhook_url"},
+		{"desk without secret", func(c *Config) { c.Inbox.DeskWebhookURL = "https://desk.example/hook" }, "inbox.desk_secret"},
+		{"desk with secret", func(c *Config) { c.Inbox.DeskWebhookURL, c.Inbox.DeskSecret = "https://desk.example/hook", "s" }, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.mod(&c)
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
