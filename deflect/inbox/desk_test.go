@@ -180,3 +180,29 @@ func TestSignature(t *testing.T) {
 		t.Fatal("VerifySignature disagrees with Sign")
 	}
 }
+
+func TestFromConfig(t *testing.T) {
+	h := newHarness(t, nil)
+	cfg := configs.Default()
+	cfg.API.Tokens = []configs.TokenConfig{{Name: "carol", Token: "c", Scopes: []string{"agent"}}, {Name: "pbx", Token: "p", Scopes: []string{"pbx"}}}
+	s, desk, err := FromConfig(cfg, h.st, h.client, "test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desk.Enabled() {
+		t.Fatal("desk enabled without a webhook URL")
+	}
+	if _, ok := s.Agent("carol"); !ok {
+		t.Fatal("agent carol missing")
+	}
+	if _, ok := s.Agent("pbx"); ok {
+		t.Fatal("a pbx token is not an agent")
+	}
+	if got := ConsoleTemplates(cfg); len(got) != 1 || got[0] != "call_deflection" {
+		t.Fatalf("ConsoleTemplates = %v", got)
+	}
+	cfg.Inbox.FlowsFile = "testdata/missing.yaml"
+	if _, _, err := FromConfig(cfg, h.st, h.client, "test", nil); err == nil {
+		t.Fatal("a missing flows file must be an error")
+	}
+}
