@@ -3,7 +3,6 @@ package ivr
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -30,8 +29,57 @@ func TestBaresipPressesOne(t *testing.T) {
 	}
 	g := startGateway(t)
 
+	// Ports are picked free but may be taken before baresip binds them: try a few times.
+	var conn net.Conn
+	for attempt := 1; conn == nil; attempt++ {
+		var p *baresipProc
+		p, conn = startBaresip(t, baresip, mods)
+		defer p.stop(t)
+		if conn == nil && attempt == 3 {
+			t.Fatalf("baresip did not start:\n%s", tail(p.out.Bytes(), 3000))
+		}
+	}
+	defer conn.Close()
+	ctl := &baresipCtl{t: t, conn: conn, r: bufio.NewReader(conn)}
+
+	ctl.command("dial", g.uri("udp"))
+	ctl.waitEvent("CALL_ESTABLISHED", 10*time.Second)
+	time.Sleep(300 * time.Millisecond) // the offer is playing
+	ctl.command("sndcode", "1")
+	ctl.waitEvent("CALL_CLOSED", 15*time.Second)
+
+	o := g.dec.waitFinish(t)
+	if o.Result != ResultDeflected {
+		t.Errorf("outcome %+v, want deflected", o)
+	}
+	if !hasStep(o.Path, "dtmf:1") || !hasStep(o.Path, "bye") {
+		t.Errorf("path %v", o.Path)
+	}
+	if ci := g.dec.calls()[0]; ci.Caller.E164 != "+966501234567" {
+		t.Errorf("caller %+v", ci.Caller)
+	}
+	ctl.command("quit", "")
+}
+
+type baresipProc struct {
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	exited chan struct{}
+}
+
+func (p *baresipProc) stop(t *testing.T) {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+	if t.Failed() {
+		t.Logf("baresip output:\n%s", tail(p.out.Bytes(), 6000))
+	}
+}
+
+// startBaresip runs baresip with a fresh config; conn is nil when it did not come up.
+func startBaresip(t *testing.T, bin, mods string) (*baresipProc, net.Conn) {
+	t.Helper()
 	dir := t.TempDir()
-	sipPort, ctrlPort, rtpPort := freeUDPPort(t, false), freeTCPPort(t), freeUDPPort(t, true)
+	sipPort, ctrlPort, rtpPort := freeUDPTCPPort(t), freeTCPPort(t), freeUDPPort(t, true)
 	config := fmt.Sprintf(`module_path %s
 module g711.so
 module ausine.so
@@ -55,55 +103,25 @@ rtp_ports %d-%d
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
 		t.Fatal(err)
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	defer cancel()
-	var out lockedBuffer
-	cmd := exec.CommandContext(ctx, baresip, "-f", dir, "-s")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	p := &baresipProc{out: &lockedBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, "-f", dir, "-s")
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("baresip output:\n%s", tail(out.Bytes(), 6000))
-		}
-	}()
-
-	var conn net.Conn
-	for deadline := time.Now().Add(10 * time.Second); ; {
+	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ctrlPort))
 		if err == nil {
-			conn = c
-			break
+			return p, c
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("baresip ctrl_tcp not reachable: %v", err)
+		select {
+		case <-p.exited:
+			return p, nil
+		case <-time.After(50 * time.Millisecond):
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
-	defer conn.Close()
-	ctl := &baresipCtl{t: t, conn: conn, r: bufio.NewReader(conn)}
-
-	ctl.command("dial", g.uri("udp"))
-	ctl.waitEvent("CALL_ESTABLISHED", 10*time.Second)
-	time.Sleep(300 * time.Millisecond) // the offer is playing
-	ctl.command("sndcode", "1")
-	ctl.waitEvent("CALL_CLOSED", 15*time.Second)
-
-	o := g.dec.waitFinish(t)
-	if o.Result != ResultDeflected {
-		t.Errorf("outcome %+v, want deflected", o)
-	}
-	if !hasStep(o.Path, "dtmf:1") || !hasStep(o.Path, "bye") {
-		t.Errorf("path %v", o.Path)
-	}
-	if ci := g.dec.calls()[0]; ci.Caller.E164 != "+966501234567" {
-		t.Errorf("caller %+v", ci.Caller)
-	}
-	ctl.command("quit", "")
+	return p, nil
 }
 
 type baresipCtl struct {
@@ -147,6 +165,26 @@ func (c *baresipCtl) waitEvent(typ string, d time.Duration) {
 			return
 		}
 	}
+}
+
+// freeUDPTCPPort is a port free for both UDP and TCP (baresip's sip_listen binds both).
+func freeUDPTCPPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		l.Close()
+		if err == nil {
+			u.Close()
+			return p
+		}
+	}
+	t.Fatal("no port free for udp and tcp")
+	return 0
 }
 
 func freeTCPPort(t *testing.T) int {
