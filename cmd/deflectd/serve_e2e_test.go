@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -63,6 +64,7 @@ type testGateway struct {
 	*gateway
 	base string // http://host:port
 	t    *testing.T
+	stop func() error // graceful shutdown, as on SIGTERM; returns run's error
 }
 
 func startGateway(t *testing.T, mutate func(*configs.Config)) *testGateway {
@@ -82,18 +84,25 @@ func startGateway(t *testing.T, mutate func(*configs.Config)) *testGateway {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- g.run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("gateway run: %v", err)
+	var once sync.Once
+	var runErr error
+	stop := func() error {
+		once.Do(func() {
+			cancel()
+			select {
+			case runErr = <-done:
+			case <-time.After(15 * time.Second):
+				runErr = errors.New("gateway did not stop within 15 s")
 			}
-		case <-time.After(15 * time.Second):
-			t.Error("gateway did not stop within 15 s")
+		})
+		return runErr
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("gateway run: %v", err)
 		}
 	})
-	tg := &testGateway{gateway: g, base: "http://" + g.httpLn.Addr().String(), t: t}
+	tg := &testGateway{gateway: g, base: "http://" + g.httpLn.Addr().String(), t: t, stop: stop}
 	tg.waitReady(5 * time.Second)
 	return tg
 }
@@ -686,5 +695,51 @@ func TestE2EReplyReachesBot(t *testing.T) {
 	inbound := slices.ContainsFunc(c.Messages, func(m deflect.ConversationMessage) bool { return m.Direction == "in" && m.Text == "hello" })
 	if c.SessionID != s.ID || c.Name != "Sara" || c.Context["Account"] != "ACC-7" || !inbound || !slices.Contains(c.IVRPath, "dtmf:1") {
 		t.Errorf("conversation = %+v", c)
+	}
+}
+
+// TestE2EGracefulShutdown: on SIGTERM the gateway stops taking calls (503, readyz 503) but lets
+// the call in progress finish normally, webhooks included, before it stops HTTP.
+func TestE2EGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *configs.Config) { c.Deflect.OnNoStatus = "failed" })
+	const caller = "+966501234511"
+	answered := make(chan struct{})
+	var once sync.Once
+	result := make(chan ivr.CallReport, 1)
+	go func() {
+		result <- g.call(caller, ivr.CallOptions{Press: "1", PressAfter: 1200 * time.Millisecond, OnEvent: func(line string) {
+			if strings.HasPrefix(line, "> ACK") {
+				once.Do(func() { close(answered) })
+			}
+		}})
+	}()
+	<-answered
+	stopped := make(chan error, 1)
+	go func() { stopped <- g.stop() }()
+
+	deadline := time.Now().Add(2 * time.Second)
+	for !g.isDraining() {
+		if time.Now().After(deadline) {
+			t.Fatal("not draining after shutdown began")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, _ := g.get("/readyz"); code != 503 {
+		t.Errorf("readyz while draining = %d, want 503", code)
+	}
+	if rep := g.call("+966501234512", ivr.CallOptions{Press: "1"}); rep.FinalStatus != 503 {
+		t.Errorf("INVITE while draining = %d, want 503", rep.FinalStatus)
+	}
+	// The call in progress is deflected: its status webhook still got through (on_no_status
+	// is failed, so a missing status would show).
+	wantResult(t, <-result, "deflected")
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Errorf("run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("gateway did not stop after its last call")
 	}
 }
