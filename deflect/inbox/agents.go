@@ -516,15 +516,21 @@ func (s *Service) Close(ctx context.Context, by, waID, disposition string) error
 		return nil
 	}
 	from := rec.Agent
+	closed := false
 	rec, err = s.updateRecord(ctx, waID, func(r *Record, _ bool) error {
+		closed = false
+		if r.Status == StatusClosed {
+			return errSkipWrite // closed meanwhile (by someone else): nothing more to do
+		}
 		if r.Agent != from {
 			return ErrTaken
 		}
 		r.Status, r.Agent, r.Disposition, r.ClosedBy, r.ClosedAt = StatusClosed, "", disposition, by, s.now()
 		r.Bot = toBotState(r.Bot.Language)
+		closed = true
 		return nil
 	})
-	if err != nil {
+	if err != nil || !closed {
 		return err
 	}
 	_ = s.st.DeleteDoc(ctx, QueueCollection, waID)

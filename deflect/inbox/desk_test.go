@@ -92,6 +92,11 @@ func TestDeskWebhooksSignedAndRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "four desk events", func() bool { return len(rc.events()) == 4 })
+	h.redeliver() // Meta redelivering the message posts nothing new to the desk
+	if err := h.in.Close(t.Context(), "admin", waID, "again"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
 	want := map[string]bool{EventConversationCreated: true, EventMessageInbound: true, EventConversationHandoff: true, EventConversationClosed: true}
 	for _, e := range rc.events() {
 		if !want[e.Event] {

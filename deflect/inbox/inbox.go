@@ -201,8 +201,15 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 	if fresh {
 		s.log.Info("conversation opened without a call", "wa_id", redact.Mask(waID))
 	}
-	s.desk.emit(ctx, EventMessageInbound, m.ID, map[string]any{"conversation_id": waID, "message": deskMessage{
-		ID: m.ID, Type: m.Type, Text: text, Payload: replyID, At: at}})
+	if s.desk.Enabled() {
+		// Once per message: a redelivered event is not posted to the desk again.
+		if first, err := s.st.SetOnce(ctx, "inbox:desk:in:"+m.ID, 48*time.Hour); err != nil {
+			return fmt.Errorf("claim desk event: %w", err)
+		} else if first {
+			s.desk.emit(ctx, EventMessageInbound, m.ID, map[string]any{"conversation_id": waID, "message": deskMessage{
+				ID: m.ID, Type: m.Type, Text: text, Payload: replyID, At: at}})
+		}
+	}
 
 	lang := s.bot.Language(rec.Bot.Language)
 	if m.Type == "text" {
