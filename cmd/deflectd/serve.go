@@ -31,6 +31,7 @@ import (
 	"github.com/deflectd/deflectd/deflect/store/memstore"
 	"github.com/deflectd/deflectd/deflect/store/redisstore"
 	"github.com/deflectd/deflectd/ivr"
+	"github.com/deflectd/deflectd/ivr/guard"
 	"github.com/deflectd/deflectd/ivr/media"
 	"github.com/deflectd/deflectd/lookup"
 	"github.com/deflectd/deflectd/whatsapp"
@@ -250,11 +251,20 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		return nil, err
 	}
 	g.closers = append(g.closers, func() { _ = g.media.Close() })
+	// The SIP edge guard: scanner silence, RFC 4475 checks and the TCP message size before the IVR
+	// sees a request. sip.auth and sip.pike are the IVR's own (before parsing), so not repeated here.
+	guardCfg := cfg.SIP
+	guardCfg.Auth, guardCfg.Pike = configs.SIPAuthConfig{}, configs.PikeConfig{}
+	sipGuard, err := guard.New(guardCfg, g.reg, guard.Options{Log: log})
+	if err != nil {
+		return nil, err
+	}
 	if g.sip, err = ivr.New(ivr.Config{
 		SIP:          cfg.SIP,
 		IVR:          cfg.IVR,
 		OnDecline:    cfg.Deflect.OnDecline,
 		ReturnTarget: cfg.Deflect.ReturnTarget,
+		Guard:        sipGuard,
 	}, g.engine, g.media, prompts, ivr.LookupNormalizer(cfg.Lookup.DefaultRegion), log, g.reg); err != nil {
 		return nil, err
 	}
