@@ -69,6 +69,13 @@ type testGateway struct {
 
 func startGateway(t *testing.T, mutate func(*configs.Config)) *testGateway {
 	t.Helper()
+	return startGatewayLogging(t, mutate, nil)
+}
+
+// startGatewayLogging is startGateway with the process logger (masking, debug level) writing to
+// logTo.
+func startGatewayLogging(t *testing.T, mutate func(*configs.Config), logTo io.Writer) *testGateway {
+	t.Helper()
 	cfg := e2eConfig()
 	if mutate != nil {
 		mutate(&cfg)
@@ -76,6 +83,9 @@ func startGateway(t *testing.T, mutate func(*configs.Config)) *testGateway {
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("E2E_LOG") != "" {
 		log = newLogger(configs.LogConfig{Level: "debug", Format: "text"}, os.Stderr)
+	}
+	if logTo != nil {
+		log = newLogger(configs.LogConfig{Level: "debug", Format: "json"}, logTo)
 	}
 	g, err := newGateway(cfg, log)
 	if err != nil {
@@ -742,4 +752,55 @@ func TestE2EGracefulShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("gateway did not stop after its last call")
 	}
+}
+
+// TestE2ELogsMaskNumbers: a whole deflection, with a customer reply, logged at debug level by
+// every part through the process logger, never shows the caller's number or message.
+func TestE2ELogsMaskNumbers(t *testing.T) {
+	t.Parallel()
+	var buf lockedBuffer
+	g := startGatewayLogging(t, nil, &buf)
+	const caller = "+966501234500"
+	wantResult(t, g.call(caller, ivr.CallOptions{Press: "1"}), "deflected")
+	if _, err := g.sandbox.CustomerText(context.Background(), "966501234500", "my secret account question"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(g.sandbox.Sent(caller)) < 2 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := g.stop(); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	// Some parts do log the number (whatsapp: "to", "wa_id"): masked, keeping the last digits.
+	if !strings.Contains(out, `"session_id"`) || !strings.Contains(out, "****500") {
+		t.Fatalf("expected logs with masked numbers, got:\n%s", out)
+	}
+	for _, secret := range []string{"966501234500", "501234500", "my secret account question"} {
+		if strings.Contains(out, secret) {
+			for _, line := range strings.Split(out, "\n") {
+				if strings.Contains(line, secret) {
+					t.Errorf("log line shows %q: %s", secret, line)
+				}
+			}
+		}
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
