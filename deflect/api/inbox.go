@@ -247,7 +247,8 @@ func (ib *inboxAPI) postMessage(c *gin.Context) {
 	if !bindJSON(c, &req) {
 		return
 	}
-	ctx, cancel := ib.s.ctx(c)
+	// A send may retry against the Graph API: longer than the store-call timeout.
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 15*time.Second)
 	defer cancel()
 	msgID, err := ib.in.Inbox.Send(ctx, id, c.Param("id"), req, c.GetHeader("Idempotency-Key"))
 	if err != nil {
