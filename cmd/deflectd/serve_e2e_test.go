@@ -482,6 +482,7 @@ func TestE2ERedisFailsMidCall(t *testing.T) {
 		c.Store.Backend = "redis"
 		c.Store.Redis.URL = p.URL()
 		c.Store.Redis.KeyPrefix = redistest.Prefix(t)
+		c.Deflect.OnNoStatus = "failed" // after the restart, statuses must flow again
 	})
 	answered := make(chan struct{})
 	var once sync.Once // an ACK may be sent again for a retransmitted 200 OK
