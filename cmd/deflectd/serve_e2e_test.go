@@ -531,6 +531,7 @@ func TestE2ESipp(t *testing.T) {
 	tests := []struct{ scenario, caller, outcome string }{
 		{"press1.xml", "+966501234544", "deflected"},
 		{"press2.xml", "+966501234545", "declined"},
+		{"ineligible.xml", "+966112345678", "ineligible:not-mobile"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
@@ -546,7 +547,7 @@ func TestE2ESipp(t *testing.T) {
 			if err != nil {
 				t.Fatalf("sipp %s: %v\n%s", tt.scenario, err, tail(out, 3000))
 			}
-			if s := g.session(tt.caller); s.Outcome != tt.outcome || s.Context["Account"] != "SIPP-1" {
+			if s := g.session(tt.caller); s.Outcome != tt.outcome || s.Queue != "sipp" {
 				t.Errorf("session = %+v", s)
 			}
 		})
