@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,5 +173,84 @@ func TestConsoleEndToEndInChromium(t *testing.T) {
 	}
 	if v.Status != inbox.StatusClosed || v.Disposition != "resolved" {
 		t.Fatalf("after closing in the console: status %q disposition %q", v.Status, v.Disposition)
+	}
+}
+
+// TestConsoleTemplateAndTransferInChromium: outside the 24-hour window the console offers only
+// a template; the agent sends one, then transfers the conversation to a colleague. Every form
+// control has a label.
+func TestConsoleTemplateAndTransferInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixture(t, "")
+	const waID = "966501239200"
+	f.deflectedCustomer(waID, "ar", "موظف")
+	if err := f.in.SetPresence(t.Context(), "bob", inbox.PresenceOnline); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.in.SetPresence(t.Context(), "bob", inbox.PresenceAway); err != nil { // bob holds it, then steps away
+		t.Fatal(err)
+	}
+	if err := f.in.SetPresence(t.Context(), "alice", inbox.PresenceAway); err != nil { // a transfer target may be away, not offline
+		t.Fatal(err)
+	}
+	// The customer last wrote 25 hours ago.
+	doc, err := f.st.GetDoc(t.Context(), inbox.RecordsCollection, waID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	_ = json.Unmarshal(doc.Data, &rec)
+	rec["last_inbound"] = time.Now().Add(-25 * time.Hour).Format(time.RFC3339Nano)
+	data, _ := json.Marshal(rec)
+	if _, err := f.st.PutDoc(t.Context(), inbox.RecordsCollection, waID, data, doc.Version, 0); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+	conv := chromedp.CSS(`#mine button[data-id="` + waID + `"]`)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/"),
+		chromedp.SendKeys(chromedp.ID("token"), ibBob+"\r"), // Enter submits the sign-in form
+		chromedp.WaitVisible(conv),
+		chromedp.Click(conv),
+		chromedp.WaitVisible(chromedp.ID("template")),
+		chromedp.WaitNotVisible(chromedp.ID("reply")),
+	); err != nil {
+		t.Fatalf("open the conversation: %v", err)
+	}
+	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("input, select, textarea")].filter(e => e.labels.length === 0).map(e => e.id)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(unlabelled) > 0 {
+		t.Errorf("form controls without a label: %v", unlabelled)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("template-name"), "licence_renewal"),
+		chromedp.SendKeys(chromedp.ID("template-params"), "L-1, 2027-01-31"),
+		chromedp.Click(chromedp.CSS("#template button[type=submit]")),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[contains(@class,"out")]/p[contains(., "licence_renewal")]`)),
+	); err != nil {
+		t.Fatalf("send a template: %v", err)
+	}
+	if got := f.phoneTexts(waID); !slices.Contains(got, "licence_renewal") {
+		t.Fatalf("the phone did not get the template: %q", got)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("transfer-to"), "alice"),
+		chromedp.Click(chromedp.CSS("#transfer button[type=submit]")),
+		chromedp.WaitNotPresent(conv),
+	); err != nil {
+		t.Fatalf("transfer: %v", err)
+	}
+	v, err := f.in.Get(t.Context(), waID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Agent != "alice" || v.Status != inbox.StatusAssigned {
+		t.Fatalf("after the transfer: agent %q status %q", v.Agent, v.Status)
 	}
 }
