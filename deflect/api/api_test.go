@@ -381,3 +381,47 @@ func TestOpenAPIDocumentsEveryEndpoint(t *testing.T) {
 		}
 	}
 }
+
+// Every $ref in the OpenAPI document points at a component that exists.
+func TestOpenAPIRefsResolve(t *testing.T) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	n := 0
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if k == "$ref" {
+					n++
+					ref, _ := e.(string)
+					parts := strings.Split(strings.TrimPrefix(ref, "#/"), "/")
+					var cur any = doc
+					for _, p := range parts {
+						m, ok := cur.(map[string]any)
+						if !ok {
+							cur = nil
+							break
+						}
+						cur = m[p]
+					}
+					if cur == nil {
+						t.Errorf("$ref %s does not resolve", ref)
+					}
+					continue
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+	if n == 0 {
+		t.Fatal("no $ref found; the walk is broken")
+	}
+}
