@@ -10,8 +10,9 @@
 # Environment (defaults make a smoke run of < 1 min):
 #   RATE=50 calls/s   CALLS=200 calls   LIMIT=CALLS concurrent cap   HOLD=8 s (held)
 #   DIGIT_WAIT=1000 ms before pressing 1 (deflect)   PROBE=10 rtpprobe calls (0 = none)
-#   SLACK=60 s added to the time bound   PORT=5080 gateway SIP port   WORK=/tmp/deflectd-loadtest   PPROF=host:port (deflectd admin_listen /
-#   peer -pprof)   BIN_DEFLECTD / BIN_PEER / BIN_PROBE: prebuilt binaries instead of go build
+#   PORT=5080 gateway SIP port   WORK=/tmp/deflectd-loadtest   SLACK=60 s added to the time bound
+#   NICE=-10 niceness of gateway, sipp and probe   PPROF=host:port (deflectd admin_listen, peer -pprof)
+#   BIN_DEFLECTD / BIN_PEER / BIN_PROBE: prebuilt binaries instead of go build
 #
 # Big runs on a 2-core machine (sipp and the gateway share the cores):
 #   RATE=625 CALLS=5000 LIMIT=6000 HOLD=8 deploy/loadtest/run.sh compare held   # 5000 concurrent
@@ -31,6 +32,10 @@ PORT=${PORT:-5080}
 WORK=${WORK:-/tmp/deflectd-loadtest}
 PPROF=${PPROF:-}
 SLACK=${SLACK:-60}
+# NICE=-10 runs the gateway, sipp and rtpprobe at that niceness (root), both gateways alike, so a
+# busy machine's other work disturbs the figures less.
+NICE_CMD=()
+[[ -n ${NICE:-} ]] && NICE_CMD=(nice -n "$NICE")
 # deflectd histograms summarised from /metrics at the end of a run (name suffixes).
 METRIC_HISTS=${METRIC_HISTS:-"scheduler_lag_seconds dtmf_to_send_seconds answer_to_confirmation_seconds"}
 SIPP_PORT=$((PORT + 100))
@@ -140,12 +145,12 @@ start_gateway() { # gateway rundir
 		# Only the generated file configures it: drop DEFLECTD_* overrides from our environment.
 		local unset=() v
 		for v in $(compgen -e | grep '^DEFLECTD_' || true); do unset+=(-u "$v"); done
-		env "${unset[@]}" "$BIN_DEFLECTD" serve --config "$dir/deflectd.yaml" >"$dir/gateway.log" 2>&1 &
+		"${NICE_CMD[@]}" env "${unset[@]}" "$BIN_DEFLECTD" serve --config "$dir/deflectd.yaml" >"$dir/gateway.log" 2>&1 &
 		;;
 	peer)
 		local pp=()
 		[[ -n $PPROF ]] && pp=(-pprof "$PPROF")
-		"$BIN_PEER" -listen "127.0.0.1:$PORT" -offer "$WORK/prompts/offer.wav" \
+		"${NICE_CMD[@]}" "$BIN_PEER" -listen "127.0.0.1:$PORT" -offer "$WORK/prompts/offer.wav" \
 			-accepted "$WORK/prompts/sent.wav" -declined "$WORK/prompts/return_queue.wav" \
 			-rtp-min 20000 -rtp-max 39999 "${pp[@]}" >"$dir/gateway.log" 2>&1 &
 		;;
@@ -219,7 +224,7 @@ run_one() {
 	if [[ $PROBE -gt 0 ]]; then
 		# Start the sample when the ramp is near its peak.
 		local peak_at=$(((LIMIT < CALLS ? LIMIT : CALLS) * 8 / (RATE * 10)))
-		(sleep "$peak_at" && exec "$BIN_PROBE" -target "127.0.0.1:$PORT" -calls "$PROBE" -hold "${HOLD}s" \
+		(sleep "$peak_at" && exec "${NICE_CMD[@]}" "$BIN_PROBE" -target "127.0.0.1:$PORT" -calls "$PROBE" -hold "${HOLD}s" \
 			-spread 1s >"$dir/probe.out" 2>"$dir/probe.err") &
 		PROBE_PID=$!
 	fi
@@ -227,7 +232,7 @@ run_one() {
 	(
 		cd "$dir"
 		set +e
-		timeout -k 5 "$bound" sipp "127.0.0.1:$PORT" -sf "$xml" -inf "$WORK/callers.csv" \
+		"${NICE_CMD[@]}" timeout -k 5 "$bound" sipp "127.0.0.1:$PORT" -sf "$xml" -inf "$WORK/callers.csv" \
 			-r "$RATE" -m "$CALLS" -l "$LIMIT" -d "$d_ms" \
 			-i 127.0.0.1 -p "$SIPP_PORT" -mi 127.0.0.1 -mp "$MEDIA_PORT" \
 			-nostdin -aa -trace_stat -stf stat.csv -fd 1 -trace_rtt -rtt_freq 1 \
