@@ -25,7 +25,6 @@ import (
 	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/deflect/api"
 	"github.com/deflectd/deflectd/deflect/inbox"
-	"github.com/deflectd/deflectd/deflect/inbox/bot"
 	"github.com/deflectd/deflectd/deflect/notify"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/memstore"
@@ -189,31 +188,8 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.closers = append(g.closers, func() { _ = g.presence.Close() })
 
 	// Conversations: opt-out keywords, the menu bot, agents and an optional external desk.
-	flows, err := bot.Example()
-	if cfg.Inbox.FlowsFile != "" {
-		flows, err = bot.Load(cfg.Inbox.FlowsFile)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("bot flows: %w", err)
-	}
-	g.desk = inbox.NewDesk(inbox.DeskOptions{
-		URL:     cfg.Inbox.DeskWebhookURL,
-		Secret:  cfg.Inbox.DeskSecret.Reveal(),
-		Retries: cfg.Inbox.DeskRetries,
-		Store:   g.store,
-		Name:    g.instance,
-		Logger:  log,
-	})
-	if g.inbox, err = inbox.New(inbox.Options{
-		Config: cfg,
-		Store:  g.store,
-		Sender: g.client,
-		Bot:    bot.New(flows, cfg.Inbox.FallbackAfter),
-		Agents: inbox.AgentsFromConfig(cfg.API),
-		Desk:   g.desk,
-		Logger: log,
-	}); err != nil {
-		return nil, err
+	if g.inbox, g.desk, err = inbox.FromConfig(cfg, g.store, g.client, g.instance, log); err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
 	}
 
 	// The engine, and the consumer that feeds webhook events exactly once to it, then to the inbox.
@@ -274,12 +250,6 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	if g.sandbox != nil {
 		sandboxHandler = g.sandbox.Handler()
 	}
-	templates := []string{cfg.Deflect.Template.Name}
-	for _, t := range cfg.WhatsApp.Sandbox.Templates {
-		if g.sandbox != nil && t.Name != cfg.Deflect.Template.Name {
-			templates = append(templates, t.Name)
-		}
-	}
 	g.http = &http.Server{
 		Handler: api.NewWithInbox(api.Options{
 			API:          cfg.API,
@@ -298,7 +268,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 			Inbox:        g.inbox,
 			Desk:         g.desk,
 			Sessions:     g.store,
-			Templates:    templates,
+			Templates:    inbox.ConsoleTemplates(cfg),
 			NotifySender: g.client,
 			NotifyStore:  g.store,
 			NotifyConfig: notify.Config{Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage},
