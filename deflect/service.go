@@ -301,7 +301,7 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 		return fail(ReasonWhatsAppUnavailable, gobreaker.ErrOpenState)
 	}
 	// The send gets the whole confirmation budget; whatever is left after it is for the status.
-	deadline := s.now().Add(s.cfg.Deflect.ConfirmTimeout)
+	deadline := time.Now().Add(s.cfg.Deflect.ConfirmTimeout) // a real-clock deadline, whatever s.now is
 	sendCtx, cancelSend := context.WithDeadline(ctx, deadline)
 	sent, err := s.breaker.Execute(func() (Sent, error) { return s.sender.SendTemplate(sendCtx, tpl) })
 	cancelSend()
