@@ -63,7 +63,7 @@ func TestInboxAPIConversationFlow(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &lists); err != nil || code != 200 {
 		t.Fatalf("list: %d %s", code, body)
 	}
-	if len(lists.Waiting) != 1 || lists.Waiting[0].ID != waID || lists.Waiting[0].Position != 1 {
+	if len(lists.Waiting) != 1 || lists.WaitingTotal != 1 || lists.Waiting[0].ID != waID || lists.Waiting[0].Position != 1 {
 		t.Fatalf("waiting = %+v", lists.Waiting)
 	}
 	w := lists.Waiting[0]

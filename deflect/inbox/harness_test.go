@@ -33,7 +33,7 @@ const (
 // harness is the real chain: customer phone (sandbox) → signed webhook → deflect's handler →
 // the inbox's handler → WhatsApp client → sandbox.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	cfg    configs.Config
 	st     store.Store
 	sb     *sandbox.Sandbox
@@ -48,7 +48,7 @@ type harness struct {
 
 type harnessOpt func(*configs.Config, *Options)
 
-func newHarness(t *testing.T, st store.Store, opts ...harnessOpt) *harness {
+func newHarness(t testing.TB, st store.Store, opts ...harnessOpt) *harness {
 	t.Helper()
 	cfg := configs.Default()
 	cfg.API.AdminToken = "admin-token"
@@ -214,7 +214,7 @@ func (h *harness) record(waID string) *Record {
 	return r
 }
 
-func redisStore(t *testing.T) store.Store {
+func redisStore(t testing.TB) store.Store {
 	t.Helper()
 	r, err := redisstore.New(configs.RedisConfig{URL: redistest.Start(t), KeyPrefix: redistest.Prefix(t)})
 	if err != nil {
@@ -224,7 +224,7 @@ func redisStore(t *testing.T) store.Store {
 	return r
 }
 
-func redisStoreWithPrefix(t *testing.T, prefix string) store.Store {
+func redisStoreWithPrefix(t testing.TB, prefix string) store.Store {
 	t.Helper()
 	r, err := redisstore.New(configs.RedisConfig{URL: redistest.Start(t), KeyPrefix: prefix})
 	if err != nil {

@@ -52,11 +52,16 @@ type View struct {
 
 // Lists is what an agent's console shows.
 type Lists struct {
-	Waiting  []Summary `json:"waiting"`
-	Mine     []Summary `json:"mine"`
-	Others   []Summary `json:"others,omitempty"` // assigned to other agents (admins only)
-	Presence string    `json:"presence"`
+	Waiting []Summary `json:"waiting"` // the oldest MaxListed
+	// WaitingTotal is the whole queue's length.
+	WaitingTotal int       `json:"waiting_total"`
+	Mine         []Summary `json:"mine"`
+	Others       []Summary `json:"others,omitempty"` // assigned to other agents (admins only)
+	Presence     string    `json:"presence"`
 }
+
+// MaxListed bounds the waiting conversations List returns.
+const MaxListed = 100
 
 // List returns the waiting queue and the agent's conversations (admins also see everyone's).
 func (s *Service) List(ctx context.Context, agentID string, sessions SessionGetter) (*Lists, error) {
@@ -68,7 +73,10 @@ func (s *Service) List(ctx context.Context, agentID string, sessions SessionGett
 	if err != nil {
 		return nil, err
 	}
-	out := &Lists{Waiting: []Summary{}, Mine: []Summary{}, Presence: PresenceOffline}
+	out := &Lists{Waiting: []Summary{}, Mine: []Summary{}, Presence: PresenceOffline, WaitingTotal: len(q)}
+	if len(q) > MaxListed {
+		q = q[:MaxListed] // each entry costs store reads; consoles show the head of the queue
+	}
 	for i, e := range q {
 		v, err := s.view(ctx, e.WAID, sessions)
 		if err != nil {

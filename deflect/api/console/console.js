@@ -136,7 +136,7 @@
     renderList($("waiting"), l.waiting, "waiting");
     renderList($("others"), l.others || [], "others");
     $("mine-count").textContent = `(${l.mine.length})`;
-    $("waiting-count").textContent = `(${l.waiting.length})`;
+    $("waiting-count").textContent = `(${l.waiting_total})`;
     $("load").textContent = `${l.mine.length}/${state.me.max} chats`;
     if (state.selected) await loadConversation(state.selected);
   }
