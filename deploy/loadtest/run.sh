@@ -37,7 +37,9 @@ SLACK=${SLACK:-60}
 NICE_CMD=()
 [[ -n ${NICE:-} ]] && NICE_CMD=(nice -n "$NICE")
 # deflectd histograms summarised from /metrics at the end of a run (name suffixes).
-METRIC_HISTS=${METRIC_HISTS:-"scheduler_lag_seconds dtmf_to_send_seconds answer_to_confirmation_seconds"}
+METRIC_HISTS=${METRIC_HISTS:-"scheduler_lag_seconds dtmf_to_send_seconds answer_to_confirmation_seconds whatsapp_api_request_duration_seconds"}
+# and counters (summed over labels) that flag trouble under load.
+METRIC_COUNTERS=${METRIC_COUNTERS:-"rtp_scheduler_skipped_periods_total rtp_send_errors_total rtp_ports_exhausted_total rtp_dtmf_dropped_total ivr_dropped_messages_total sip_guard_dropped_total"}
 SIPP_PORT=$((PORT + 100))
 MEDIA_PORT=$((PORT + 200))
 HTTP_PORT=$((PORT + 300))
@@ -325,6 +327,10 @@ report() {
 	if [[ -s $dir/metrics.txt ]]; then
 		local h
 		for h in $METRIC_HISTS; do hist "$dir/metrics.txt" "$h"; done
+		for h in $METRIC_COUNTERS; do
+			awk -v name="$h" '$1 ~ "^[a-z_]*" name "({|$)" { n++; sum += $2 } END { if (n) printf "%s=%d ", name, sum }' "$dir/metrics.txt"
+		done
+		echo
 	fi
 	if [[ -s $dir/probe.out ]]; then
 		sed 's/^rtpprobe /probe_/; s/ / probe_/g' "$dir/probe.out"
