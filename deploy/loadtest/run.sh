@@ -11,7 +11,8 @@
 #   RATE=50 calls/s   CALLS=200 calls   LIMIT=CALLS concurrent cap   HOLD=8 s (held)
 #   DIGIT_WAIT=1000 ms before pressing 1 (deflect)   PROBE=10 rtpprobe calls (0 = none)
 #   PORT=5080 gateway SIP port   WORK=/tmp/deflectd-loadtest   SLACK=60 s added to the time bound
-#   NICE=-10 niceness of gateway, sipp and probe   PPROF=host:port (deflectd admin_listen, peer -pprof)
+#   NICE=-10 niceness of gateway, sipp and probe   PPROF=host:port (deflectd admin_listen, peer -pprof):
+#   then cpu.pprof (PROFILE_SECONDS=5 from the peak) and heap.pprof are saved with the run
 #   BIN_DEFLECTD / BIN_PEER / BIN_PROBE: prebuilt binaries instead of go build
 #
 # Big runs on a 2-core machine (sipp and the gateway share the cores):
@@ -32,6 +33,7 @@ PORT=${PORT:-5080}
 WORK=${WORK:-/tmp/deflectd-loadtest}
 PPROF=${PPROF:-}
 SLACK=${SLACK:-60}
+PROFILE_SECONDS=${PROFILE_SECONDS:-5}
 # NICE=-10 runs the gateway, sipp and rtpprobe at that niceness (root), both gateways alike, so a
 # busy machine's other work disturbs the figures less.
 NICE_CMD=()
@@ -231,6 +233,16 @@ run_one() {
 		PROBE_PID=$!
 	fi
 
+	local prof_pid=
+	if [[ -n $PPROF ]]; then
+		# CPU profile over PROFILE_SECONDS from the ramp's peak, then the heap at the peak.
+		local at=$(((LIMIT < CALLS ? LIMIT : CALLS) * 9 / (RATE * 10)))
+		(sleep "$at" && curl -fsS --max-time $((PROFILE_SECONDS + 10)) -o "$dir/cpu.pprof" \
+			"http://$PPROF/debug/pprof/profile?seconds=$PROFILE_SECONDS" &&
+			curl -fsS --max-time 10 -o "$dir/heap.pprof" "http://$PPROF/debug/pprof/heap" ||
+			log "no profile from http://$PPROF/debug/pprof/ ($gw)") &
+		prof_pid=$!
+	fi
 	(
 		cd "$dir"
 		set +e
@@ -247,6 +259,7 @@ run_one() {
 	t1=$(date +%s.%N)
 	c1=$(cpu_ticks "$GW_PID")
 	hwm=$(hwm_kib "$GW_PID")
+	[[ -n $prof_pid ]] && { wait "$prof_pid" || true; }
 	if [[ $gw == deflectd ]]; then
 		curl -fsS --max-time 3 "http://127.0.0.1:$HTTP_PORT/metrics" >"$dir/metrics.txt" 2>/dev/null || true
 	fi
