@@ -63,6 +63,27 @@ func (p *sipProbe) answers(d time.Duration) map[string]int {
 	}
 }
 
+// response sends one request and returns the first final response to it ("" = none within d).
+func (p *sipProbe) response(method, userAgent string, d time.Duration) string {
+	id := p.send(method, userAgent)
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(d)
+	for {
+		_ = p.c.SetReadDeadline(deadline)
+		n, _, err := p.c.ReadFrom(buf)
+		if err != nil {
+			return ""
+		}
+		msg := buf[:n]
+		if m := callIDLine.FindSubmatch(msg); m == nil || string(m[1]) != id {
+			continue
+		}
+		if c := statusLine.FindSubmatch(msg); c != nil && c[1][0] != '1' {
+			return string(msg)
+		}
+	}
+}
+
 // ask sends one request and reports whether any response came within d.
 func (p *sipProbe) ask(method, userAgent string, d time.Duration) bool {
 	id := p.send(method, userAgent)
