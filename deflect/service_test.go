@@ -307,9 +307,17 @@ func TestAcceptDeflects(t *testing.T) {
 	if !strings.Contains(string(doc.Data), `"session_id":"`+d.SessionID) || !strings.Contains(string(doc.Data), `"Account":"ACC-7"`) || !strings.Contains(string(doc.Data), `"state":"bot"`) {
 		t.Errorf("conversation = %s", doc.Data)
 	}
-	p, err := h.mem.GetPresence(ctx, "+966501234567")
-	if err != nil || p.Status != "yes" {
-		t.Errorf("presence after delivered = %+v, %v", p, err)
+	// The webhook handler publishes first (the call is waiting) and learns presence after.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		p, err := h.mem.GetPresence(ctx, "+966501234567")
+		if err == nil && p.Status == "yes" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("presence after delivered = %+v, %v", p, err)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if got := counterValue(t, h.svc.m.outcomes.WithLabelValues("deflected", "")); got != 1 {
 		t.Errorf("outcome metric = %v", got)
