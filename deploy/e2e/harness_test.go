@@ -360,3 +360,5 @@ func call(t testing.TB, o ivr.CallOptions) ivr.CallReport {
 func caller(i int) string { return fmt.Sprintf("+9665%08d", 10000000+i) }
 
 func mustAddrPort(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func itoa(n int) string { return strconv.Itoa(n) }
