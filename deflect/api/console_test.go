@@ -229,6 +229,7 @@ func TestConsoleTemplateAndTransferInChromium(t *testing.T) {
 		t.Errorf("form controls without a label: %v", unlabelled)
 	}
 	if err := chromedp.Do(ctx,
+		chromedp.WaitReady(chromedp.CSS(`#template-name option[value="licence_renewal"]`)),
 		chromedp.SetValue(chromedp.ID("template-name"), "licence_renewal"),
 		chromedp.SendKeys(chromedp.ID("template-params"), "L-1, 2027-01-31"),
 		chromedp.Click(chromedp.CSS("#template button[type=submit]")),
@@ -240,6 +241,7 @@ func TestConsoleTemplateAndTransferInChromium(t *testing.T) {
 		t.Fatalf("the phone did not get the template: %q", got)
 	}
 	if err := chromedp.Do(ctx,
+		chromedp.WaitReady(chromedp.CSS(`#transfer-to option[value="alice"]`)),
 		chromedp.SetValue(chromedp.ID("transfer-to"), "alice"),
 		chromedp.Click(chromedp.CSS("#transfer button[type=submit]")),
 		chromedp.WaitNotPresent(conv),

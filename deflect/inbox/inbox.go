@@ -227,6 +227,12 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 		if err := s.handoff(ctx, waID, "customer"); err != nil {
 			return err
 		}
+		if l, ok := s.bot.Flows().Languages[lang]; ok && l.Handoff != "" && s.now().Sub(at) < s.window {
+			// Tell the customer someone is coming, in their language (once per message).
+			if err := s.sendAction(ctx, waID, m.ID+":handoff", bot.Action{Kind: bot.ActHandoff, Text: l.Handoff}); err != nil {
+				return err
+			}
+		}
 		return s.Dispatch(ctx)
 	}
 	return s.runBot(ctx, waID, m.ID, bot.Input{Text: text, ReplyID: replyID, WindowOpen: s.now().Sub(at) < s.window})

@@ -195,8 +195,12 @@ func TestAgentButtonFromTemplateQueues(t *testing.T) {
 	if r := h.record(waID); r.Status != StatusWaiting {
 		t.Fatalf("record = %+v, want waiting", r)
 	}
-	if got := h.received(waID); len(got) != 0 {
-		t.Fatalf("the bot should stay silent for an agent request, sent %+v", got)
+	if got := h.received(waID); len(got) != 1 || !strings.Contains(got[0].Text, "جارٍ تحويلك") {
+		t.Fatalf("an agent request gets only the Arabic handoff notice, sent %+v", got)
+	}
+	h.redeliver()
+	if got := h.received(waID); len(got) != 1 {
+		t.Fatalf("redelivery sent the notice again: %+v", got)
 	}
 }
 

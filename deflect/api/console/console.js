@@ -141,16 +141,29 @@
     if (state.selected) await loadConversation(state.selected);
   }
 
+  // renderList updates the list in place, keyed by conversation id, so that a live update
+  // neither moves keyboard focus nor replaces the button under the pointer.
   function renderList(ul, items, kind) {
-    ul.replaceChildren(...items.map((c) => {
+    const existing = new Map([...ul.children].map((li) => [li.dataset.id, li]));
+    const lis = items.map((c) => {
+      let li = existing.get(c.id);
+      if (!li) {
+        const b = el("button", { type: "button", "data-id": c.id }, el("span", { dir: "auto" }), el("span", { class: "meta" }));
+        b.addEventListener("click", () => select(c.id));
+        li = el("li", { "data-id": c.id }, b);
+      }
       const meta = [c.caller, c.queue && "Queue " + c.queue, kind === "waiting" && c.position && "#" + c.position + " in line",
         c.wait_estimate !== undefined && "wait " + waitText(c.wait_estimate), c.language,
         kind === "others" && c.agent].filter(Boolean).join(" · ");
-      const b = el("button", { type: "button", "data-id": c.id, "aria-current": c.id === state.selected ? "true" : false },
-        el("span", { dir: "auto" }, who(c)), el("span", { class: "meta" }, meta));
-      b.addEventListener("click", () => select(c.id));
-      return el("li", {}, b);
-    }));
+      const b = li.firstChild;
+      if (b.children[0].textContent !== who(c)) b.children[0].textContent = who(c);
+      if (b.children[1].textContent !== meta) b.children[1].textContent = meta;
+      b.setAttribute("aria-current", c.id === state.selected ? "true" : "false");
+      return li;
+    });
+    const keep = new Set(lis);
+    for (const li of [...ul.children]) if (!keep.has(li)) li.remove();
+    lis.forEach((li, i) => { if (ul.children[i] !== li) ul.insertBefore(li, ul.children[i] || null); });
   }
 
   // --- one conversation ------------------------------------------------------------------
