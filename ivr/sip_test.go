@@ -527,3 +527,44 @@ func TestPikeBanExpires(t *testing.T) {
 		t.Errorf("%d peers remembered after an hour, want 1 (quiet ones forgotten)", len(p.peers))
 	}
 }
+
+// TestReinviteAndCallerBye drives a dialog by hand: answer, ACK, a re-INVITE (session
+// refresh) answered with the same SDP, then the caller's BYE.
+func TestReinviteAndCallerBye(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	r := newRawUDP(t, g.Addr("udp"))
+	r.send(r.invite("z9hG4bK-re1", "re@test", "", sdpOffer(40010, "8 101", "8 PCMA/8000", "101 telephone-event/8000")))
+	ok := r.recvResponse(3*time.Second, 200)
+	if ok.StatusCode != 200 || !strings.Contains(string(ok.Body()), "PCMA/8000") {
+		t.Fatalf("answer %d %q", ok.StatusCode, ok.Body())
+	}
+	tag := toTag(ok)
+	r.send(r.request("ACK", "z9hG4bK-re1ack", "re@test", 1, tag, ""))
+
+	reinvite := strings.Replace(r.invite("z9hG4bK-re2", "re@test", "", sdpOffer(40010, "8 101", "8 PCMA/8000", "101 telephone-event/8000")),
+		"CSeq: 1 INVITE", "CSeq: 2 INVITE", 1)
+	reinvite = strings.Replace(reinvite, fmt.Sprintf("To: <sip:ivr@%s>", r.dst), fmt.Sprintf("To: <sip:ivr@%s>;tag=%s", r.dst, tag), 1)
+	r.send(reinvite)
+	re := r.recvResponse(3*time.Second, 200)
+	for re.CSeq().SeqNo != 2 { // a late retransmission of the first 200 OK
+		re = r.recvResponse(3*time.Second, 200)
+	}
+	if re.StatusCode != 200 || string(re.Body()) != string(ok.Body()) {
+		t.Errorf("re-INVITE: %d, same SDP %v", re.StatusCode, string(re.Body()) == string(ok.Body()))
+	}
+	r.send(r.request("ACK", "z9hG4bK-re2ack", "re@test", 2, tag, ""))
+
+	r.send(r.request("BYE", "z9hG4bK-re3", "re@test", 3, tag, ""))
+	res := r.recvResponse(3*time.Second, 200)
+	for res.CSeq().MethodName != sip.BYE {
+		res = r.recvResponse(3*time.Second, 200)
+	}
+	if res.StatusCode != 200 {
+		t.Errorf("BYE: %s", res.StartLine())
+	}
+	if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
+		t.Errorf("outcome %+v", o)
+	}
+	g.waitIdle(t)
+}
