@@ -49,7 +49,8 @@ type CallOptions struct {
 
 	LocalIP netip.Addr   // default: the address that routes to the target
 	Log     *slog.Logger // nil: silent
-	// OnEvent, if set, is told each step as it happens ("< 100 Trying", "> ACK", ...).
+	// OnEvent, if set, is told each step as it happens ("< 100 Trying", "> ACK", ...); calls are
+	// serialised.
 	OnEvent func(line string)
 }
 
@@ -124,9 +125,15 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// Events come from the dialog goroutine and from sipgo's request handlers: serialise them so
+	// OnEvent never runs concurrently with itself.
+	var eventMu sync.Mutex
 	event := func(format string, a ...any) {
 		if opts.OnEvent != nil {
-			opts.OnEvent(fmt.Sprintf(format, a...))
+			line := fmt.Sprintf(format, a...)
+			eventMu.Lock()
+			defer eventMu.Unlock()
+			opts.OnEvent(line)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
