@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/store/memstore"
@@ -47,6 +48,57 @@ func BenchmarkDecide(b *testing.B) {
 					Queue: "billing", WaitEstimate: 300, Language: "ar", Context: map[string]string{"Account": "A"}}
 				if _, err := svc.Decide(ctx, c); err != nil {
 					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkStatusToWaiter measures a status webhook's way to the call waiting for it: OnStatus
+// (publish, session lookup and update) → the store's pub/sub → the hub → the waiter, on each
+// store. With Redis this is the cross-instance path.
+func BenchmarkStatusToWaiter(b *testing.B) {
+	for _, name := range []string{"memory", "redis"} {
+		b.Run(name, func(b *testing.B) {
+			var st Store
+			if name == "memory" {
+				m := memstore.New(memstore.Options{})
+				b.Cleanup(func() { m.Close() })
+				st = m
+			} else {
+				r, err := redisstore.New(configs.RedisConfig{URL: redistest.Start(b), KeyPrefix: redistest.Prefix(b)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { r.Close() })
+				st = r
+			}
+			svc, err := New(Options{Config: configs.Default(), Store: st, Sender: &fakeSender{}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			b.Cleanup(cancel)
+			go svc.Run(ctx)
+			for !svc.Listening() {
+				time.Sleep(time.Millisecond)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				id := fmt.Sprintf("wamid.B%d", i)
+				got := make(chan bool, 1)
+				go func() {
+					wctx, c := context.WithTimeout(ctx, 5*time.Second)
+					defer c()
+					_, ok := svc.hub.wait(wctx, id)
+					got <- ok
+				}()
+				if err := svc.OnStatus(ctx, StatusUpdate{MessageID: id, Status: StatusDelivered}); err != nil {
+					b.Fatal(err)
+				}
+				if !<-got {
+					b.Fatal("status never reached the waiter")
 				}
 			}
 		})
