@@ -11,6 +11,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -451,6 +452,7 @@ func TestE2ETwoInstancesSharingRedis(t *testing.T) {
 		c.Store.Redis.URL = url
 		c.Store.Redis.KeyPrefix = prefix
 		c.Deflect.OnNoStatus = "failed"
+		c.Deflect.Cooldown = 0
 	}
 	b := startGateway(t, shared)
 	a := startGateway(t, func(c *configs.Config) {
@@ -470,6 +472,10 @@ func TestE2ETwoInstancesSharingRedis(t *testing.T) {
 	if sa.ID != sb.ID || sb.Outcome != "deflected" || sb.Instance != a.instance {
 		t.Errorf("session on A %+v, on B %+v", sa, sb)
 	}
+
+	// What A learns (131026 → not on WhatsApp), B knows: the number is not offered there.
+	wantResult(t, a.call(notOnWhatsApp, ivr.CallOptions{Press: "1"}), "failed;reason=not-on-whatsapp")
+	wantResult(t, b.call(notOnWhatsApp, ivr.CallOptions{Press: "1"}), "ineligible;reason=not-on-whatsapp")
 }
 
 // TestE2ERedisFailsMidCall: Redis dies while the caller listens to the offer; pressing 1 returns
@@ -813,4 +819,40 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestE2EConcurrentCalls: many callers at once on one gateway, each deflected with its own
+// template and its own confirmation.
+func TestE2EConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *configs.Config) { c.Deflect.OnNoStatus = "failed" })
+	const n = 20
+	results := make(chan string, n)
+	for i := range n {
+		go func() {
+			caller := fmt.Sprintf("+96650300%04d", i)
+			rep, err := ivr.Dial(context.Background(), ivr.CallOptions{
+				Target: "sip:queue@" + g.sip.Addr("udp").String(), From: caller, Press: "1",
+				PressAfter: 300 * time.Millisecond, Timeout: 30 * time.Second,
+				Headers: []string{"X-Queue: billing", "X-Wait-Estimate: 300", "X-Context-Account: ACC-" + strconv.Itoa(i)},
+			})
+			if err != nil {
+				results <- caller + ": " + err.Error()
+				return
+			}
+			results <- caller + ": " + rep.Result
+		}()
+	}
+	for range n {
+		if r := <-results; !strings.HasSuffix(r, ": deflected") {
+			t.Error(r)
+		}
+	}
+	for i := range n {
+		caller := fmt.Sprintf("+96650300%04d", i)
+		sent := g.sandbox.Sent(caller)
+		if len(sent) != 1 || !strings.Contains(string(sent[0].Body), `"ACC-`+strconv.Itoa(i)+`"`) {
+			t.Errorf("%s: sandbox has %d messages", caller, len(sent))
+		}
+	}
 }
