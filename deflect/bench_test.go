@@ -14,8 +14,8 @@ import (
 	"github.com/deflectd/deflectd/lookup"
 )
 
-// BenchmarkDecide measures the engine's work per INVITE (policy facts, session create, offer
-// record) on each store, with distinct callers so every call is offered.
+// BenchmarkDecide measures the engine's work per INVITE (policy facts with the presence chain,
+// session create, offer record) on each store, with distinct callers so every call is offered.
 func BenchmarkDecide(b *testing.B) {
 	stores := map[string]func(b *testing.B) Store{
 		"memory": func(b *testing.B) Store {
@@ -35,7 +35,12 @@ func BenchmarkDecide(b *testing.B) {
 	for _, name := range []string{"memory", "redis"} {
 		b.Run(name, func(b *testing.B) {
 			st := stores[name](b)
-			svc, err := New(Options{Config: configs.Default(), Store: st, Sender: &fakeSender{}})
+			cfg := configs.Default()
+			chain, err := lookup.NewPresence(cfg.Lookup, st.(lookup.Facts), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			svc, err := New(Options{Config: cfg, Store: st, Sender: &fakeSender{}, Presence: chain, Learner: chain})
 			if err != nil {
 				b.Fatal(err)
 			}
