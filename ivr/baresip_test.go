@@ -109,7 +109,11 @@ rtp_ports %d-%d
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = p.cmd.Wait(); close(p.exited) }()
+	go func() {
+		err := p.cmd.Wait()
+		fmt.Fprintf(p.out, "\n[baresip exited: %v]\n", err)
+		close(p.exited)
+	}()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(ctrlPort))
 		if err == nil {
