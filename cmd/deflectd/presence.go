@@ -16,8 +16,6 @@ import (
 
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/api"
-	"github.com/deflectd/deflectd/deflect/store/memstore"
-	"github.com/deflectd/deflectd/deflect/store/redisstore"
 	"github.com/deflectd/deflectd/lookup"
 	"github.com/deflectd/deflectd/lookup/redact"
 )
@@ -179,13 +177,12 @@ func writeInvalidReport(path string, rep lookup.ImportReport) error {
 // openPresenceFacts opens the store holding presence facts: store.backend, or memory when
 // memoryOnly (dry runs). The returned func closes it.
 func openPresenceFacts(cfg configs.StoreConfig, memoryOnly bool) (lookup.Facts, func(), error) {
-	if cfg.Backend == "redis" && !memoryOnly {
-		r, err := redisstore.New(cfg.Redis)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open redis store: %w", err)
-		}
-		return r, func() { r.Close() }, nil
+	if memoryOnly {
+		cfg.Backend = "memory"
 	}
-	m := memstore.New(memstore.Options{})
-	return m, func() { m.Close() }, nil
+	st, err := openStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() { _ = st.Close() }, nil
 }

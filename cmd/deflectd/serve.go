@@ -27,8 +27,6 @@ import (
 	"github.com/deflectd/deflectd/deflect/inbox"
 	"github.com/deflectd/deflectd/deflect/notify"
 	"github.com/deflectd/deflectd/deflect/store"
-	"github.com/deflectd/deflectd/deflect/store/memstore"
-	"github.com/deflectd/deflectd/deflect/store/redisstore"
 	"github.com/deflectd/deflectd/ivr"
 	"github.com/deflectd/deflectd/ivr/guard"
 	"github.com/deflectd/deflectd/ivr/media"
@@ -102,6 +100,7 @@ type gateway struct {
 	consumer *whatsapp.Consumer
 	presence *lookup.Chain
 	inbox    *inbox.Service
+	notifier *notify.Notifier
 	desk     *inbox.Desk
 	engine   *deflect.Service
 	media    *media.Engine
@@ -124,15 +123,8 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Store: memory (one process) or Redis (shared by every instance).
-	switch cfg.Store.Backend {
-	case "redis":
-		r, err := redisstore.New(cfg.Store.Redis)
-		if err != nil {
-			return nil, fmt.Errorf("open redis store: %w", err)
-		}
-		g.store = r
-	default:
-		g.store = memstore.New(memstore.Options{})
+	if g.store, err = openStore(cfg.Store); err != nil {
+		return nil, err
 	}
 	g.closers = append(g.closers, func() { _ = g.store.Close() })
 
@@ -191,6 +183,10 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	if g.inbox, g.desk, err = inbox.FromConfig(cfg, g.store, g.client, g.instance, log); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
+
+	g.notifier = notify.New(g.store, g.client, notify.Config{
+		Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage,
+	}, log)
 
 	// The engine, and the consumer that feeds webhook events exactly once to it, then to the inbox.
 	if g.engine, err = deflect.New(deflect.Options{
@@ -314,6 +310,8 @@ func (g *gateway) run(ctx context.Context) error {
 			g.log.Error("desk webhooks stopped", "err", err)
 		}
 	})
+	// Notifications scheduled for later (send_at) are sent by whichever instance is alive then.
+	goBG(func(ctx context.Context) { g.notifier.RunScheduler(ctx, notifyPoll) })
 	goBG(func(ctx context.Context) {
 		if err := g.consumer.Run(ctx); err != nil && ctx.Err() == nil {
 			g.log.Error("webhook consumer stopped", "err", err)
@@ -413,3 +411,6 @@ func mediaBindIP(c configs.SIPConfig) netip.Addr {
 	}
 	return ip
 }
+
+// notifyPoll is how often each instance looks for scheduled notifications that fell due.
+const notifyPoll = 2 * time.Second
