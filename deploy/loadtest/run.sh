@@ -219,6 +219,7 @@ run_one() {
 	local t0 c0
 	t0=$(date +%s.%N)
 	c0=$(cpu_ticks "$GW_PID")
+	awk '/^VmRSS:/ { print $2 }' "/proc/$GW_PID/status" >"$dir/idle_rss_kib"
 
 	# Bounded: the ramp, the longest call, and slack for the tail.
 	local ramp=$(((CALLS + RATE - 1) / RATE))
@@ -333,8 +334,9 @@ report() {
 		pcts "$rtt" 2 digit_bye_ms
 	fi
 	# Gateway CPU during the load, and peak RSS; sipp's own CPU (children times of the subshell).
-	awk -v c0="$c0" -v c1="$c1" -v hz="$CLK_TCK" -v hwm="$hwm" -v t0="$t0" -v t1="$t1" 'BEGIN {
-		printf "gateway_cpu_s=%.2f gateway_peak_rss_mib=%.1f wall_s=%.1f\n", (c1 - c0) / hz, hwm / 1024, t1 - t0 }'
+	awk -v c0="$c0" -v c1="$c1" -v hz="$CLK_TCK" -v hwm="$hwm" -v t0="$t0" -v t1="$t1" -v idle="$(cat "$dir/idle_rss_kib")" 'BEGIN {
+		printf "gateway_cpu_s=%.2f gateway_peak_rss_mib=%.1f gateway_idle_rss_mib=%.1f wall_s=%.1f\n",
+			(c1 - c0) / hz, hwm / 1024, idle / 1024, t1 - t0 }'
 	awk 'NR == 2 { u = $1; s = $2; gsub(/s/, "", u); gsub(/s/, "", s); split(u, a, "m"); split(s, b, "m")
 		printf "sipp_cpu_s=%.2f\n", a[1] * 60 + a[2] + b[1] * 60 + b[2] }' "$dir/sipp.times"
 	if [[ -s $dir/metrics.txt ]]; then
@@ -362,7 +364,8 @@ compare() {
 	printf '\n%-26s %14s %14s %10s\n' "$scen ($(kv "$a" calls) calls, $(kv "$a" rate)/s)" deflectd peer ratio
 	local k va vb
 	for k in successful failed invite_retrans retransmissions peak_concurrent calls_per_s \
-		invite_200_ms_p99 gateway_cpu_s gateway_peak_rss_mib sipp_cpu_s probe_jitter_p99_ms probe_loss_pct; do
+		invite_200_ms_p99 gateway_cpu_s gateway_peak_rss_mib gateway_idle_rss_mib sipp_cpu_s \
+		probe_jitter_p99_ms probe_loss_pct; do
 		va=$(kv "$a" "$k")
 		vb=$(kv "$b" "$k")
 		awk -v k="$k" -v a="${va:-0}" -v b="${vb:-0}" 'BEGIN {
@@ -374,13 +377,16 @@ compare() {
 	sb=$(kv "$b" successful)
 	awk -v ca="$(kv "$a" gateway_cpu_s)" -v cb="$(kv "$b" gateway_cpu_s)" -v sa="${sa:-0}" -v sb="${sb:-0}" \
 		-v ra="$(kv "$a" gateway_peak_rss_mib)" -v rb="$(kv "$b" gateway_peak_rss_mib)" -v pa="$(kv "$a" peak_concurrent)" \
-		-v pb="$(kv "$b" peak_concurrent)" 'BEGIN {
+		-v pb="$(kv "$b" peak_concurrent)" -v ia="$(kv "$a" gateway_idle_rss_mib)" -v ib="$(kv "$b" gateway_idle_rss_mib)" 'BEGIN {
 		ma = sa > 0 ? ca * 1000 / sa : 0; mb = sb > 0 ? cb * 1000 / sb : 0
 		ka = pa > 0 ? ra * 1024 / pa : 0; kb = pb > 0 ? rb * 1024 / pb : 0
 		rm = (mb > 0) ? sprintf("%.2f", ma / mb) : "-"
 		rk = (kb > 0) ? sprintf("%.2f", ka / kb) : "-"
+		xa = pa > 0 ? (ra - ia) * 1024 / pa : 0; xb = pb > 0 ? (rb - ib) * 1024 / pb : 0
+		rx = (xb > 0) ? sprintf("%.2f", xa / xb) : "-"
 		printf "%-26s %14.2f %14.2f %10s\n", "cpu_ms_per_call", ma, mb, rm
-		printf "%-26s %14.1f %14.1f %10s\n", "peak_rss_kib_per_call", ka, kb, rk }'
+		printf "%-26s %14.1f %14.1f %10s\n", "peak_rss_kib_per_call", ka, kb, rk
+		printf "%-26s %14.1f %14.1f %10s\n", "above_idle_kib_per_call", xa, xb, rx }'
 }
 
 main() {
