@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,7 @@ var tortureCases = map[string]struct {
 	udpMTU bool
 }{
 	// RFC 4475 §3.1.1: valid messages.
-	"valid/dblreq":     {want: answered, note: "two requests in one datagram: the first (REGISTER) is answered"},
+	"valid/dblreq":     {want: answered, note: "two requests in one datagram (UDP: the REGISTER is answered; TCP: a stream of two, either answered)"},
 	"valid/esc01":      {want: answered, note: "escaped characters in the Request-URI and headers"},
 	"valid/esc02":      {want: answered, code: 501, note: "escaped characters in an unknown method"},
 	"valid/escnull":    {want: answered, note: "escaped nulls in URIs"},
@@ -191,8 +192,9 @@ func (r *responses) readConn(c net.Conn) {
 	}
 }
 
-// collect gathers the responses to callID until a final one arrives or quiet passes.
-func (r *responses) collect(callID string, quiet time.Duration) tortureResult {
+// collect gathers the responses to the message with these Call-IDs (a datagram may hold two
+// requests) until a final one arrives or quiet passes.
+func (r *responses) collect(callIDs []string, quiet time.Duration) tortureResult {
 	var res tortureResult
 	deadline := time.After(quiet)
 	for {
@@ -202,7 +204,7 @@ func (r *responses) collect(callID string, quiet time.Duration) tortureResult {
 			if code == nil {
 				continue
 			}
-			if id := callIDLine.FindSubmatch(m); callID != "" && (id == nil || string(id[1]) != callID) {
+			if id := callIDLine.FindSubmatch(m); len(callIDs) > 0 && (id == nil || !slices.Contains(callIDs, string(id[1]))) {
 				continue // a retransmitted answer to an earlier message
 			}
 			c, _ := strconv.Atoi(string(code[1]))
@@ -245,11 +247,12 @@ func unique(msg []byte, n int) []byte {
 	})
 }
 
-func callIDOf(msg []byte) string {
-	if m := callIDLine.FindSubmatch(msg); m != nil {
-		return string(m[1])
+func callIDsOf(msg []byte) []string {
+	var ids []string
+	for _, m := range callIDLine.FindAllSubmatch(msg, -1) {
+		ids = append(ids, string(m[1]))
 	}
-	return ""
+	return ids
 }
 
 func loadTorture(t *testing.T) map[string][]byte {
@@ -301,7 +304,7 @@ func TestTorture(t *testing.T) {
 					c := sendTCP(t, g.TCP, msg)
 					go rs.readConn(c)
 				}
-				r := rs.collect(callIDOf(msg), 600*time.Millisecond)
+				r := rs.collect(callIDsOf(msg), 600*time.Millisecond)
 				final := r.final()
 				ok := true
 				want := tc.want
