@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -107,6 +108,7 @@ type gateway struct {
 	sip      *ivr.Server
 	httpLn   net.Listener
 	http     *http.Server
+	admin    *http.Server // pprof on http.admin_listen; nil when unset
 	draining atomic.Bool
 
 	closers []func() // undone in reverse by close
@@ -274,7 +276,36 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 	}
+	if cfg.HTTP.AdminListen != "" {
+		if g.admin, err = startAdmin(cfg.HTTP.AdminListen, g.log); err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, func() { _ = g.admin.Close() })
+	}
 	return g, nil
+}
+
+// startAdmin serves net/http/pprof on its own listener and mux (never on the public one), so
+// profiles can be taken under load from loopback or an operator network only.
+func startAdmin(addr string, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen admin %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("admin listener stopped", "err", err)
+		}
+	}()
+	log.Info("pprof listening", "admin", ln.Addr().String())
+	return srv, nil
 }
 
 // handleEvent is the webhook consumer's handler: the engine first (session status, presence,
