@@ -6,6 +6,7 @@
 package memstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -518,7 +519,11 @@ func (m *Mem) Subscribe(ctx context.Context, channel string) (<-chan []byte, err
 // --- streams ---
 
 type stream struct {
-	entries []entry // ascending id
+	// buf[head:] are the live entries, ascending id. Trimming advances head (O(1)); the dead
+	// prefix is compacted away once it outgrows the live part, so each add costs O(1)
+	// amortised however long the stream is allowed to grow.
+	buf     []entry
+	head    int
 	lastMs  int64
 	lastSeq int64
 	groups  map[string]*group
@@ -563,10 +568,8 @@ func (m *Mem) StreamAdd(_ context.Context, name string, payload []byte) (string,
 	}
 	st.lastMs, st.lastSeq = ms, seq
 	e := entry{ms: ms, seq: seq, payload: slices.Clone(payload)}
-	st.entries = append(st.entries, e)
-	if over := len(st.entries) - m.opts.StreamMaxLen; over > 0 {
-		st.entries = slices.Delete(st.entries, 0, over)
-	}
+	st.buf = append(st.buf, e)
+	st.trim(m.opts.StreamMaxLen)
 	close(st.wake)
 	st.wake = make(chan struct{})
 	return e.id(), nil
@@ -594,16 +597,15 @@ func (m *Mem) StreamRead(ctx context.Context, name, grp, consumer string, count 
 		}
 		var out []store.StreamMessage
 		now := time.Now()
-		for _, e := range st.entries {
+		live := st.entries()
+		for _, e := range live[st.after(g.lastMs, g.lastSeq):] {
 			if len(out) == count {
 				break
 			}
-			if e.ms < g.lastMs || (e.ms == g.lastMs && e.seq <= g.lastSeq) {
-				continue
-			}
 			g.lastMs, g.lastSeq = e.ms, e.seq
-			g.pending[e.id()] = &pendingEntry{e: e, consumer: consumer, delivered: now}
-			out = append(out, store.StreamMessage{ID: e.id(), Payload: slices.Clone(e.payload)})
+			id := e.id()
+			g.pending[id] = &pendingEntry{e: e, consumer: consumer, delivered: now}
+			out = append(out, store.StreamMessage{ID: id, Payload: slices.Clone(e.payload)})
 		}
 		wake := st.wake
 		m.mu.Unlock()
@@ -673,24 +675,43 @@ func (m *Mem) StreamClaim(_ context.Context, name, grp, consumer string, minIdle
 	return out, nil
 }
 
+// entries are the live entries, ascending id.
+func (st *stream) entries() []entry { return st.buf[st.head:] }
+
+// trim drops the oldest entries beyond maxLen.
+func (st *stream) trim(maxLen int) {
+	over := len(st.buf) - st.head - maxLen
+	if over <= 0 {
+		return
+	}
+	clear(st.buf[st.head : st.head+over]) // release the payloads now
+	st.head += over
+	if st.head >= len(st.buf)-st.head { // the dead prefix is as long as the live part: compact
+		n := copy(st.buf, st.buf[st.head:])
+		clear(st.buf[n:])
+		st.buf, st.head = st.buf[:n], 0
+	}
+}
+
+// after is the index in entries() of the first entry with an id above ms-seq.
+func (st *stream) after(ms, seq int64) int {
+	i, found := slices.BinarySearchFunc(st.entries(), entry{ms: ms, seq: seq}, compareEntry)
+	if found {
+		i++
+	}
+	return i
+}
+
 func (st *stream) has(e entry) bool {
-	_, ok := slices.BinarySearchFunc(st.entries, e, func(a, b entry) int {
-		if a.ms != b.ms {
-			return compareInt(a.ms, b.ms)
-		}
-		return compareInt(a.seq, b.seq)
-	})
+	_, ok := slices.BinarySearchFunc(st.entries(), e, compareEntry)
 	return ok
 }
 
-func compareInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+func compareEntry(a, b entry) int {
+	if c := cmp.Compare(a.ms, b.ms); c != 0 {
+		return c
 	}
-	return 0
+	return cmp.Compare(a.seq, b.seq)
 }
 
 // --- docs ---
