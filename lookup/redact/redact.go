@@ -25,9 +25,19 @@
 //
 // Runs of 7+ digits that are not phone numbers (counters written into messages, for
 // instance) are masked too: privacy over convenience. Non-ASCII digits are not recognised.
+//
+// # WhatsApp message ids
+//
+// Meta's message ids ("wamid.HBgMOTY2NTAx…") carry the recipient's number in base64, so a
+// "wamid." token is replaced by "wamid#" and 12 hex digits of its SHA-256: the same id always
+// masks the same way, so log lines about one message still correlate.
 package redact
 
-import "strings"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
 
 const (
 	minDigits  = 7  // shorter runs are ports, counts, extensions
@@ -42,6 +52,9 @@ const (
 // Mask returns s with every phone-number-like run masked (see the package comment). It does
 // not allocate when there is nothing to mask.
 func Mask(s string) string {
+	if strings.Contains(s, wamidPrefix) {
+		s = maskWAMIDs(s)
+	}
 	if !mayContainNumber(s) {
 		return s
 	}
@@ -191,4 +204,31 @@ func isSep(c byte) bool { return c == ' ' || c == '-' || c == '(' || c == ')' }
 // isWord is ASCII only: a number right after a non-ASCII letter or quote is still masked.
 func isWord(c byte) bool {
 	return isDigit(c) || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+const wamidPrefix = "wamid."
+
+// maskWAMIDs replaces each "wamid.<base64>" token with a stable digest of it.
+func maskWAMIDs(s string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, wamidPrefix)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		j := i + len(wamidPrefix)
+		for j < len(s) && isBase64Byte(s[j]) {
+			j++
+		}
+		sum := sha256.Sum256([]byte(s[i:j]))
+		b.WriteString(s[:i])
+		b.WriteString("wamid#")
+		b.WriteString(hex.EncodeToString(sum[:6]))
+		s = s[j:]
+	}
+}
+
+func isBase64Byte(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_'
 }

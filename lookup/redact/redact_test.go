@@ -97,3 +97,17 @@ func BenchmarkMask(b *testing.B) {
 		}
 	})
 }
+
+func TestMaskWAMID(t *testing.T) {
+	const id = "wamid.HBgMOTY2NTAxMjM0NTY3FQIAERgSNjI1REQ0MDAwMDAwMDFDOTJFAA=="
+	a, b := Mask("sent "+id+" ok"), Mask("status for "+id)
+	if strings.Contains(a, "HBgMOTY2") || strings.Contains(b, "OTY2NTAx") {
+		t.Fatalf("wamid (base64 of the number) not masked: %q / %q", a, b)
+	}
+	if !strings.HasPrefix(a, "sent wamid#") || !strings.HasSuffix(a, " ok") || a[len("sent "):len(a)-3] != b[len("status for "):] {
+		t.Fatalf("masked ids must correlate: %q / %q", a, b)
+	}
+	if Mask("wamid.AAA") == Mask("wamid.AAB") {
+		t.Fatal("different ids must mask differently")
+	}
+}
