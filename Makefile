@@ -10,6 +10,7 @@ run:
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -timeout 25m ./...
+	bash deploy/loadtest/smoke.sh
 
 test-deps:
 	bash deploy/scripts/install-test-deps.sh
