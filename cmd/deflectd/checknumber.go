@@ -17,7 +17,6 @@ import (
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/lookup"
-	"github.com/deflectd/deflectd/lookup/redact"
 )
 
 func newCheckNumberCmd(g *globals) *cobra.Command {
@@ -56,7 +55,7 @@ A NUMBER that is not a phone number exits with status 2.`,
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			rep, err := checkNumber(ctx, cfg, args[0], strings.ToUpper(region), redact.Logger(cfg.Log, g.stderr))
+			rep, err := checkNumber(ctx, cfg, args[0], strings.ToUpper(region), g.logger(cfg.Log))
 			if asJSON {
 				enc := json.NewEncoder(g.stdout)
 				enc.SetIndent("", "  ")

@@ -83,7 +83,7 @@ are stored and sent by a running gateway (needs store.backend redis).`,
 					return usageErr(fmt.Errorf("line %d is scheduled (send_at); scheduled rows need store.backend redis so that a running gateway sends them", r.Line))
 				}
 			}
-			log := newLogger(cfg.Log, g.stderr)
+			log := g.logger(cfg.Log)
 			st, err := openStore(cfg.Store)
 			if err != nil {
 				return err

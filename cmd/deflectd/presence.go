@@ -17,7 +17,6 @@ import (
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/api"
 	"github.com/deflectd/deflectd/lookup"
-	"github.com/deflectd/deflectd/lookup/redact"
 )
 
 // The presence chain serves the API's inspect/override/forget as is.
@@ -74,7 +73,7 @@ the file. Invalid rows are listed with their line numbers (all of them in --repo
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			log := redact.Logger(cfg.Log, g.stderr)
+			log := g.logger(cfg.Log)
 			facts, closeFacts, err := openPresenceFacts(cfg.Store, dryRun)
 			if err != nil {
 				return err

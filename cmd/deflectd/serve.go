@@ -46,7 +46,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			log := newLogger(cfg.Log, g.stderr)
+			log := g.logger(cfg.Log)
 			ctx, stop := signalContext(cmd.Context(), log)
 			defer stop()
 			return serve(ctx, cfg, log)
