@@ -31,15 +31,18 @@ func newProbe(t *testing.T, from, to string) *sipProbe {
 }
 
 // send sends one request and reports its Call-ID.
-func (p *sipProbe) send(method, userAgent string) string {
+func (p *sipProbe) send(method, userAgent string) string { return p.sendTo("100", method, userAgent) }
+
+// sendTo sends one request to user and reports its Call-ID.
+func (p *sipProbe) sendTo(user, method, userAgent string) string {
 	n := p.n.Add(1)
 	la := p.c.LocalAddr().String()
 	callID := fmt.Sprintf("probe-%d-%s", n, la)
-	msg := fmt.Sprintf("%s sip:100@%s SIP/2.0\r\n"+
+	msg := fmt.Sprintf("%s sip:%s@%s SIP/2.0\r\n"+
 		"Via: SIP/2.0/UDP %s;branch=z9hG4bK-probe-%d;rport\r\n"+
 		"From: <sip:100@%s>;tag=p%d\r\nTo: <sip:100@%s>\r\nCall-ID: %s\r\nCSeq: 1 %s\r\n"+
 		"Max-Forwards: 70\r\nUser-Agent: %s\r\nContact: <sip:100@%s>\r\nContent-Length: 0\r\n\r\n",
-		method, p.to, la, n, la, n, p.to, callID, method, userAgent, la)
+		method, user, p.to, la, n, la, n, p.to, callID, method, userAgent, la)
 	if _, err := p.c.WriteTo([]byte(msg), p.to); err != nil {
 		p.t.Fatalf("send: %v", err)
 	}
@@ -65,7 +68,12 @@ func (p *sipProbe) answers(d time.Duration) map[string]int {
 
 // response sends one request and returns the first final response to it ("" = none within d).
 func (p *sipProbe) response(method, userAgent string, d time.Duration) string {
-	id := p.send(method, userAgent)
+	return p.responseTo("100", method, userAgent, d)
+}
+
+// responseTo is response for a request to user.
+func (p *sipProbe) responseTo(user, method, userAgent string, d time.Duration) string {
+	id := p.sendTo(user, method, userAgent)
 	buf := make([]byte, 65536)
 	deadline := time.Now().Add(d)
 	for {

@@ -1,0 +1,153 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+var serverHeader = regexp.MustCompile(`(?im)^Server:[ \t]*(.*?)\r?$`)
+
+// TestDigestAuthAndNoUserEnumeration: with sip.auth set, an INVITE without credentials is
+// challenged whatever user it is for, a caller with the right ones deflects, wrong ones are
+// refused; the Server header names no version unless configured.
+func TestDigestAuthAndNoUserEnumeration(t *testing.T) {
+	g := startGateway(t, "auth", "DEFLECTD_SIP_AUTH_USERNAME=pbx", "DEFLECTD_SIP_AUTH_PASSWORD=s3cret",
+		"DEFLECTD_SIP_USER_AGENT=deflectd")
+	target := "sip:queue@" + g.UDP
+
+	// Same answer for every user, existing or not: only the status line and header names
+	// are compared (nonces and tags differ by design).
+	shape := func(user string) string {
+		p := newProbe(t, "127.0.0.1", g.UDP)
+		res := p.responseTo(user, "INVITE", "pbx", 2*time.Second)
+		var names []string
+		for _, line := range strings.Split(res, "\r\n")[1:] {
+			if name, _, ok := strings.Cut(line, ":"); ok {
+				names = append(names, strings.ToLower(strings.TrimSpace(name)))
+			}
+		}
+		status, _, _ := strings.Cut(res, "\r\n")
+		return status + " " + strings.Join(names, ",")
+	}
+	first := shape("queue")
+	t.Logf("INVITE without credentials: %s", first)
+	if !strings.HasPrefix(first, "SIP/2.0 401") || !strings.Contains(first, "www-authenticate") {
+		t.Fatalf("INVITE without credentials: %q, want 401 with WWW-Authenticate", first)
+	}
+	for _, u := range []string{"admin", "100", "pbx", "no-such-user-xyz"} {
+		if got := shape(u); got != first {
+			t.Errorf("INVITE to %q answered %q, to queue %q: the answer tells users apart", u, got, first)
+		}
+	}
+
+	o := callOpts(target, caller(1000))
+	o.Username, o.Password = "pbx", "s3cret"
+	if rep := call(t, o); rep.Result != "deflected" {
+		t.Errorf("with credentials: result %q, final %d", rep.Result, rep.FinalStatus)
+	} else {
+		t.Logf("with credentials: %v, %s", rep.Responses, rep.Duration.Round(time.Millisecond))
+	}
+	o = callOpts(target, caller(1001))
+	o.Username, o.Password = "pbx", "wrong"
+	o.Timeout = 5 * time.Second
+	if rep := call(t, o); rep.Answered || rep.FinalStatus < 400 {
+		t.Errorf("wrong password: answered %v, final %d", rep.Answered, rep.FinalStatus)
+	} else {
+		t.Logf("wrong password: %v", rep.Responses)
+	}
+
+	opt := newProbe(t, "127.0.0.1", g.UDP).response("OPTIONS", "pbx", 2*time.Second)
+	if m := serverHeader.FindStringSubmatch(opt); m == nil || m[1] != "deflectd" {
+		t.Errorf("Server header %q, want exactly deflectd (no version)", m)
+	}
+}
+
+// TestTLSListener: a tls:// listener with a certificate from files answers OPTIONS over TLS.
+func TestTLSListener(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	g := startGateway(t, "tls", "DEFLECTD_SIP_LISTEN=udp://127.0.0.1:0,tls://127.0.0.1:0",
+		"DEFLECTD_SIP_TLS_CERT_FILE="+certFile, "DEFLECTD_SIP_TLS_KEY_FILE="+keyFile)
+	var addr string
+	g.mu.Lock()
+	for _, l := range g.lines {
+		var rec map[string]any
+		if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "sip listening" && rec["transport"] == "tls" {
+			addr, _ = rec["addr"].(string)
+		}
+	}
+	g.mu.Unlock()
+	if addr == "" {
+		t.Fatal("no tls listener in the log")
+	}
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 2 * time.Second}, "tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("tls handshake: %v", err)
+	}
+	defer c.Close()
+	la := c.LocalAddr().String()
+	msg := fmt.Sprintf("OPTIONS sip:queue@%s;transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS %s;branch=z9hG4bK-tls-1\r\n"+
+		"From: <sip:pbx@%s>;tag=t1\r\nTo: <sip:queue@%s>\r\nCall-ID: tls-1@e2e\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"+
+		"Content-Length: 0\r\n\r\n", addr, la, la, addr)
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 4096)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatalf("read over tls: %v", err)
+	}
+	if !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
+		t.Fatalf("OPTIONS over TLS: %.60q", buf[:n])
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns a pool trusting it.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "deflectd e2e"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
