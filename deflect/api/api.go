@@ -70,8 +70,8 @@ type server struct {
 	log    *slog.Logger
 }
 
-// New returns the HTTP handler.
-func New(o Options) http.Handler {
+// newServer applies Options' defaults; New and RegisterInbox share it.
+func newServer(o Options) *server {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 1 << 20
 	}
@@ -81,11 +81,17 @@ func New(o Options) http.Handler {
 	if o.Region == "" {
 		o.Region = "SA"
 	}
-	s := &server{o: o, tokens: tokensOf(o.API), log: o.Logger}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	s.log = s.log.With("component", "api")
+	return &server{o: o, tokens: tokensOf(o.API), log: log.With("component", "api")}
+}
+
+// New returns the HTTP handler.
+func New(o Options) http.Handler {
+	s := newServer(o)
+	o = s.o
 
 	// gin's mode is process-wide; deflectd never wants its debug route dump on stdout.
 	gin.SetMode(gin.ReleaseMode)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -45,23 +44,10 @@ func NewWithInbox(o Options, in InboxOptions) http.Handler {
 // RegisterInbox adds /console and the inbox, desk and notification endpoints under /api/v1 to
 // r, with the same bearer tokens and body limit as New.
 func RegisterInbox(r gin.IRouter, o Options, in InboxOptions) {
-	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 1 << 20
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 3 * time.Second
-	}
-	if o.Region == "" {
-		o.Region = "SA"
-	}
 	if in.Heartbeat <= 0 {
 		in.Heartbeat = 15 * time.Second
 	}
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &server{o: o, tokens: tokensOf(o.API), log: log.With("component", "api")}
+	s := newServer(o)
 	ib := &inboxAPI{s: s, in: in}
 
 	registerConsole(r)
