@@ -151,3 +151,50 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestMaxMessageSize: above sip.max_message_size a UDP datagram is dropped unparsed and a TCP
+// request is answered 513; below it both are answered.
+func TestMaxMessageSize(t *testing.T) {
+	g := startGateway(t, "size", "DEFLECTD_SIP_MAX_MESSAGE_SIZE=4000")
+	options := func(callID string, pad int) []byte {
+		return []byte(fmt.Sprintf("OPTIONS sip:queue@%s SIP/2.0\r\nVia: SIP/2.0/%s 127.0.0.1:5999;branch=z9hG4bK-%s;rport\r\n"+
+			"From: <sip:pbx@127.0.0.1>;tag=s1\r\nTo: <sip:queue@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"+
+			"X-Context-Padding: %s\r\nContent-Length: 0\r\n\r\n", g.UDP, "UDP", callID, callID, strings.Repeat("p", pad)))
+	}
+	for _, tc := range []struct {
+		name string
+		pad  int
+		udp  string // first line prefix, "" = nothing
+		tcp  string
+	}{
+		{"small", 1000, "SIP/2.0 200", "SIP/2.0 200"},
+		{"too large", 6000, "", "SIP/2.0 513"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			uc, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(mustAddrPort(g.UDP)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer uc.Close()
+			_, _ = uc.Write(options("size-udp-"+tc.name, tc.pad))
+			_ = uc.SetReadDeadline(time.Now().Add(time.Second))
+			buf := make([]byte, 65536)
+			n, _ := uc.Read(buf)
+			if got := string(buf[:n]); (tc.udp == "" && n != 0) || !strings.HasPrefix(got, tc.udp) {
+				t.Errorf("udp: %.30q, want %q", got, tc.udp)
+			}
+			tc2, err := net.DialTimeout("tcp", g.TCP, 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tc2.Close()
+			msg := strings.Replace(string(options("size-tcp-"+tc.name, tc.pad)), "SIP/2.0/UDP", "SIP/2.0/TCP", 1)
+			_, _ = tc2.Write([]byte(msg))
+			_ = tc2.SetReadDeadline(time.Now().Add(2 * time.Second))
+			n, _ = tc2.Read(buf)
+			if got := string(buf[:n]); !strings.HasPrefix(got, tc.tcp) {
+				t.Errorf("tcp: %.30q, want %q", got, tc.tcp)
+			}
+		})
+	}
+}
