@@ -154,17 +154,8 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 			baseURL = "http://" + httpAddr + "/sandbox/graph"
 		}
 	}
-	if g.client, err = whatsapp.New(whatsapp.ClientConfig{
-		BaseURL:       baseURL,
-		PhoneNumberID: cfg.WhatsApp.PhoneNumberID,
-		AccessToken:   cfg.WhatsApp.AccessToken.Reveal(),
-		Timeout:       cfg.WhatsApp.RequestTimeout,
-		MaxRetries:    cfg.WhatsApp.MaxRetries,
-		Throughput:    cfg.WhatsApp.Throughput,
-		PairPeriod:    cfg.WhatsApp.PairPeriod,
-		PairBurst:     cfg.WhatsApp.PairBurst,
-	}, g.store, log, g.reg); err != nil { // the store's limiter: limits shared by every instance
-		return nil, fmt.Errorf("whatsapp client: %w", err)
+	if g.client, err = newCloudAPIClient(cfg.WhatsApp, baseURL, g.store, log, g.reg); err != nil {
+		return nil, err
 	}
 	queue := whatsapp.AdaptStreams(g.store, func(m store.StreamMessage) whatsapp.QueueMessage {
 		return whatsapp.QueueMessage{ID: m.ID, Payload: m.Payload}
