@@ -48,9 +48,6 @@ func (s *Service) OnStatus(ctx context.Context, u StatusUpdate) error {
 		e164 = sess.Caller
 		if _, err := s.st.UpdateSession(sctx, sess.ID, func(x *store.Session) error {
 			x.WAStatus = mergeStatus(x.WAStatus, u.Status)
-			if x.Steps == nil {
-				x.Steps = map[string]time.Time{}
-			}
 			stamp(x, stepOf(u.Status), u.At)
 			x.UpdatedAt = s.now()
 			return nil

@@ -363,10 +363,9 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 		log.Info("no status in time; treating as sent")
 		u = StatusUpdate{MessageID: sent.MessageID, Status: ""}
 	case u.Status == StatusFailed:
+		// Presence is not learned here: OnStatus, which published this status, learns from it
+		// (once, on whichever instance took the webhook).
 		reason := failedReason(u.ErrorCode)
-		if reason == ReasonNotOnWhatsApp {
-			s.learn(ctx, sess.Caller, false)
-		}
 		s.observe(sess, "failed")
 		// The webhook handler may have run before the message id was stored: record it here too.
 		s.update(ctx, sessionID, func(x *store.Session) { x.WAStatus = mergeStatus(x.WAStatus, u.Status) })

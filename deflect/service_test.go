@@ -387,7 +387,14 @@ func TestAcceptFailures(t *testing.T) {
 			if s := h.session(t, d.SessionID); s.Outcome != "failed:"+tt.wantReason {
 				t.Errorf("outcome = %q", s.Outcome)
 			}
+			// A failed status is learned by OnStatus after it published the status, so the
+			// fact may land just after Accept returned.
+			deadline := time.Now().Add(2 * time.Second)
 			p, err := h.mem.GetPresence(ctx, "+966501234567")
+			for tt.learnedNo && (err != nil || p.Status != "no") && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+				p, err = h.mem.GetPresence(ctx, "+966501234567")
+			}
 			if tt.learnedNo && (err != nil || p.Status != "no") {
 				t.Errorf("presence = %+v, %v; want learned no", p, err)
 			}
@@ -395,6 +402,51 @@ func TestAcceptFailures(t *testing.T) {
 				t.Errorf("presence learned %+v from a non-recipient failure", p)
 			}
 		})
+	}
+}
+
+// countingLearner counts Learn calls on the way to a StoreLearner.
+type countingLearner struct {
+	StoreLearner
+	mu sync.Mutex
+	n  map[string]int // "+e164 yes|no" → calls
+}
+
+func (c *countingLearner) Learn(ctx context.Context, e164 string, yes bool, source string) error {
+	c.mu.Lock()
+	c.n[fmt.Sprintf("%s %v", e164, yes)]++
+	c.mu.Unlock()
+	return c.StoreLearner.Learn(ctx, e164, yes, source)
+}
+
+func (c *countingLearner) calls(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[key]
+}
+
+// A 131026 failed status teaches "no" once (presence_learned_total counts guesses): the webhook
+// side learns it, the waiting call does not learn it again.
+func TestFailedStatusLearnedOnce(t *testing.T) {
+	var learner *countingLearner
+	h := newHarness(t, func(c *configs.Config, o *Options) {
+		learner = &countingLearner{StoreLearner: StoreLearner{Facts: o.Store.(store.PresenceFacts), YesTTL: time.Hour, NoTTL: time.Hour}, n: map[string]int{}}
+		o.Learner = learner
+	})
+	h.deliverAfter(20*time.Millisecond, StatusFailed, 131026)
+	ctx := context.Background()
+	d, _ := h.svc.Decide(ctx, call("+966501234567"))
+	if r := h.svc.Accept(ctx, d.SessionID); r.Deflected || r.Reason != ReasonNotOnWhatsApp {
+		t.Fatalf("Accept = %+v", r)
+	}
+	h.svc.Finish(ctx, d.SessionID, ivr.Outcome{Result: "failed", Reason: ReasonNotOnWhatsApp})
+	deadline := time.Now().Add(2 * time.Second)
+	for learner.calls("+966501234567 false") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // room for a second, wrong, Learn
+	if n := learner.calls("+966501234567 false"); n != 1 {
+		t.Errorf("learned no %d times, want 1", n)
 	}
 }
 
