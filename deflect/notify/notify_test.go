@@ -75,8 +75,8 @@ func newRig(t *testing.T, sbThroughput float64) *rig {
 	t.Helper()
 	sb := sandbox.New(sandbox.Config{
 		PhoneNumberID: "1001", AccessToken: "tok", AppSecret: "sec",
-		Templates:     []configs.TemplateDef{{Name: "licence_renewal", Languages: []string{"en", "ar"}, BodyParams: 2}},
-		Throughput:    sbThroughput, MaxRecipients: 50000,
+		Templates:  []configs.TemplateDef{{Name: "licence_renewal", Languages: []string{"en", "ar"}, BodyParams: 2}},
+		Throughput: sbThroughput, MaxRecipients: 50000,
 	}, quiet)
 	srv := httptest.NewServer(sb.Handler())
 	t.Cleanup(srv.Close)
