@@ -125,6 +125,7 @@ type SandboxConfig struct {
 	NotOnWhatsApp []string      `yaml:"not_on_whatsapp"` // E.164 numbers that fail with 131026
 	StatusDelay   time.Duration `yaml:"status_delay"`    // between sent, delivered, read
 	WebhookURL    string        `yaml:"webhook_url"`     // empty = our own /webhooks/whatsapp
+	Latency       time.Duration `yaml:"latency"`         // added to every Graph API answer (Meta: ~100-300 ms); 0 = none
 }
 
 // TemplateDef is an approved template as the sandbox knows it.

@@ -125,6 +125,9 @@ func (c Config) Validate() error {
 		bad("whatsapp.pair_burst", "must be at least 1")
 	}
 	positive("whatsapp.request_timeout", c.WhatsApp.RequestTimeout)
+	if c.WhatsApp.Sandbox.Latency < 0 {
+		bad("whatsapp.sandbox.latency", "must not be negative")
+	}
 	for i, t := range c.WhatsApp.Sandbox.Templates {
 		if t.Name == "" || len(t.Languages) == 0 {
 			bad(fmt.Sprintf("whatsapp.sandbox.templates[%d]", i), "needs a name and at least one language")

@@ -150,6 +150,7 @@ func FromConfig(c configs.Config) Config {
 		Throughput:    w.Throughput,
 		PairPeriod:    w.PairPeriod,
 		PairBurst:     w.PairBurst,
+		Latency:       w.Sandbox.Latency,
 	}
 }
 

@@ -856,8 +856,9 @@ func TestSignature(t *testing.T) {
 
 func TestFromConfig(t *testing.T) {
 	c := configs.Default()
+	c.WhatsApp.Sandbox.Latency = 150 * time.Millisecond
 	sc := sandbox.FromConfig(c)
-	if sc.PhoneNumberID != c.WhatsApp.PhoneNumberID || sc.AccessToken != c.WhatsApp.AccessToken.Reveal() ||
+	if sc.Latency != 150*time.Millisecond || sc.PhoneNumberID != c.WhatsApp.PhoneNumberID || sc.AccessToken != c.WhatsApp.AccessToken.Reveal() ||
 		sc.AppSecret != c.WhatsApp.AppSecret.Reveal() || len(sc.Templates) != len(c.WhatsApp.Sandbox.Templates) ||
 		sc.Throughput != c.WhatsApp.Throughput || sc.PairPeriod != c.WhatsApp.PairPeriod || sc.StatusDelay != c.WhatsApp.Sandbox.StatusDelay {
 		t.Fatalf("FromConfig = %+v", sc)
