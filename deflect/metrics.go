@@ -11,6 +11,8 @@ type metrics struct {
 	statuses  *prometheus.CounterVec // status
 	outcomes  *prometheus.CounterVec // outcome, reason
 	confirm   *prometheus.HistogramVec
+	// dtmfToSend: Accept's entry (right after the key press) → the Graph API request written.
+	dtmfToSend prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,9 +46,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "From the decision to answer to the confirmation (or failure) of the WhatsApp message, by result.",
 			Buckets: []float64{1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 60},
 		}, []string{"result"}),
+		dtmfToSend: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "deflectd", Name: "dtmf_to_send_seconds",
+			Help:    "From accepting the offer (the caller pressed 1) to the Graph API request written (first attempt).",
+			Buckets: []float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2},
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm)
+		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend)
 	}
 	return m
 }

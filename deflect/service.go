@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http/httptrace"
 	"strings"
+	"sync"
 	"text/template"
 	"time"
 
@@ -286,6 +288,7 @@ type Decision = ivr.Decision
 
 // Accept sends the template and waits for its status while the caller hears a hold tone.
 func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult {
+	start := time.Now() // the IVR calls Accept right after the key press: the DTMF→send clock starts here
 	log := s.log.With("session_id", sessionID)
 	s.m.accepts.Inc()
 	fail := func(reason string, err error) ivr.AcceptResult {
@@ -326,6 +329,10 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 	// The send gets the whole confirmation budget; whatever is left after it is for the status.
 	deadline := time.Now().Add(s.cfg.Deflect.ConfirmTimeout) // a real-clock deadline, whatever s.now is
 	sendCtx, cancelSend := context.WithDeadline(ctx, deadline)
+	var wrote sync.Once // the first attempt's request on the wire, not its retries
+	sendCtx = httptrace.WithClientTrace(sendCtx, &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) {
+		wrote.Do(func() { s.m.dtmfToSend.Observe(time.Since(start).Seconds()) })
+	}})
 	sent, err := s.breaker.Execute(func() (Sent, error) { return s.sender.SendTemplate(sendCtx, tpl) })
 	cancelSend()
 	if err != nil {
