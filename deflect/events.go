@@ -185,37 +185,14 @@ var errSkip = errors.New("skip")
 // updateConversation reads, changes and writes a conversation with compare-and-set, retrying
 // lost races a few times.
 func (s *Service) updateConversation(ctx context.Context, waID string, fn func(c *Conversation, fresh bool) error) error {
-	for range 5 {
-		var c Conversation
-		var version int64
-		doc, err := s.st.GetDoc(ctx, ConversationsCollection, waID)
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(doc.Data, &c); err != nil {
-				return fmt.Errorf("decode conversation: %w", err)
+	_, err := store.UpdateJSON(ctx, s.st, ConversationsCollection, waID, s.cfg.Deflect.SessionTTL, 5,
+		func() Conversation { return Conversation{WAID: waID, State: s.cfg.Deflect.RouteTo, CreatedAt: s.now()} },
+		func(c *Conversation, fresh bool) error {
+			if err := fn(c, fresh); err != nil {
+				return err
 			}
-			version = doc.Version
-		case errors.Is(err, store.ErrNotFound):
-			c = Conversation{WAID: waID, State: s.cfg.Deflect.RouteTo, CreatedAt: s.now()}
-		default:
-			return fmt.Errorf("get conversation: %w", err)
-		}
-		if err := fn(&c, version == 0); err != nil {
-			return err
-		}
-		c.UpdatedAt = s.now()
-		data, err := json.Marshal(&c)
-		if err != nil {
-			return fmt.Errorf("encode conversation: %w", err)
-		}
-		_, err = s.st.PutDoc(ctx, ConversationsCollection, waID, data, version, s.cfg.Deflect.SessionTTL)
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("put conversation: %w", err)
-		}
-		return nil
-	}
-	return fmt.Errorf("put conversation: %w", store.ErrConflict)
+			c.UpdatedAt = s.now()
+			return nil
+		})
+	return err
 }

@@ -151,41 +151,19 @@ func (s *Service) updateAgent(ctx context.Context, id string, fn func(a *agentDo
 	if _, ok := s.Agent(id); !ok {
 		return nil, ErrNoSuchAgent
 	}
-	for range 16 {
-		a := agentDoc{ID: id, Presence: PresenceOffline}
-		var version int64
-		doc, err := s.st.GetDoc(ctx, AgentsCollection, id)
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(doc.Data, &a); err != nil {
-				return nil, fmt.Errorf("decode agent: %w", err)
+	a, err := store.UpdateJSON(ctx, s.st, AgentsCollection, id, 0, 16,
+		func() agentDoc { return agentDoc{ID: id, Presence: PresenceOffline} },
+		func(a *agentDoc, _ bool) error {
+			if a.Chats == nil {
+				a.Chats = map[string]slot{}
 			}
-			version = doc.Version
-		case errors.Is(err, store.ErrNotFound):
-		default:
-			return nil, fmt.Errorf("get agent: %w", err)
-		}
-		if a.Chats == nil {
-			a.Chats = map[string]slot{}
-		}
-		if err := fn(&a); err != nil {
-			if errors.Is(err, errSkipWrite) {
-				return &a, nil
+			if err := fn(a); err != nil {
+				return err
 			}
-			return nil, err
-		}
-		a.UpdatedAt = s.now()
-		data, _ := json.Marshal(&a)
-		_, err = s.st.PutDoc(ctx, AgentsCollection, id, data, version, 0)
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("put agent: %w", err)
-		}
-		return &a, nil
-	}
-	return nil, fmt.Errorf("put agent: %w", store.ErrConflict)
+			a.UpdatedAt = s.now()
+			return nil
+		})
+	return skipped(a, err)
 }
 
 // SetPresence sets an agent online, away or offline; coming online pulls waiting conversations.

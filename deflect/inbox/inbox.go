@@ -455,42 +455,29 @@ func addMessage(c *deflect.Conversation, m deflect.ConversationMessage) {
 // updateConversation reads, changes and writes deflect's conversation document with
 // compare-and-set (the same document deflect's handler writes), creating it when missing.
 func (s *Service) updateConversation(ctx context.Context, waID string, fn func(c *deflect.Conversation, isNew bool) error) (*deflect.Conversation, error) {
-	for range 8 {
-		var c deflect.Conversation
-		var version int64
-		doc, err := s.st.GetDoc(ctx, deflect.ConversationsCollection, waID)
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(doc.Data, &c); err != nil {
-				return nil, fmt.Errorf("decode conversation: %w", err)
+	c, err := store.UpdateJSON(ctx, s.st, deflect.ConversationsCollection, waID, s.ttl, 8,
+		func() deflect.Conversation {
+			return deflect.Conversation{WAID: waID, State: deflect.ConversationBot, CreatedAt: s.now()}
+		},
+		func(c *deflect.Conversation, isNew bool) error {
+			if err := fn(c, isNew); err != nil {
+				return err
 			}
-			version = doc.Version
-		case errors.Is(err, store.ErrNotFound):
-			c = deflect.Conversation{WAID: waID, State: deflect.ConversationBot, CreatedAt: s.now()}
-		default:
-			return nil, fmt.Errorf("get conversation: %w", err)
-		}
-		if err := fn(&c, version == 0); err != nil {
-			if errors.Is(err, errSkipWrite) {
-				return &c, nil
-			}
-			return nil, err
-		}
-		c.UpdatedAt = s.now()
-		data, err := json.Marshal(&c)
-		if err != nil {
-			return nil, fmt.Errorf("encode conversation: %w", err)
-		}
-		_, err = s.st.PutDoc(ctx, deflect.ConversationsCollection, waID, data, version, s.ttl)
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("put conversation: %w", err)
-		}
-		return &c, nil
+			c.UpdatedAt = s.now()
+			return nil
+		})
+	return skipped(c, err)
+}
+
+// skipped turns fn's errSkipWrite into success: the document as it stands.
+func skipped[T any](v *T, err error) (*T, error) {
+	if errors.Is(err, errSkipWrite) {
+		return v, nil
 	}
-	return nil, fmt.Errorf("put conversation: %w", store.ErrConflict)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // getConversation reads deflect's conversation document.
@@ -509,42 +496,16 @@ func (s *Service) getConversation(ctx context.Context, waID string) (*deflect.Co
 // updateRecord is updateConversation for the inbox record. fn returning errSkipWrite leaves the
 // document as it is (and updateRecord returns it without error).
 func (s *Service) updateRecord(ctx context.Context, waID string, fn func(r *Record, isNew bool) error) (*Record, error) {
-	for range 16 {
-		var r Record
-		var version int64
-		doc, err := s.st.GetDoc(ctx, RecordsCollection, waID)
-		switch {
-		case err == nil:
-			if err := json.Unmarshal(doc.Data, &r); err != nil {
-				return nil, fmt.Errorf("decode inbox record: %w", err)
+	r, err := store.UpdateJSON(ctx, s.st, RecordsCollection, waID, s.ttl, 16,
+		func() Record { return Record{WAID: waID, Status: StatusBot, CreatedAt: s.now()} },
+		func(r *Record, isNew bool) error {
+			if err := fn(r, isNew); err != nil {
+				return err
 			}
-			version = doc.Version
-		case errors.Is(err, store.ErrNotFound):
-			r = Record{WAID: waID, Status: StatusBot, CreatedAt: s.now()}
-		default:
-			return nil, fmt.Errorf("get inbox record: %w", err)
-		}
-		if err := fn(&r, version == 0); err != nil {
-			if errors.Is(err, errSkipWrite) {
-				return &r, nil
-			}
-			return nil, err
-		}
-		r.UpdatedAt = s.now()
-		data, err := json.Marshal(&r)
-		if err != nil {
-			return nil, fmt.Errorf("encode inbox record: %w", err)
-		}
-		_, err = s.st.PutDoc(ctx, RecordsCollection, waID, data, version, s.ttl)
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("put inbox record: %w", err)
-		}
-		return &r, nil
-	}
-	return nil, fmt.Errorf("put inbox record: %w", store.ErrConflict)
+			r.UpdatedAt = s.now()
+			return nil
+		})
+	return skipped(r, err)
 }
 
 // getRecord reads the inbox record; ErrNotFound when the customer never wrote.
