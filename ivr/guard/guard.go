@@ -180,7 +180,7 @@ func (g *Guard) check(req *sip.Request) Verdict {
 
 // singleValued are header fields a request carries at most once (RFC 3261 §7.3.1; RFC 4475
 // §3.1.2.17–18: two Content-Lengths or two Call-IDs get a 400).
-var singleValued = []string{"Call-ID", "From", "To", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"}
+var singleValued = [...]string{"Call-ID", "From", "To", "CSeq", "Max-Forwards", "Content-Length", "Content-Type"}
 
 // malformed applies the RFC 4475 semantics sipgo's parser lets through: another SIP version
 // (505), duplicated single-valued headers or a CSeq naming another method (400), and a Require
@@ -190,27 +190,32 @@ func malformed(req *sip.Request) Verdict {
 	if req.SipVersion != "SIP/2.0" {
 		return Verdict{Action: Respond, Code: 505, Reason: "Version Not Supported", Why: "bad-version"}
 	}
-	for _, name := range singleValued {
-		if len(req.GetHeaders(name)) > 1 {
-			return Verdict{Action: Respond, Code: 400, Reason: "Duplicate " + name, Why: "malformed"}
+	// One pass over the headers (GetHeaders allocates per call).
+	var seen [len(singleValued)]int
+	var require []string
+	for _, h := range req.Headers() {
+		name := h.Name()
+		for i, sv := range singleValued {
+			if strings.EqualFold(name, sv) {
+				if seen[i]++; seen[i] > 1 {
+					return Verdict{Action: Respond, Code: 400, Reason: "Duplicate " + sv, Why: "malformed"}
+				}
+			}
+		}
+		if strings.EqualFold(name, "Require") {
+			for _, t := range strings.Split(h.Value(), ",") {
+				if t = strings.TrimSpace(t); t != "" {
+					require = append(require, t)
+				}
+			}
 		}
 	}
 	if cseq := req.CSeq(); cseq == nil || !strings.EqualFold(cseq.MethodName.String(), req.Method.String()) {
 		return Verdict{Action: Respond, Code: 400, Reason: "CSeq Method Mismatch", Why: "malformed"}
 	}
-	if !req.IsInvite() && !req.IsAck() && !req.IsCancel() {
-		var tags []string
-		for _, h := range req.GetHeaders("Require") {
-			for _, t := range strings.Split(h.Value(), ",") {
-				if t = strings.TrimSpace(t); t != "" {
-					tags = append(tags, t)
-				}
-			}
-		}
-		if len(tags) > 0 {
-			return Verdict{Action: Respond, Code: 420, Reason: "Bad Extension", Why: "bad-extension",
-				Headers: []sip.Header{sip.NewHeader("Unsupported", strings.Join(tags, ", "))}}
-		}
+	if len(require) > 0 && !req.IsInvite() && !req.IsAck() && !req.IsCancel() {
+		return Verdict{Action: Respond, Code: 420, Reason: "Bad Extension", Why: "bad-extension",
+			Headers: []sip.Header{sip.NewHeader("Unsupported", strings.Join(require, ", "))}}
 	}
 	return Verdict{Action: Allow}
 }
@@ -259,7 +264,10 @@ func (g *Guard) isScanner(req *sip.Request) bool {
 	if len(g.scanners) == 0 {
 		return false
 	}
-	for _, h := range req.GetHeaders("User-Agent") {
+	for _, h := range req.Headers() {
+		if !strings.EqualFold(h.Name(), "User-Agent") {
+			continue
+		}
 		ua := strings.ToLower(h.Value())
 		for _, s := range g.scanners {
 			if strings.Contains(ua, s) {

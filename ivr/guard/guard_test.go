@@ -443,3 +443,16 @@ func BenchmarkCheckPike(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCheckServe is the guard as serve wires it (scanner, RFC 4475 checks, size; no pike,
+// no auth) on an INVITE from a PBX.
+func BenchmarkCheckServe(b *testing.B) {
+	g, _ := New(configs.Default().SIP, nil, Options{})
+	req := request(sip.INVITE, ua("Asterisk PBX 20.5.0"), header("X-Queue", "billing"), header("X-Wait-Estimate", "300"), body(300))
+	b.ReportAllocs()
+	for b.Loop() {
+		if g.Check(req).Action != Allow {
+			b.Fatal("not allowed")
+		}
+	}
+}
