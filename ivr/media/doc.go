@@ -16,9 +16,11 @@
 //     (rtp.Header.MarshalTo) and sent with WriteToUDPAddrPort.
 //   - Between prompts a stream sends G.711 silence rather than nothing: RTP flowing keeps NAT
 //     bindings and SBC media timeouts alive and lets the peer's symmetric RTP latch on us.
-//   - Receiving: one goroutine per stream blocked in ReadFrom. The runtime parks it in the
-//     netpoller, so it costs a few KiB of stack and no thread; a shared epoll loop would need raw
-//     syscalls for little gain. About 6 KiB of Go heap+stack per stream in all (BenchmarkScheduler).
+//   - Receiving: one goroutine per scheduler reads all of its streams' sockets through an epoll
+//     set (receiver_linux.go; a goroutine per stream elsewhere). A goroutine per stream parked
+//     in ReadFrom cost a stack each (the runtime starts goroutines at the average stack size),
+//     which the GC scans too: at 5000 calls that was tens of MB. Reads are raw recvfrom into
+//     the receiver's buffer, so receiving allocates nothing either.
 //   - Symmetric RTP: once the peer's RTP (its codec, telephone-event or CN payload type) arrives
 //     from another address than its SDP said, sending follows it.
 //   - RFC 4733: events are (SSRC, timestamp, event); a digit is reported on the FIRST packet of a

@@ -36,6 +36,7 @@ type Engine struct {
 	m       *metrics
 	pool    *portPool
 	scheds  []*scheduler
+	recvs   []*receiver   // recvs[i] reads the streams scheds[i] sends
 	closed  chan struct{} // shared, already closed: Play of an unknown prompt returns it
 
 	mu      sync.Mutex
@@ -67,8 +68,13 @@ func NewEngine(cfg EngineConfig, prompts *Prompts, log *slog.Logger, reg prometh
 		closed: make(chan struct{}), streams: map[*Stream]struct{}{}}
 	close(e.closed)
 	for range n {
+		r, err := newReceiver()
+		if err != nil {
+			e.stopWorkers()
+			return nil, fmt.Errorf("new media engine: %w", err)
+		}
 		s := newScheduler(m)
-		e.scheds = append(e.scheds, s)
+		e.scheds, e.recvs = append(e.scheds, s), append(e.recvs, r)
 		go s.run()
 	}
 	return e, nil
@@ -113,10 +119,17 @@ func (e *Engine) Close() error {
 	for _, s := range open {
 		s.Close()
 	}
+	e.stopWorkers()
+	return nil
+}
+
+func (e *Engine) stopWorkers() {
 	for _, s := range e.scheds {
 		s.stop()
 	}
-	return nil
+	for _, r := range e.recvs {
+		r.stop()
+	}
 }
 
 func (e *Engine) forget(s *Stream) {
@@ -126,16 +139,16 @@ func (e *Engine) forget(s *Stream) {
 	e.m.streams.Dec()
 }
 
-// pickScheduler: the least loaded one, so streams spread evenly over the cores.
-func (e *Engine) pickScheduler() *scheduler {
-	best := e.scheds[0]
-	bestN := best.load()
-	for _, s := range e.scheds[1:] {
-		if n := s.load(); n < bestN {
-			best, bestN = s, n
+// pick chooses the least loaded scheduler, so streams spread evenly over the cores, and the
+// receiver paired with it.
+func (e *Engine) pick() (*scheduler, *receiver) {
+	best := 0
+	for i, s := range e.scheds {
+		if s.load() < e.scheds[best].load() {
+			best = i
 		}
 	}
-	return best
+	return e.scheds[best], e.recvs[best]
 }
 
 // portPool hands out even ports first-in first-out, so a just-freed port is reused last and

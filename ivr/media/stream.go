@@ -1,7 +1,6 @@
 package media
 
 import (
-	"errors"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -60,10 +59,10 @@ type Stream struct {
 
 	buf [12 + FrameSize]byte // outgoing packet; written only by the scheduler goroutine
 
-	dtmf     chan rune
-	dec      DTMFDecoder // only the reader goroutine touches it
-	rbuf     [readBuffer]byte
-	readDone chan struct{}
+	dtmf chan rune
+	dec  DTMFDecoder // only the receiver touches it
+	rcv  *receiver   // reads the socket (from Start on)
+	fd   int         // the socket's descriptor, for the receiver
 
 	pktsSent, bytesSent, pktsRecv, bytesRecv, dtmfDropped atomic.Uint64
 	lastRecv                                              atomic.Int64 // unix nanoseconds
@@ -99,18 +98,20 @@ func (s *Stream) Start(p Params) {
 	first := !s.started
 	s.started = true
 	if first {
-		s.readDone = make(chan struct{})
-		s.sch = s.e.pickScheduler()
+		s.sch, s.rcv = s.e.pick()
 	}
 	s.mu.Unlock()
 	if first {
 		s.sch.add(s)
-		go s.readLoop()
+		if err := s.rcv.add(s); err != nil {
+			s.e.log.Warn("rtp stream receives nothing", "port", s.port, "error", err)
+		}
 		s.mu.Lock()
 		closed := s.closed
 		s.mu.Unlock()
-		if closed { // lost a race with Close: make sure the scheduler lets go
+		if closed { // lost a race with Close: make sure the scheduler and receiver let go
 			s.sch.remove(s)
+			s.rcv.remove(s)
 		}
 	}
 }
@@ -196,12 +197,10 @@ func (s *Stream) Close() {
 		started := s.started
 		s.mu.Unlock()
 		if started {
-			s.sch.remove(s) // after this the scheduler never touches s again
+			s.sch.remove(s) // after these two, neither the scheduler nor the receiver touches s
+			s.rcv.remove(s)
 		}
 		_ = s.conn.Close()
-		if started {
-			<-s.readDone
-		}
 		close(s.dtmf)
 		s.e.pool.release(s.port)
 		s.e.forget(s)
@@ -262,62 +261,48 @@ func (s *Stream) tick() tickResult {
 	return tickSent
 }
 
-// readLoop is the stream's receiver: one goroutine per call blocked in ReadFrom. The runtime
-// parks it in the netpoller (epoll) so it costs a small stack and no thread while idle; a shared
-// epoll loop would save that stack but needs raw syscalls and its own buffer management.
-func (s *Stream) readLoop() {
-	defer close(s.readDone)
-	var h rtp.Header
-	for {
-		n, from, err := s.conn.ReadFromUDPAddrPort(s.rbuf[:])
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(time.Millisecond) // transient (e.g. ICMP-reported) errors: don't spin
-			continue
-		}
-		hl, err := h.Unmarshal(s.rbuf[:n])
-		if err != nil || h.Version != 2 || (h.PayloadType >= 72 && h.PayloadType <= 76) {
-			continue // not RTP, or RTCP on the RTP port (rtcp-mux)
-		}
-		now := time.Now()
-		s.pktsRecv.Add(1)
-		s.bytesRecv.Add(uint64(n))
-		s.lastRecv.Store(now.UnixNano())
-		s.e.m.packetsReceived.Inc()
-		from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+// receive handles one datagram from the stream's socket; the receiver calls it (one goroutine
+// for many streams), with h a header it reuses so parsing allocates nothing.
+func (s *Stream) receive(h *rtp.Header, b []byte, from netip.AddrPort, now time.Time) {
+	hl, err := h.Unmarshal(b)
+	if err != nil || h.Version != 2 || (h.PayloadType >= 72 && h.PayloadType <= 76) {
+		return // not RTP, or RTCP on the RTP port (rtcp-mux)
+	}
+	s.pktsRecv.Add(1)
+	s.bytesRecv.Add(uint64(len(b)))
+	s.lastRecv.Store(now.UnixNano())
+	s.e.m.packetsReceived.Inc()
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 
-		s.mu.Lock()
-		p := s.params
-		known := h.PayloadType == p.Codec.PT || (p.DTMFPT != 0 && h.PayloadType == p.DTMFPT) || h.PayloadType == 13
-		switched := known && s.remote != from
-		if switched {
-			s.remote = from // symmetric RTP: answer where the caller's media really comes from
-		}
-		s.mu.Unlock()
-		if switched {
-			s.e.m.remoteSwitches.Inc()
-			s.e.log.Debug("rtp remote switched", "port", s.port, "remote", from.String())
-		}
+	s.mu.Lock()
+	p := s.params
+	known := h.PayloadType == p.Codec.PT || (p.DTMFPT != 0 && h.PayloadType == p.DTMFPT) || h.PayloadType == 13
+	switched := known && s.remote != from
+	if switched {
+		s.remote = from // symmetric RTP: answer where the caller's media really comes from
+	}
+	s.mu.Unlock()
+	if switched {
+		s.e.m.remoteSwitches.Inc()
+		s.e.log.Debug("rtp remote switched", "port", s.port, "remote", from.String())
+	}
 
-		if p.DTMFPT == 0 || h.PayloadType != p.DTMFPT {
-			continue
+	if p.DTMFPT == 0 || h.PayloadType != p.DTMFPT {
+		return
+	}
+	payload := b[hl:]
+	if h.Padding && len(payload) > 0 {
+		if pad := int(payload[len(payload)-1]); pad <= len(payload) {
+			payload = payload[:len(payload)-pad]
 		}
-		payload := s.rbuf[hl:n]
-		if h.Padding && len(payload) > 0 {
-			if pad := int(payload[len(payload)-1]); pad <= len(payload) {
-				payload = payload[:len(payload)-pad]
-			}
-		}
-		if r, ok := s.dec.Decode(h.SSRC, h.Timestamp, payload, now); ok {
-			s.e.m.dtmfDigits.Inc()
-			select {
-			case s.dtmf <- r:
-			default:
-				s.dtmfDropped.Add(1)
-				s.e.m.dtmfDropped.Inc()
-			}
+	}
+	if r, ok := s.dec.Decode(h.SSRC, h.Timestamp, payload, now); ok {
+		s.e.m.dtmfDigits.Inc()
+		select {
+		case s.dtmf <- r:
+		default:
+			s.dtmfDropped.Add(1)
+			s.e.m.dtmfDropped.Inc()
 		}
 	}
 }
