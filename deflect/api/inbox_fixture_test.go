@@ -104,7 +104,8 @@ func (f *inboxFixture) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, e := range events {
-		if err := f.engine.HandleEvent(r.Context(), e); err == nil {
+		err := f.engine.HandleEvent(r.Context(), e)
+		if err == nil {
 			err = f.in.HandleEvent(r.Context(), e)
 		}
 		if err != nil {
