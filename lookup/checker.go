@@ -36,15 +36,13 @@ var errCheckerStatus = errors.New("unexpected status")
 // maxCheckerBody bounds what we read from the checker.
 const maxCheckerBody = 64 << 10
 
-func newChecker(cfg configs.PresenceHTTPConfig, client *http.Client, m *metrics) (*checker, error) {
+func newChecker(cfg configs.PresenceHTTPConfig, m *metrics) (*checker, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("parse lookup.presence.http.url: not an http(s) URL")
 	}
-	if client == nil {
-		client = &http.Client{} // no client timeout: every request carries a deadline
-	}
-	k := &checker{base: u, token: cfg.Token, client: client, timeout: cfg.Timeout, m: m}
+	// No client timeout: every request carries a deadline.
+	k := &checker{base: u, token: cfg.Token, client: &http.Client{}, timeout: cfg.Timeout, m: m}
 	failures := uint32(max(cfg.BreakerFailures, 1))
 	k.cb = gobreaker.NewCircuitBreaker[Status](gobreaker.Settings{
 		Name:        "presence-http-checker",

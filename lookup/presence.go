@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -59,7 +58,6 @@ type Chain struct {
 	checker *checker
 	m       *metrics
 	log     *slog.Logger
-	now     func() time.Time
 
 	static atomic.Pointer[staticList]
 
@@ -73,26 +71,11 @@ type Chain struct {
 }
 
 // Option tunes a Chain.
-type Option func(*Chain, *options)
-
-type options struct {
-	client *http.Client
-}
+type Option func(*Chain)
 
 // WithLogger sets the logger (default: slog.Default()). Numbers are logged masked.
 func WithLogger(l *slog.Logger) Option {
-	return func(c *Chain, _ *options) { c.log = l }
-}
-
-// WithHTTPClient sets the client used for the external checker (default: a plain client; every
-// request carries its own deadline).
-func WithHTTPClient(hc *http.Client) Option {
-	return func(_ *Chain, o *options) { o.client = hc }
-}
-
-// WithClock replaces time.Now for Since/Expires stamps (tests).
-func WithClock(now func() time.Time) Option {
-	return func(c *Chain, _ *options) { c.now = now }
+	return func(c *Chain) { c.log = l }
 }
 
 // NewPresence builds the chain from cfg.Presence (cfg.DefaultRegion reads national numbers in
@@ -114,16 +97,14 @@ func NewPresence(cfg configs.LookupConfig, facts Facts, reg prometheus.Registere
 		facts:  facts,
 		m:      m,
 		log:    slog.Default(),
-		now:    time.Now,
 		stop:   make(chan struct{}),
 	}
-	var o options
 	for _, opt := range opts {
-		opt(c, &o)
+		opt(c)
 	}
 	c.log = c.log.With("component", "presence")
 	if p.HTTP.URL != "" {
-		if c.checker, err = newChecker(p.HTTP, o.client, m); err != nil {
+		if c.checker, err = newChecker(p.HTTP, m); err != nil {
 			return nil, fmt.Errorf("new presence: %w", err)
 		}
 	}
@@ -202,7 +183,7 @@ func (c *Chain) fromStore(ctx context.Context, e164 string) (Answer, bool) {
 		c.log.Warn("presence facts unavailable", "caller", redact.Mask(e164), "err", err)
 		return Answer{}, false
 	}
-	a, ok := factAnswer(f, c.now())
+	a, ok := factAnswer(f, time.Now())
 	if !ok {
 		c.m.cache.WithLabelValues("miss").Inc()
 		return Answer{}, false
@@ -238,7 +219,7 @@ func (c *Chain) fromChecker(ctx context.Context, e164 string) (Answer, bool) {
 	if s == Unknown {
 		return Answer{}, false
 	}
-	now := c.now()
+	now := time.Now()
 	ttl := c.cfg.HTTP.PositiveTTL
 	if s == No {
 		ttl = c.cfg.HTTP.NegativeTTL
@@ -290,13 +271,13 @@ func (c *Chain) Learn(ctx context.Context, e164 string, yes bool, source string)
 	}
 	prior := Unknown
 	if f, err := c.facts.GetPresence(ctx, e164); err == nil {
-		if a, ok := factAnswer(f, c.now()); ok {
+		if a, ok := factAnswer(f, time.Now()); ok {
 			prior = a.Status
 		}
 	} else if a, ok := c.static.Load().get(e164); ok {
 		prior = a.Status
 	}
-	now := c.now()
+	now := time.Now()
 	f := store.PresenceFact{E164: e164, Status: status.String(), Source: source, Since: now, Expires: now.Add(ttl)}
 	if err := c.facts.SetPresence(ctx, f); err != nil {
 		return fmt.Errorf("learn presence: %w", err)
@@ -333,7 +314,7 @@ func (c *Chain) put(ctx context.Context, e164 string, status Status, source stri
 			ttl = c.cfg.NoTTL
 		}
 	}
-	now := c.now()
+	now := time.Now()
 	a := Answer{Status: status, Source: source, Since: now, Expires: now.Add(ttl)}
 	if err := c.facts.SetPresence(ctx, answerFact(e164, a)); err != nil {
 		return Answer{}, fmt.Errorf("set presence: %w", err)
@@ -368,7 +349,7 @@ func (c *Chain) Inspect(ctx context.Context, e164 string) (Answer, error) {
 		f, err := c.facts.GetPresence(ctx, e164)
 		switch {
 		case err == nil:
-			if a, ok := factAnswer(f, c.now()); ok {
+			if a, ok := factAnswer(f, time.Now()); ok {
 				return a, nil
 			}
 		case !errors.Is(err, store.ErrNotFound):

@@ -95,12 +95,6 @@ func newFakeChecker(t *testing.T, answers map[string]string) *fakeChecker {
 	return f
 }
 
-func (f *fakeChecker) set(number, answer string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.answers[number] = answer
-}
-
 func (f *fakeChecker) setFallback(answer string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
