@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -177,19 +176,13 @@ func newPortPool(min, max int) (*portPool, error) {
 }
 
 // bind takes ports from the pool until one binds; ports busy elsewhere go back to the end.
-func (p *portPool) bind(ip netip.Addr) (*net.UDPConn, int, error) {
-	addr := func(port int) *net.UDPAddr {
-		if !ip.IsValid() {
-			return &net.UDPAddr{Port: port}
-		}
-		return net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port)))
-	}
+func (p *portPool) bind(ip netip.Addr) (*rtpSocket, int, error) {
 	if p.ephemeral {
-		c, err := net.ListenUDP("udp", addr(0))
+		c, port, err := listenRTP(ip, 0)
 		if err != nil {
 			return nil, 0, fmt.Errorf("bind rtp port: %w", err)
 		}
-		return c, c.LocalAddr().(*net.UDPAddr).Port, nil
+		return c, port, nil
 	}
 	p.mu.Lock()
 	tries := len(p.free)
@@ -204,7 +197,7 @@ func (p *portPool) bind(ip netip.Addr) (*net.UDPConn, int, error) {
 		port := p.free[0]
 		p.free = p.free[1:]
 		p.mu.Unlock()
-		c, err := net.ListenUDP("udp", addr(port))
+		c, _, err := listenRTP(ip, port)
 		if err == nil {
 			return c, port, nil
 		}

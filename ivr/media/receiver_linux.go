@@ -22,10 +22,9 @@ const maxReadsPerWake = 16
 // stack per call (the runtime starts goroutines at the average stack size, several KiB), the
 // GC's scan of those stacks, and a wake-up per packet.
 //
-// The sockets stay net.UDPConns (the scheduler sends with them; the Go netpoller also knows
-// them, harmlessly: nobody waits there). Streams are read only while mu is held, and remove
-// takes mu, so once remove returns the receiver never touches the stream again and its socket
-// can be closed.
+// The sockets are raw (socket_linux.go), outside the Go netpoller. Streams are read only while
+// mu is held, and remove takes mu, so once remove returns the receiver never touches the stream
+// again and its socket can be closed (its fd number reused).
 type receiver struct {
 	epfd int
 	wake [2]int // pipe: stop writes, EpollWait returns
@@ -66,26 +65,16 @@ func (r *receiver) closeFDs() {
 	_ = syscall.Close(r.epfd)
 }
 
-// add starts reading s's socket. The fd is registered inside Control, which holds the socket
-// open, so a concurrent Close cannot hand the number to another socket meanwhile.
+// add starts reading s's socket.
 func (r *receiver) add(s *Stream) error {
-	rc, err := s.conn.SyscallConn()
-	if err != nil {
-		return fmt.Errorf("watch rtp socket: %w", err)
-	}
+	fd := s.sock.fd
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var ctlErr error
-	err = rc.Control(func(f uintptr) {
-		ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(f)}
-		if ctlErr = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, int(f), &ev); ctlErr == nil {
-			s.fd = int(f)
-			r.streams[int32(f)] = s
-		}
-	})
-	if err = errors.Join(err, ctlErr); err != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(fd)}
+	if err := syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
 		return fmt.Errorf("watch rtp socket: %w", err)
 	}
+	r.streams[int32(fd)] = s
 	return nil
 }
 
@@ -93,11 +82,11 @@ func (r *receiver) add(s *Stream) error {
 func (r *receiver) remove(s *Stream) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.streams[int32(s.fd)] != s {
+	if r.streams[int32(s.sock.fd)] != s {
 		return
 	}
-	delete(r.streams, int32(s.fd))
-	_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.fd, nil)
+	delete(r.streams, int32(s.sock.fd))
+	_ = syscall.EpollCtl(r.epfd, syscall.EPOLL_CTL_DEL, s.sock.fd, nil)
 }
 
 func (r *receiver) stop() {
@@ -134,7 +123,7 @@ func (r *receiver) run() {
 // drain reads what s's socket holds (up to maxReadsPerWake datagrams).
 func (r *receiver) drain(s *Stream, now time.Time) {
 	for range maxReadsPerWake {
-		n, from, err := r.recvfrom(s.fd)
+		n, from, err := r.recvfrom(s.sock.fd)
 		if err != nil {
 			return // EAGAIN: drained; anything else (a pending ICMP error) was consumed by the read
 		}

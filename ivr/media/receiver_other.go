@@ -30,7 +30,7 @@ func (r *receiver) add(s *Stream) error {
 		var h rtp.Header
 		var buf [readBuffer]byte
 		for {
-			n, from, err := s.conn.ReadFromUDPAddrPort(buf[:])
+			n, from, err := s.sock.conn.ReadFromUDPAddrPort(buf[:])
 			if err != nil {
 				var ne net.Error
 				if errors.Is(err, net.ErrClosed) || (errors.As(err, &ne) && ne.Timeout()) {
@@ -54,7 +54,7 @@ func (r *receiver) remove(s *Stream) {
 	if done == nil {
 		return
 	}
-	_ = s.conn.SetReadDeadline(time.Unix(1, 0))
+	_ = s.sock.conn.SetReadDeadline(time.Unix(1, 0))
 	<-done
 }
 

@@ -2,7 +2,6 @@ package media
 
 import (
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -36,7 +35,7 @@ type Stats struct {
 // keeps NAT bindings and SBC media timers alive, and lets symmetric RTP latch at the peer too.
 type Stream struct {
 	e    *Engine
-	conn *net.UDPConn
+	sock *rtpSocket
 	port int
 	sch  *scheduler
 	slot int // position in sch.wheel; guarded by sch.mu
@@ -62,7 +61,6 @@ type Stream struct {
 	dtmf chan rune
 	dec  DTMFDecoder // only the receiver touches it
 	rcv  *receiver   // reads the socket (from Start on)
-	fd   int         // the socket's descriptor, for the receiver
 
 	pktsSent, bytesSent, pktsRecv, bytesRecv, dtmfDropped atomic.Uint64
 	lastRecv                                              atomic.Int64 // unix nanoseconds
@@ -70,8 +68,8 @@ type Stream struct {
 	closeOnce sync.Once
 }
 
-func newStream(e *Engine, conn *net.UDPConn, port int) *Stream {
-	s := &Stream{e: e, conn: conn, port: port, idx: -1, dtmf: make(chan rune, dtmfBuffer)}
+func newStream(e *Engine, sock *rtpSocket, port int) *Stream {
+	s := &Stream{e: e, sock: sock, port: port, idx: -1, dtmf: make(chan rune, dtmfBuffer)}
 	// Random SSRC, sequence and timestamp per stream (RFC 3550 §5.1).
 	s.hdr = rtp.Header{Version: 2, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}
 	return s
@@ -200,7 +198,7 @@ func (s *Stream) Close() {
 			s.sch.remove(s) // after these two, neither the scheduler nor the receiver touches s
 			s.rcv.remove(s)
 		}
-		_ = s.conn.Close()
+		_ = s.sock.close()
 		close(s.dtmf)
 		s.e.pool.release(s.port)
 		s.e.forget(s)
@@ -253,7 +251,7 @@ func (s *Stream) tick() tickResult {
 		return tickError
 	}
 	n += copy(s.buf[n:], payload)
-	if _, err := s.conn.WriteToUDPAddrPort(s.buf[:n], remote); err != nil {
+	if err := s.sock.sendTo(s.buf[:n], remote); err != nil {
 		return tickError
 	}
 	s.pktsSent.Add(1)
