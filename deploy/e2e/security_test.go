@@ -83,15 +83,18 @@ func TestTLSListener(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t, dir)
 	g := startGateway(t, "tls", "DEFLECTD_SIP_LISTEN=udp://127.0.0.1:0,tls://127.0.0.1:0",
 		"DEFLECTD_SIP_TLS_CERT_FILE="+certFile, "DEFLECTD_SIP_TLS_KEY_FILE="+keyFile)
+	// The listener's address is logged by its serving goroutine, maybe after "deflectd serving".
 	var addr string
-	g.mu.Lock()
-	for _, l := range g.lines {
-		var rec map[string]any
-		if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "sip listening" && rec["transport"] == "tls" {
-			addr, _ = rec["addr"].(string)
+	for deadline := time.Now().Add(5 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		g.mu.Lock()
+		for _, l := range g.lines {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == "sip listening" && rec["transport"] == "tls" {
+				addr, _ = rec["addr"].(string)
+			}
 		}
+		g.mu.Unlock()
 	}
-	g.mu.Unlock()
 	if addr == "" {
 		t.Fatal("no tls listener in the log")
 	}
