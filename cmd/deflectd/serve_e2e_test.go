@@ -546,6 +546,9 @@ func TestE2ESipp(t *testing.T) {
 		{"press1.xml", "+966501234544", "deflected"},
 		{"press2.xml", "+966501234545", "declined"},
 		{"ineligible.xml", "+966112345678", "ineligible:not-mobile"},
+		{"timeout.xml", "+966501234546", "timeout"},
+		{"hangup.xml", "+966501234547", "abandoned"},
+		{"notonwhatsapp.xml", notOnWhatsApp, "failed:not-on-whatsapp"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scenario, func(t *testing.T) {
