@@ -109,8 +109,13 @@ type Consumer struct {
 	DedupeTTL   time.Duration // how long an event id is remembered; default 24h
 	MaxAttempts int           // handler failures before an event is dropped; default 5
 
-	attempts map[string]int
+	attempts map[string]attempt // handler failures here, by queue entry
 	running  atomic.Bool
+}
+
+type attempt struct {
+	n    int
+	last time.Time
 }
 
 // Run consumes until ctx ends; it returns nil then, or an error for a misconfigured Consumer.
@@ -175,11 +180,12 @@ func (c *Consumer) defaults() {
 		c.MaxAttempts = 5
 	}
 	if c.attempts == nil {
-		c.attempts = map[string]int{}
+		c.attempts = map[string]attempt{}
 	}
 }
 
 func (c *Consumer) claim(ctx context.Context, log *slog.Logger) {
+	c.forgetAttempts(time.Now().Add(-4 * c.ClaimIdle))
 	for ctx.Err() == nil {
 		msgs, err := c.Queue.StreamClaim(ctx, c.Stream, c.Group, c.Name, c.ClaimIdle, c.Batch)
 		if err != nil {
@@ -239,9 +245,11 @@ func (c *Consumer) process(ctx context.Context, log *slog.Logger, m QueueMessage
 		}
 	}
 	if err := c.handle(ctx, e); err != nil {
-		c.attempts[m.ID]++
-		if c.attempts[m.ID] >= c.MaxAttempts {
-			log.Error("drop webhook event after repeated handler failures", "entry", m.ID, "event", key, "attempts", c.attempts[m.ID], "err", err)
+		a := c.attempts[m.ID]
+		a.n, a.last = a.n+1, time.Now()
+		c.attempts[m.ID] = a
+		if a.n >= c.MaxAttempts {
+			log.Error("drop webhook event after repeated handler failures", "entry", m.ID, "event", key, "attempts", a.n, "err", err)
 			c.Metrics.event(e.Kind, "dropped")
 			c.ack(ctx, log, m.ID)
 			return
@@ -263,6 +271,17 @@ func (c *Consumer) handle(ctx context.Context, e Event) (err error) {
 		}
 	}()
 	return c.Handler(ctx, e)
+}
+
+// forgetAttempts drops the failure counts of entries not retried here since before: another
+// consumer claimed them (and acknowledged them, or counts its own attempts), so without this the
+// map would keep them for the life of the process.
+func (c *Consumer) forgetAttempts(before time.Time) {
+	for id, a := range c.attempts {
+		if a.last.Before(before) {
+			delete(c.attempts, id)
+		}
+	}
 }
 
 func (c *Consumer) ack(ctx context.Context, log *slog.Logger, id string) {
