@@ -135,11 +135,11 @@ type outBody struct {
 
 type outAction struct {
 	Button   string          `json:"button,omitempty"`
-	Buttons  []outReplyButon `json:"buttons,omitempty"`
+	Buttons  []outReplyButton `json:"buttons,omitempty"`
 	Sections []outSection    `json:"sections,omitempty"`
 }
 
-type outReplyButon struct {
+type outReplyButton struct {
 	Type  string   `json:"type"`
 	Reply outReply `json:"reply"`
 }
@@ -253,7 +253,7 @@ func buttonsMessage(to, body string, buttons []Button) (*outMessage, error) {
 		return nil, &ValidationError{Field: "interactive.action.buttons", Limit: fmt.Sprintf("1 to %d buttons", maxButtons), Got: strconv.Itoa(len(buttons))}
 	}
 	ids, titles := map[string]bool{}, map[string]bool{}
-	out := make([]outReplyButon, 0, len(buttons))
+	out := make([]outReplyButton, 0, len(buttons))
 	for i, b := range buttons {
 		f := fmt.Sprintf("interactive.action.buttons[%d].reply", i)
 		if err := checkLen(f+".id", b.ID, 1, maxButtonID); err != nil {
@@ -266,7 +266,7 @@ func buttonsMessage(to, body string, buttons []Button) (*outMessage, error) {
 			return nil, &ValidationError{Field: f, Limit: "unique in id and title"}
 		}
 		ids[b.ID], titles[b.Title] = true, true
-		out = append(out, outReplyButon{Type: "reply", Reply: outReply{ID: b.ID, Title: b.Title}})
+		out = append(out, outReplyButton{Type: "reply", Reply: outReply{ID: b.ID, Title: b.Title}})
 	}
 	m := newOut(to, "interactive")
 	m.Interactive = &outInteractive{Type: "button", Body: outBody{Text: body}, Action: outAction{Buttons: out}}
