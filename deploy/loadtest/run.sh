@@ -14,6 +14,7 @@
 #   NICE=-10 niceness of gateway, sipp and probe   PPROF=host:port (deflectd admin_listen, peer -pprof):
 #   then cpu.pprof (PROFILE_SECONDS=5 from the peak) and heap.pprof are saved with the run
 #   BIN_DEFLECTD / BIN_PEER / BIN_PROBE: prebuilt binaries instead of go build
+#   WA_LATENCY=150ms: the sandbox Graph API's answer delay (whatsapp.sandbox.latency; Meta ~100-300 ms)
 #
 # Big runs on a 2-core machine (sipp and the gateway share the cores):
 #   RATE=625 CALLS=5000 LIMIT=6000 HOLD=8 deploy/loadtest/run.sh compare held   # 5000 concurrent
@@ -34,6 +35,7 @@ WORK=${WORK:-/tmp/deflectd-loadtest}
 PPROF=${PPROF:-}
 SLACK=${SLACK:-60}
 PROFILE_SECONDS=${PROFILE_SECONDS:-5}
+WA_LATENCY=${WA_LATENCY:-150ms}
 # NICE=-10 runs the gateway, sipp and rtpprobe at that niceness (root), both gateways alike, so a
 # busy machine's other work disturbs the figures less.
 NICE_CMD=()
@@ -127,6 +129,8 @@ http:
 whatsapp:
   provider: sandbox
   throughput: 1000
+  sandbox:
+    latency: $WA_LATENCY
 ivr:
   first_digit_timeout: 10m
   offer_repeats: 1000
@@ -309,7 +313,7 @@ hist() {
 # Reads sipp's stat file, screen and rtt file and the gateway's figures into key=value lines.
 report() {
 	local gw=$1 scen=$2 dir=$3 t0=$4 t1=$5 c0=$6 c1=$7 hwm=$8 sipp_rc=$9 probe_rc=${10}
-	echo "gateway=$gw scenario=$scen rate=$RATE calls=$CALLS limit=$LIMIT hold_s=$HOLD loadavg_before=$(cat "$dir/loadavg")"
+	echo "gateway=$gw scenario=$scen rate=$RATE calls=$CALLS limit=$LIMIT hold_s=$HOLD wa_latency=$WA_LATENCY loadavg_before=$(cat "$dir/loadavg")"
 	# Last line of the stat file, by column name.
 	awk -F';' 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		{ last = $0; cc = $(col["CurrentCall"]) + 0; if (cc > peak) peak = cc }
