@@ -252,9 +252,16 @@ func answerFact(e164 string, a Answer) store.PresenceFact {
 	return store.PresenceFact{E164: e164, Status: a.Status.String(), Source: a.Source, Since: a.Since, Expires: a.Expires}
 }
 
+// relearnAfter: a fact learned again with the same status and source within this time is left
+// as it is. Every delivered and read status and every reply of a conversation proves "yes"
+// again; rewriting the fact each time would cost a store write per webhook and count the same
+// guess over and over in presence_learned_total.
+const relearnAfter = time.Hour
+
 // Learn records what a WhatsApp outcome proved: yes (delivered, read, an inbound message) for
 // lookup.presence.yes_ttl, no (error 131026) for lookup.presence.no_ttl. source defaults to
-// SourceLearned. It also counts whether the earlier answer agreed (presence_learned_total).
+// SourceLearned. It also counts whether the earlier answer agreed (presence_learned_total). The
+// same lesson within relearnAfter of the last is a no-op.
 func (c *Chain) Learn(ctx context.Context, e164 string, yes bool, source string) error {
 	if !IsE164(e164) {
 		return fmt.Errorf("learn presence: %q is not E.164", redact.Mask(e164))
@@ -270,14 +277,17 @@ func (c *Chain) Learn(ctx context.Context, e164 string, yes bool, source string)
 		status, ttl = No, c.cfg.NoTTL
 	}
 	prior := Unknown
+	now := time.Now()
 	if f, err := c.facts.GetPresence(ctx, e164); err == nil {
-		if a, ok := factAnswer(f, time.Now()); ok {
+		if a, ok := factAnswer(f, now); ok {
+			if a.Status == status && a.Source == source && now.Sub(a.Since) < relearnAfter {
+				return nil // the same lesson again (the next status or reply of a conversation)
+			}
 			prior = a.Status
 		}
 	} else if a, ok := c.static.Load().get(e164); ok {
 		prior = a.Status
 	}
-	now := time.Now()
 	f := store.PresenceFact{E164: e164, Status: status.String(), Source: source, Since: now, Expires: now.Add(ttl)}
 	if err := c.facts.SetPresence(ctx, f); err != nil {
 		return fmt.Errorf("learn presence: %w", err)

@@ -571,6 +571,56 @@ func TestLearnCountsPriorAnswers(t *testing.T) {
 	}
 }
 
+// countingFacts counts presence writes.
+type countingFacts struct {
+	Facts
+	mu     sync.Mutex
+	writes int
+}
+
+func (f *countingFacts) SetPresence(ctx context.Context, p store.PresenceFact) error {
+	f.mu.Lock()
+	f.writes++
+	f.mu.Unlock()
+	return f.Facts.SetPresence(ctx, p)
+}
+
+// The same lesson again (delivered, then read, then a reply) writes nothing and counts nothing;
+// a different status or source does.
+func TestLearnSameLessonOnce(t *testing.T) {
+	facts := &countingFacts{Facts: newMem(t)}
+	c, _ := newChain(t, testConfig(), facts)
+	ctx := context.Background()
+	steps := []struct {
+		name       string
+		yes        bool
+		source     string
+		wantWrites int
+	}{
+		{"first yes", true, "", 1},
+		{"yes again (read after delivered)", true, "", 1},
+		{"yes again, another source", true, "learned:inbound", 2},
+		{"no (131026)", false, "", 3},
+		{"no again", false, "", 3},
+	}
+	for _, st := range steps {
+		if err := c.Learn(ctx, numA, st.yes, st.source); err != nil {
+			t.Fatal(err)
+		}
+		if facts.writes != st.wantWrites {
+			t.Errorf("%s: %d writes, want %d", st.name, facts.writes, st.wantWrites)
+		}
+	}
+	for _, tc := range []struct {
+		status, prior string
+		want          float64
+	}{{"yes", "unknown", 1}, {"yes", "yes", 1}, {"no", "yes", 1}, {"no", "no", 0}} {
+		if got := testutil.ToFloat64(c.m.learned.WithLabelValues(tc.status, tc.prior)); got != tc.want {
+			t.Errorf("learned{status=%s,prior=%s} = %v, want %v", tc.status, tc.prior, got, tc.want)
+		}
+	}
+}
+
 func TestImportCSV(t *testing.T) {
 	f, err := os.Open("testdata/presence-import.csv")
 	if err != nil {
