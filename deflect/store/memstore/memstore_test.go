@@ -30,6 +30,16 @@ func BenchmarkStore(b *testing.B) {
 	})
 }
 
+// fillStream adds n entries to stream.
+func fillStream(b *testing.B, m *memstore.Mem, stream string, payload []byte, n int) {
+	b.Helper()
+	for range n {
+		if _, err := m.StreamAdd(context.Background(), stream, payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkStreamAddAtCap adds to a stream already at its maximum length, so every add trims
 // the oldest entry: the cost must not grow with the cap.
 func BenchmarkStreamAddAtCap(b *testing.B) {
@@ -39,11 +49,7 @@ func BenchmarkStreamAddAtCap(b *testing.B) {
 		b.Run(fmt.Sprintf("cap=%d", maxLen), func(b *testing.B) {
 			m := memstore.New(memstore.Options{StreamMaxLen: maxLen})
 			b.Cleanup(func() { m.Close() })
-			for range maxLen {
-				if _, err := m.StreamAdd(ctx, "bench", payload); err != nil {
-					b.Fatal(err)
-				}
-			}
+			fillStream(b, m, "bench", payload, maxLen)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := m.StreamAdd(ctx, "bench", payload); err != nil {
@@ -63,11 +69,7 @@ func BenchmarkStreamAddReadAtCap(b *testing.B) {
 		b.Run(fmt.Sprintf("cap=%d", maxLen), func(b *testing.B) {
 			m := memstore.New(memstore.Options{StreamMaxLen: maxLen})
 			b.Cleanup(func() { m.Close() })
-			for range maxLen {
-				if _, err := m.StreamAdd(ctx, "bench", payload); err != nil {
-					b.Fatal(err)
-				}
-			}
+			fillStream(b, m, "bench", payload, maxLen)
 			read, err := m.StreamRead(ctx, "bench", "g", "c", maxLen, 0)
 			if err != nil || len(read) != maxLen {
 				b.Fatalf("read %d, %v", len(read), err)
