@@ -134,9 +134,9 @@ type outBody struct {
 }
 
 type outAction struct {
-	Button   string          `json:"button,omitempty"`
+	Button   string           `json:"button,omitempty"`
 	Buttons  []outReplyButton `json:"buttons,omitempty"`
-	Sections []outSection    `json:"sections,omitempty"`
+	Sections []outSection     `json:"sections,omitempty"`
 }
 
 type outReplyButton struct {
