@@ -35,41 +35,44 @@ type Stats struct {
 // keeps NAT bindings and SBC media timers alive, and lets symmetric RTP latch at the peer too.
 type Stream struct {
 	e    *Engine
-	sock *rtpSocket
-	port int
 	sch  *scheduler
 	slot int // position in sch.wheel; guarded by sch.mu
 	idx  int
 
-	mu      sync.Mutex
+	// What tick touches every 20 ms comes first and together, with the socket inline: at
+	// thousands of streams a tick's cost is mostly cache misses.
+	mu       sync.Mutex
+	ci       codecIndex
+	sends    bool
+	marker   bool
+	loop     bool  // repeat cur (hold tone)
+	cur      *clip // playing; nil = silence
+	pos      int   // byte offset into cur
+	left     int   // frames left when looping; <0 = until stopped
+	remote   netip.AddrPort
+	hdr      rtp.Header
+	sock     rtpSocket
+	pktsSent atomic.Uint64
+	buf      [12 + FrameSize]byte // outgoing packet; written only by the scheduler goroutine
+
+	port    int
 	started bool
 	closed  bool
 	params  Params
-	ci      codecIndex
-	sends   bool
-	remote  netip.AddrPort
-	hdr     rtp.Header
-	marker  bool
-	cur     *clip // playing; nil = silence
-	pos     int   // byte offset into cur
-	loop    bool  // repeat cur (hold tone)
-	left    int   // frames left when looping; <0 = until stopped
 	done    chan struct{}
-
-	buf [12 + FrameSize]byte // outgoing packet; written only by the scheduler goroutine
 
 	dtmf chan rune
 	dec  DTMFDecoder // only the receiver touches it
 	rcv  *receiver   // reads the socket (from Start on)
 
-	pktsSent, bytesSent, pktsRecv, bytesRecv, dtmfDropped atomic.Uint64
-	lastRecv                                              atomic.Int64 // unix nanoseconds
+	pktsRecv, bytesRecv, dtmfDropped atomic.Uint64
+	lastRecv                         atomic.Int64 // unix nanoseconds
 
 	closeOnce sync.Once
 }
 
 func newStream(e *Engine, sock *rtpSocket, port int) *Stream {
-	s := &Stream{e: e, sock: sock, port: port, idx: -1, dtmf: make(chan rune, dtmfBuffer)}
+	s := &Stream{e: e, sock: *sock, port: port, idx: -1, dtmf: make(chan rune, dtmfBuffer)}
 	// Random SSRC, sequence and timestamp per stream (RFC 3550 §5.1).
 	s.hdr = rtp.Header{Version: 2, SSRC: rand.Uint32(), SequenceNumber: uint16(rand.Uint32()), Timestamp: rand.Uint32()}
 	return s
@@ -181,7 +184,7 @@ func (s *Stream) Stats() Stats {
 	if ns := s.lastRecv.Load(); ns != 0 {
 		last = time.Unix(0, ns)
 	}
-	return Stats{LastReceived: last, PacketsSent: s.pktsSent.Load(), BytesSent: s.bytesSent.Load(),
+	return Stats{LastReceived: last, PacketsSent: s.pktsSent.Load(), BytesSent: s.pktsSent.Load() * (12 + FrameSize), // every packet is a bare header and one frame
 		PacketsReceived: s.pktsRecv.Load(), BytesReceived: s.bytesRecv.Load(),
 		DTMFDropped: s.dtmfDropped.Load(), Remote: remote}
 }
@@ -255,7 +258,6 @@ func (s *Stream) tick() tickResult {
 		return tickError
 	}
 	s.pktsSent.Add(1)
-	s.bytesSent.Add(uint64(n))
 	return tickSent
 }
 
