@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -49,9 +50,44 @@ func freeUDPPort(t testing.TB, pair bool) int {
 	return 0
 }
 
+// freeUDPTCPPort returns a loopback port free for both UDP and TCP (Kamailio binds both).
+func freeUDPTCPPort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		u.Close()
+		if err == nil {
+			l.Close()
+			return p
+		}
+	}
+	t.Fatal("no loopback port free for udp and tcp")
+	return 0
+}
+
 // startKamailio runs the shipped deploy/kamailio/kamailio.cfg in the foreground on a free
-// loopback port with a dispatcher list naming targets, and waits until it answers OPTIONS.
+// loopback port with a dispatcher list naming targets, and waits until it answers OPTIONS. A
+// port taken between our check and Kamailio's bind (other tests run alongside) is retried.
 func startKamailio(t *testing.T, targets ...string) string {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		addr, err := tryKamailio(t, targets...)
+		if err == nil {
+			return addr
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "Address already in use") {
+			t.Fatal(err)
+		}
+		t.Logf("kamailio attempt %d: port taken, retrying", attempt)
+	}
+}
+
+func tryKamailio(t *testing.T, targets ...string) (string, error) {
 	t.Helper()
 	bin := requireTool(t, "kamailio")
 	dir := t.TempDir()
@@ -64,7 +100,7 @@ func startKamailio(t *testing.T, targets ...string) string {
 	if err := os.WriteFile(dsList, []byte(list.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freeUDPPort(t, false)
+	port := freeUDPTCPPort(t)
 	cfg := deploy.KamailioConfig(t, "../kamailio/kamailio.cfg", "127.0.0.1", port, dsList)
 	run := filepath.Join(dir, "run")
 	if err := os.Mkdir(run, 0o700); err != nil {
@@ -95,9 +131,12 @@ func startKamailio(t *testing.T, targets ...string) string {
 		_ = cmd.Wait()
 		close(exited)
 	}()
-	t.Cleanup(func() {
+	stop := func() {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // its children too
 		<-exited
+	}
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			mu.Lock()
 			t.Logf("kamailio log:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
@@ -108,17 +147,18 @@ func startKamailio(t *testing.T, targets ...string) string {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if newProbe(t, "127.0.0.1", addr).ask("OPTIONS", "e2e", 300*time.Millisecond) {
-			return addr
+			return addr, nil
 		}
 		select {
 		case <-exited:
 			mu.Lock()
 			defer mu.Unlock()
-			t.Fatalf("kamailio exited:\n%s", strings.Join(lines, "\n"))
+			return "", fmt.Errorf("kamailio exited:\n%s", strings.Join(lines, "\n"))
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("kamailio not answering OPTIONS after 10 s")
+			stop()
+			return "", errors.New("kamailio not answering OPTIONS after 10 s")
 		}
 	}
 }
