@@ -13,13 +13,17 @@
 //     scheduler that falls behind catches up; one stalled more than 100 ms skips ahead (RTP
 //     timestamps still advance) instead of bursting stale audio.
 //   - The packet path allocates nothing: the header is marshalled into the stream's own buffer
-//     (rtp.Header.MarshalTo) and sent with WriteToUDPAddrPort.
+//     (rtp.Header.MarshalTo) and sent with one raw sendto. On Linux the sockets are made with
+//     syscalls and kept out of the Go netpoller (socket_linux.go): a net.UDPConn made every send
+//     wake the runtime's netpoll with a write event, a fifth of the CPU at 5000 calls.
+//     BenchmarkScheduler at 5000 streams: ~1.9 µs of CPU per packet (mostly the kernel's
+//     loopback path), ~1.3 KiB of heap per stream.
 //   - Between prompts a stream sends G.711 silence rather than nothing: RTP flowing keeps NAT
 //     bindings and SBC media timeouts alive and lets the peer's symmetric RTP latch on us.
 //   - Receiving: one goroutine per scheduler reads all of its streams' sockets through an epoll
 //     set (receiver_linux.go; a goroutine per stream elsewhere). A goroutine per stream parked
 //     in ReadFrom cost a stack each (the runtime starts goroutines at the average stack size),
-//     which the GC scans too: at 5000 calls that was tens of MB. Reads are raw recvfrom into
+//     which the GC scans too (BenchmarkScheduler: 6.0 → 1.5 KiB per stream). Reads are raw recvfrom into
 //     the receiver's buffer, so receiving allocates nothing either.
 //   - Symmetric RTP: once the peer's RTP (its codec, telephone-event or CN payload type) arrives
 //     from another address than its SDP said, sending follows it.
