@@ -268,7 +268,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 	}
 	if cfg.HTTP.AdminListen != "" {
-		if g.admin, err = startAdmin(cfg.HTTP.AdminListen, g.log); err != nil {
+		if g.admin, _, err = startAdmin(cfg.HTTP.AdminListen, g.log); err != nil {
 			return nil, err
 		}
 		g.closers = append(g.closers, func() { _ = g.admin.Close() })
@@ -278,10 +278,10 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 
 // startAdmin serves net/http/pprof on its own listener and mux (never on the public one), so
 // profiles can be taken under load from loopback or an operator network only.
-func startAdmin(addr string, log *slog.Logger) (*http.Server, error) {
+func startAdmin(addr string, log *slog.Logger) (*http.Server, net.Addr, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen admin %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("listen admin %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -296,7 +296,7 @@ func startAdmin(addr string, log *slog.Logger) (*http.Server, error) {
 		}
 	}()
 	log.Info("pprof listening", "admin", ln.Addr().String())
-	return srv, nil
+	return srv, ln.Addr(), nil
 }
 
 // handleEvent is the webhook consumer's handler: the engine first (session status, presence,
