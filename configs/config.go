@@ -86,6 +86,11 @@ type HTTPConfig struct {
 type StoreConfig struct {
 	Backend string      `yaml:"backend"` // memory|redis
 	Redis   RedisConfig `yaml:"redis"`
+	// The circuit breaker around the store opens after BreakerFailures consecutive
+	// unavailability errors; calls then fail at once until BreakerCooldown has passed and a
+	// probe succeeds.
+	BreakerFailures int           `yaml:"breaker_failures"`
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
 }
 
 // RedisConfig is a go-redis UniversalClient: a redis:// or rediss:// URL, or Sentinel/Cluster addrs.
@@ -281,6 +286,8 @@ func Default() Config {
 				WriteTimeout: 500 * time.Millisecond,
 				PoolSize:     64,
 			},
+			BreakerFailures: 5,
+			BreakerCooldown: 5 * time.Second,
 		},
 		WhatsApp: WhatsAppConfig{
 			Provider:       "sandbox",

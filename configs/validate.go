@@ -91,6 +91,10 @@ func (c Config) Validate() error {
 	}
 
 	oneOf("store.backend", c.Store.Backend, "memory", "redis")
+	if c.Store.BreakerFailures < 1 {
+		bad("store.breaker_failures", "must be at least 1")
+	}
+	positive("store.breaker_cooldown", c.Store.BreakerCooldown)
 	if c.Store.Backend == "redis" && len(c.Store.Redis.Addrs) == 0 {
 		if u, err := url.Parse(c.Store.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
 			bad("store.redis.url", "must be a redis://, rediss:// or unix:// URL")
