@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -531,7 +532,9 @@ func TestE2ERedisFailsMidCall(t *testing.T) {
 	wantResult(t, rep, "deflected")
 }
 
-// TestE2ESipp drives the gateway with sipp, the PBX-side tool, and its RFC 4733 pcaps.
+// TestE2ESipp drives the gateway with sipp, the PBX-side tool, and its RFC 4733 pcaps: every path
+// of the issue, each asserting the exact X-Deflect-Result in sipp itself (-set want; the scenario
+// fails the call on any other value) and the session's outcome through the results API.
 func TestE2ESipp(t *testing.T) {
 	t.Parallel()
 	sipp, err := exec.LookPath("sipp")
@@ -542,32 +545,74 @@ func TestE2ESipp(t *testing.T) {
 		t.Skip("sipp is not installed")
 	}
 	g := startGateway(t, nil)
-	tests := []struct{ scenario, caller, outcome string }{
-		{"press1.xml", "+966501234544", "deflected"},
-		{"press2.xml", "+966501234545", "declined"},
-		{"ineligible.xml", "+966112345678", "ineligible:not-mobile"},
-		{"timeout.xml", "+966501234546", "timeout"},
-		{"hangup.xml", "+966501234547", "abandoned"},
-		{"notonwhatsapp.xml", notOnWhatsApp, "failed:not-on-whatsapp"},
+	const optedOut = "+966501234549"
+	if err := g.store.SetOpt(context.Background(), store.OptRecord{E164: optedOut, OptOut: true, Source: "test", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	// Graph API down: its own gateway, pointed at a closed port.
+	down := startGateway(t, func(c *configs.Config) {
+		c.WhatsApp.BaseURL = "http://" + closedPort(t) + "/v23.0"
+		c.WhatsApp.MaxRetries = 1
+	})
+
+	type run struct{ scenario, want string }
+	tests := []struct {
+		name    string
+		gw      *testGateway
+		caller  string
+		before  []run // earlier calls from the same caller
+		run     run
+		outcome string
+	}{
+		{"accept", g, "+966501234544", nil, run{"press1.xml", "deflected"}, "deflected"},
+		{"decline", g, "+966501234545", nil, run{"press2.xml", "declined"}, "declined"},
+		{"ineligible landline", g, "+966112345678", nil, run{"ineligible.xml", "ineligible;reason=not-mobile"}, "ineligible:not-mobile"},
+		{"timeout", g, "+966501234546", nil, run{"timeout.xml", "timeout"}, "timeout"},
+		{"hang up during the offer", g, "+966501234547", nil, run{"hangup.xml", ""}, "abandoned"},
+		{"not on WhatsApp", g, notOnWhatsApp, nil, run{"press1.xml", "failed;reason=not-on-whatsapp"}, "failed:not-on-whatsapp"},
+		{"cooldown on the second call", g, "+966501234548", []run{{"press2.xml", "declined"}},
+			run{"ineligible.xml", "ineligible;reason=cooldown"}, "ineligible:cooldown"},
+		{"opted out", g, optedOut, nil, run{"ineligible.xml", "ineligible;reason=opted-out"}, "ineligible:opted-out"},
+		{"Graph API down", down, "+966501234543", nil, run{"press1.xml", "failed;reason=api-unreachable"}, "failed:api-unreachable"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.scenario, func(t *testing.T) {
-			mediaPort := freeUDPPort(t)
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, sipp, g.sip.Addr("udp").String(),
-				"-sf", "testdata/sipp/"+tt.scenario, "-key", "caller", tt.caller,
-				"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort),
-				"-m", "1", "-l", "1", "-timeout", "25s", "-timeout_error", "-nostdin", "-nd")
-			cmd.Dir = "."
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("sipp %s: %v\n%s", tt.scenario, err, tail(out, 3000))
+		t.Run(tt.name, func(t *testing.T) {
+			for _, r := range append(tt.before, tt.run) {
+				runSipp(t, sipp, tt.gw, r.scenario, tt.caller, r.want)
 			}
-			if s := g.session(tt.caller); s.Outcome != tt.outcome || s.Queue != "sipp" {
-				t.Errorf("session = %+v", s)
+			if s := tt.gw.session(tt.caller); s.Outcome != tt.outcome || s.Queue != "sipp" {
+				t.Errorf("session = %+v, want outcome %s", s, tt.outcome)
 			}
 		})
+	}
+	if p := down.presence("+966501234543"); p != "unknown" {
+		t.Errorf("presence after the Graph API outage = %q, want unknown", p)
+	}
+}
+
+// runSipp places one call with sipp's scenario testdata/sipp/<scenario> from caller (-key caller)
+// and fails the test unless sipp reports it successful; want is the exact X-Deflect-Result the
+// scenario checks (-set want).
+func runSipp(t *testing.T, sipp string, g *testGateway, scenario, caller, want string) {
+	t.Helper()
+	mediaPort := freeUDPPort(t)
+	logFile := filepath.Join(t.TempDir(), "sipp.log")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	args := []string{g.sip.Addr("udp").String(),
+		"-sf", "testdata/sipp/" + scenario, "-key", "caller", caller,
+		"-i", "127.0.0.1", "-mi", "127.0.0.1", "-mp", strconv.Itoa(mediaPort),
+		"-m", "1", "-l", "1", "-timeout", "25s", "-timeout_error", "-nostdin", "-nd",
+		"-trace_logs", "-log_file", logFile}
+	if want != "" {
+		args = append(args, "-set", "want", want)
+	}
+	cmd := exec.CommandContext(ctx, sipp, args...)
+	cmd.Dir = "."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		logs, _ := os.ReadFile(logFile)
+		t.Fatalf("sipp %s (want %q): %v\n%s\nscenario log:\n%s", scenario, want, err, tail(out, 3000), logs)
 	}
 }
 
