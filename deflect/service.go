@@ -18,6 +18,7 @@ import (
 
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/deflect/store/observed"
 	"github.com/deflectd/deflectd/ivr"
 	"github.com/deflectd/deflectd/lookup"
 )
@@ -113,7 +114,9 @@ func New(o Options) (*Service, error) {
 	}
 	// A recipient-level error (not on WhatsApp, window closed) means the API works.
 	bs.IsSuccessful = func(err error) bool { return err == nil || recipientError(err) }
+	graphState := observed.NewBreakerStateGauge(o.Registry, "graph_api") // deflectd_breaker_state{breaker="graph_api"}
 	bs.OnStateChange = func(name string, from, to gobreaker.State) {
+		graphState.Set(float64(to)) // closed 0, half-open 1, open 2
 		s.log.Warn("whatsapp circuit breaker changed state", "breaker", name, "from", from.String(), "to", to.String())
 	}
 	s.breaker = gobreaker.NewCircuitBreaker[Sent](bs)
