@@ -46,14 +46,16 @@ func (s *Service) OnStatus(ctx context.Context, u StatusUpdate) error {
 	switch {
 	case err == nil:
 		e164 = sess.Caller
+		var prior, settled string
 		if _, err := s.st.UpdateSession(sctx, sess.ID, func(x *store.Session) error {
-			x.WAStatus = mergeStatus(x.WAStatus, u.Status)
+			prior, settled = x.PresencePrior, applyStatus(x, u.Status, u.ErrorCode)
 			stamp(x, stepOf(u.Status), u.At)
 			x.UpdatedAt = s.now()
 			return nil
 		}); err != nil {
 			return fmt.Errorf("update session status: %w", err)
 		}
+		s.m.countOffer(prior, settled)
 	case errors.Is(err, store.ErrNotFound):
 		// Not a deflection message (or its id is not stored yet: the waiting instance records
 		// the status itself). Still worth learning from.

@@ -1,6 +1,11 @@
 package deflect
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/lookup"
+)
 
 // metrics are the engine's Prometheus series. Labels are bounded: results and reason codes only.
 type metrics struct {
@@ -13,6 +18,8 @@ type metrics struct {
 	confirm   *prometheus.HistogramVec
 	// dtmfToSend: Accept's entry (right after the key press) → the Graph API request written.
 	dtmfToSend prometheus.Histogram
+	// offerOutcomes: prior (presence at Decide: yes|unknown), result (delivered|failed).
+	offerOutcomes *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -51,9 +58,69 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "From accepting the offer (the caller pressed 1) to the Graph API request written (first attempt).",
 			Buckets: []float64{0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2},
 		}),
+		offerOutcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "deflectd_presence_offer_outcomes_total",
+			Help: "Offers whose WhatsApp message was later confirmed delivered (delivered or read status) or failed " +
+				"as not on WhatsApp (131026), once per session, by what presence said when the call was offered " +
+				"(prior yes|unknown): how good the presence guesses are.",
+		}, []string{"prior", "result"}),
+	}
+	// Both results exist from the start, so a ratio is defined before the first failure.
+	for _, prior := range []string{lookup.Yes.String(), lookup.Unknown.String()} {
+		for _, result := range []string{offerDelivered, offerFailed} {
+			m.offerOutcomes.WithLabelValues(prior, result)
+		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend)
+		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes)
 	}
 	return m
+}
+
+// Delivery outcomes of an offer, as deflectd_presence_offer_outcomes_total's result label.
+const (
+	offerDelivered = "delivered"
+	offerFailed    = "failed"
+)
+
+// offerOutcome is what a status says about the recipient being on WhatsApp: delivered/read →
+// delivered, failed with 131026 → failed; anything else (sent, other failures) says nothing.
+func offerOutcome(status string, errorCode int) string {
+	switch {
+	case status == StatusDelivered || status == StatusRead:
+		return offerDelivered
+	case status == StatusFailed && errorCode == 131026:
+		return offerFailed
+	}
+	return ""
+}
+
+// outcomeKnown reports whether a session's stored WhatsApp status already settled its delivery
+// outcome (counted then, or a failure that says nothing about presence).
+func outcomeKnown(waStatus string) bool {
+	return waStatus == StatusDelivered || waStatus == StatusRead || waStatus == StatusFailed
+}
+
+// applyStatus merges a status into a session inside a store update and returns the delivery
+// outcome to count: non-empty only on the update that first settles it. UpdateSession may run
+// fn again after a conflict (another instance applied a status meanwhile), so the caller counts
+// the value of the committed run only: exactly once across instances.
+func applyStatus(x *store.Session, status string, errorCode int) string {
+	counted := ""
+	if !outcomeKnown(x.WAStatus) {
+		counted = offerOutcome(status, errorCode)
+	}
+	x.WAStatus = mergeStatus(x.WAStatus, status)
+	return counted
+}
+
+// countOffer records a settled delivery outcome against the session's presence prior.
+func (m *metrics) countOffer(prior, result string) {
+	if result == "" {
+		return
+	}
+	if prior == "" {
+		prior = lookup.Unknown.String()
+	}
+	m.offerOutcomes.WithLabelValues(prior, result).Inc()
 }

@@ -150,7 +150,7 @@ type Eligibility struct {
 // Check runs the whole policy for a number without creating a session or recording an offer
 // (the pre-qualify API). wait is in seconds, -1 when unknown.
 func (s *Service) Check(ctx context.Context, n lookup.Number, wait int) (Eligibility, error) {
-	reason, err := s.evaluate(ctx, n, wait, s.now())
+	reason, _, err := s.evaluate(ctx, n, wait, s.now())
 	if err != nil {
 		return Eligibility{}, err
 	}
@@ -167,10 +167,11 @@ func (s *Service) LanguageFor(region string) string {
 
 // evaluate gathers the facts the policy needs and applies it. The number's own rules go first
 // (no store round trip for a landline); the stored facts are then read concurrently, so that a
-// Redis-backed decision costs one round trip of latency, not four.
-func (s *Service) evaluate(ctx context.Context, n lookup.Number, wait int, now time.Time) (string, error) {
+// Redis-backed decision costs one round trip of latency, not four. prior is what presence said
+// ("" when a rule of the number's own refused it first).
+func (s *Service) evaluate(ctx context.Context, n lookup.Number, wait int, now time.Time) (reason, prior string, err error) {
 	if r := s.policy.Static(n, wait, now); r != "" {
-		return r, nil
+		return r, "", nil
 	}
 	f := Facts{Number: n, WaitEstimate: wait, Now: now, WhatsAppDown: !s.WhatsAppAvailable(), Presence: lookup.Unknown}
 	sctx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -217,9 +218,9 @@ func (s *Service) evaluate(ctx context.Context, n lookup.Number, wait int, now t
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return s.policy.Check(f), nil
+	return s.policy.Check(f), f.Presence.String(), nil
 }
 
 // Decide creates the session, applies the policy and records the offer. An error means the
@@ -242,13 +243,14 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 	}
 	log := s.log.With("call_id", c.CallID, "session_id", sess.ID)
 
-	reason, err := s.evaluate(ctx, c.Caller, c.WaitEstimate, now)
+	reason, prior, err := s.evaluate(ctx, c.Caller, c.WaitEstimate, now)
 	if err != nil {
 		s.m.decisions.WithLabelValues("error", "store-unavailable").Inc()
 		log.Error("decide: cannot read policy facts", "err", err)
 		return Decision{}, fmt.Errorf("decide: %w", err)
 	}
 	sess.Steps[StepDecided] = s.now()
+	sess.PresencePrior = prior // scored against the delivery outcome (deflectd_presence_offer_outcomes_total)
 	if reason != "" {
 		sess.State, sess.Outcome, sess.Reason = StateEnded, outcome(OutcomeIneligible, reason), reason
 		sess.Steps[StepEnded] = sess.Steps[StepDecided]
@@ -345,6 +347,7 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 		}
 		if reason == ReasonNotOnWhatsApp {
 			s.learn(ctx, sess.Caller, false)
+			s.m.countOffer(sess.PresencePrior, offerFailed) // rejected at send: no status will follow
 		}
 		s.observe(sess, "failed")
 		return fail(reason, err)
@@ -378,13 +381,10 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 		reason := failedReason(u.ErrorCode)
 		s.observe(sess, "failed")
 		// The webhook handler may have run before the message id was stored: record it here too.
-		s.update(ctx, sessionID, func(x *store.Session) { x.WAStatus = mergeStatus(x.WAStatus, u.Status) })
+		s.recordStatus(ctx, sessionID, u, nil)
 		return fail(reason, fmt.Errorf("status failed: %d %s", u.ErrorCode, u.ErrorTitle))
 	}
-	s.update(ctx, sessionID, func(x *store.Session) {
-		x.WAStatus = mergeStatus(x.WAStatus, u.Status) // see above
-		stamp(x, StepConfirmed, s.now())
-	})
+	s.recordStatus(ctx, sessionID, u, func(x *store.Session) { stamp(x, StepConfirmed, s.now()) }) // see above
 	s.observe(sess, "deflected")
 	s.seed(ctx, sess, sent)
 	log.Info("deflected", "status", u.Status)
@@ -502,8 +502,9 @@ func (s *Service) end(ctx context.Context, id, out, reason string, path []string
 }
 
 // update applies fn to the session with a bounded, cancellation-proof store call; failures are
-// logged (the call itself has already been handled by then).
-func (s *Service) update(ctx context.Context, id string, fn func(*store.Session)) {
+// logged (the call itself has already been handled by then) and returned for callers that must
+// know whether fn's last run was committed.
+func (s *Service) update(ctx context.Context, id string, fn func(*store.Session)) error {
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
 	_, err := s.st.UpdateSession(sctx, id, func(x *store.Session) error {
@@ -516,6 +517,22 @@ func (s *Service) update(ctx context.Context, id string, fn func(*store.Session)
 	})
 	if err != nil {
 		s.log.Error("update session", "session_id", id, "err", err)
+	}
+	return err
+}
+
+// recordStatus merges the waited-for status into the session (with more, when not nil) and
+// counts the offer's delivery outcome if this update settled it.
+func (s *Service) recordStatus(ctx context.Context, id string, u StatusUpdate, more func(*store.Session)) {
+	var prior, settled string
+	err := s.update(ctx, id, func(x *store.Session) {
+		prior, settled = x.PresencePrior, applyStatus(x, u.Status, u.ErrorCode)
+		if more != nil {
+			more(x)
+		}
+	})
+	if err == nil {
+		s.m.countOffer(prior, settled)
 	}
 }
 

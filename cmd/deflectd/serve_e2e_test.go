@@ -315,6 +315,10 @@ func TestE2EAcceptDeflected(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// The offer, made on an unknown presence, is scored delivered (counted before learning).
+	if n := g.counter("deflectd_presence_offer_outcomes_total", map[string]string{"prior": "unknown", "result": "delivered"}); n != 1 {
+		t.Errorf("presence_offer_outcomes{unknown,delivered} = %v, want 1", n)
+	}
 	// The conversation is seeded with the call's context.
 	doc, err := g.store.GetDoc(context.Background(), deflect.ConversationsCollection, "966501234567")
 	if err != nil || !strings.Contains(string(doc.Data), `"session_id":"`+s.ID) || !strings.Contains(string(doc.Data), "ACC-7") {
@@ -403,6 +407,9 @@ func TestE2ENotOnWhatsApp(t *testing.T) {
 	}
 	if p := g.presence(notOnWhatsApp); p != "no" {
 		t.Errorf("presence = %q, want no (learned from 131026)", p)
+	}
+	if n := g.counter("deflectd_presence_offer_outcomes_total", map[string]string{"prior": "unknown", "result": "failed"}); n != 1 {
+		t.Errorf("presence_offer_outcomes{unknown,failed} = %v, want 1", n)
 	}
 	// Learned: the next call is not offered.
 	rep = g.call(notOnWhatsApp, ivr.CallOptions{Press: "1"})

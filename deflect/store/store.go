@@ -66,6 +66,9 @@ type Session struct {
 	WAMessageID string `json:"wa_message_id"`
 	WAStatus    string `json:"wa_status"`
 	WAID        string `json:"wa_id"`
+	// PresencePrior is what presence said at Decide time (yes, no, unknown; empty when the
+	// number's own rules refused it first): scored against the delivery outcome.
+	PresencePrior string `json:"presence_prior,omitempty"`
 
 	Steps     map[string]time.Time `json:"steps"` // step name → when (invite, answered, offered, dtmf, sent, delivered, ended...)
 	CreatedAt time.Time            `json:"created_at"`
