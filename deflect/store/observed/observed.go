@@ -65,6 +65,9 @@ type Observed struct {
 	errs    *prometheus.CounterVec
 	state   prometheus.Gauge
 	log     *slog.Logger
+	// latency is each operation's histogram child, resolved once: WithLabelValues on every
+	// call would hash the label and take a lock for nothing.
+	latency map[string]prometheus.Observer
 }
 
 var _ store.Store = (*Observed)(nil)
@@ -116,6 +119,18 @@ func Wrap(s store.Store, name string, reg prometheus.Registerer, o Options) *Obs
 			w.log.Warn("store circuit breaker changed state", "from", from.String(), "to", to.String())
 		},
 	})
+	// The op label values, one per store method.
+	ops := []string{
+		"create_session", "get_session", "update_session", "find_session_by_message", "list_sessions",
+		"set_once", "record_offer", "offers_since", "set_opt", "get_opt",
+		"set_presence", "get_presence", "delete_presence", "take", "publish", "subscribe",
+		"stream_add", "stream_read", "stream_ack", "stream_claim",
+		"put_doc", "get_doc", "delete_doc", "list_docs", "ping",
+	}
+	w.latency = make(map[string]prometheus.Observer, len(ops))
+	for _, op := range ops {
+		w.latency[op] = w.seconds.WithLabelValues(op)
+	}
 	if reg != nil {
 		reg.MustRegister(w.seconds, w.errs, w.state)
 	}
@@ -155,7 +170,7 @@ func (w *Observed) do(ctx context.Context, op string, observe bool, call func() 
 		return fmt.Errorf("%s %s: %w: circuit breaker %s", w.name, op, store.ErrUnavailable, w.cb.State())
 	}
 	if observe {
-		w.seconds.WithLabelValues(op).Observe(time.Since(start).Seconds())
+		w.latency[op].Observe(time.Since(start).Seconds())
 	}
 	if err != nil && (skip == nil || !skip(err)) {
 		w.errs.WithLabelValues(op, kind(err)).Inc()
