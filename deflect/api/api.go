@@ -59,7 +59,13 @@ type Options struct {
 	Store    Pinger
 	// Draining reports whether the process is shutting down (readyz answers 503).
 	Draining func() bool
-	Logger   *slog.Logger
+	// SIPServing reports whether the SIP listeners are serving; readyz answers 503 when false
+	// (nil: not checked). A func rather than the ivr server, so that api stays off ivr.
+	SIPServing func() bool
+	// StoreBreakerOpen reports whether the circuit breaker around the store is open; readyz
+	// then answers 503 at once, saying so, without pinging (nil: not checked).
+	StoreBreakerOpen func() bool
+	Logger           *slog.Logger
 	// Timeout bounds each API handler's store and engine calls (default 3 s).
 	Timeout time.Duration
 }
@@ -131,6 +137,14 @@ func New(o Options) http.Handler {
 func (s *server) readyz(c *gin.Context) {
 	if s.o.Draining != nil && s.o.Draining() {
 		c.String(http.StatusServiceUnavailable, "draining\n")
+		return
+	}
+	if s.o.SIPServing != nil && !s.o.SIPServing() {
+		c.String(http.StatusServiceUnavailable, "sip not serving\n")
+		return
+	}
+	if s.o.StoreBreakerOpen != nil && s.o.StoreBreakerOpen() {
+		c.String(http.StatusServiceUnavailable, "store unavailable: circuit breaker open\n")
 		return
 	}
 	if s.o.Store != nil {
