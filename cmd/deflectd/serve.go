@@ -28,6 +28,7 @@ import (
 	"github.com/deflectd/deflectd/deflect/inbox"
 	"github.com/deflectd/deflectd/deflect/notify"
 	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/deflect/store/observed"
 	"github.com/deflectd/deflectd/ivr"
 	"github.com/deflectd/deflectd/ivr/guard"
 	"github.com/deflectd/deflectd/ivr/media"
@@ -96,7 +97,8 @@ type gateway struct {
 	reg      *prometheus.Registry
 
 	store    store.Store
-	sandbox  *sandbox.Sandbox // nil unless whatsapp.provider is sandbox
+	storeCB  *observed.Observed // the same store: metrics and the circuit breaker around it
+	sandbox  *sandbox.Sandbox   // nil unless whatsapp.provider is sandbox
 	client   *whatsapp.Client
 	consumer *whatsapp.Consumer
 	presence *lookup.Chain
@@ -110,6 +112,7 @@ type gateway struct {
 	http     *http.Server
 	admin    *http.Server // pprof on http.admin_listen; nil when unset
 	draining atomic.Bool
+	sipUp    atomic.Bool // the SIP server is serving (readyz)
 
 	closers []func() // undone in reverse by close
 }
@@ -125,9 +128,17 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Store: memory (one process) or Redis (shared by every instance).
-	if g.store, err = openStore(cfg.Store); err != nil {
+	raw, err := openStore(cfg.Store)
+	if err != nil {
 		return nil, err
 	}
+	// Every part gets the store through the breaker: while Redis is down its calls fail at once
+	// with ErrUnavailable (callers refuse new calls, return calls in progress to the queue)
+	// instead of each waiting out its timeout.
+	g.storeCB = observed.Wrap(raw, "store", g.reg, observed.Options{
+		Failures: cfg.Store.BreakerFailures, Cooldown: cfg.Store.BreakerCooldown, Logger: log,
+	})
+	g.store = g.storeCB
 	g.closers = append(g.closers, func() { _ = g.store.Close() })
 
 	// HTTP listener first: the sandbox's Graph API and webhooks live on it.
@@ -241,18 +252,20 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	}
 	g.http = &http.Server{
 		Handler: api.NewWithInbox(api.Options{
-			API:          cfg.API,
-			MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
-			Region:       cfg.Lookup.DefaultRegion,
-			Engine:       g.engine,
-			Sessions:     g.store,
-			Presence:     g.presence,
-			Webhook:      webhook,
-			Sandbox:      sandboxHandler,
-			Gatherer:     g.reg,
-			Store:        g.store,
-			Draining:     g.isDraining,
-			Logger:       log,
+			API:              cfg.API,
+			MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
+			Region:           cfg.Lookup.DefaultRegion,
+			Engine:           g.engine,
+			Sessions:         g.store,
+			Presence:         g.presence,
+			Webhook:          webhook,
+			Sandbox:          sandboxHandler,
+			Gatherer:         g.reg,
+			Store:            g.store,
+			Draining:         g.isDraining,
+			SIPServing:       g.sipUp.Load,
+			StoreBreakerOpen: g.storeCB.Open,
+			Logger:           log,
 		}, api.InboxOptions{
 			Inbox:        g.inbox,
 			Desk:         g.desk,
@@ -344,7 +357,12 @@ func (g *gateway) run(ctx context.Context) error {
 	defer stopSIP()
 	errc := make(chan error, 2)
 	sipDone := make(chan error, 1)
-	go func() { sipDone <- g.sip.Serve(sipCtx) }()
+	g.sipUp.Store(true)
+	go func() {
+		err := g.sip.Serve(sipCtx)
+		g.sipUp.Store(false)
+		sipDone <- err
+	}()
 	go func() {
 		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve http: %w", err)
