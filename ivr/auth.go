@@ -2,7 +2,6 @@ package ivr
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -18,9 +17,11 @@ import (
 const nonceTTL = 5 * time.Minute
 
 // digestAuth checks INVITEs against sip.auth (RFC 3261 22.4, MD5 or SHA-256, qop auth or none).
-// Nonces are stateless: a timestamp and its HMAC under a per-process key, so any number of
-// calls and restarts cost no memory (a restart makes outstanding nonces stale, and the PBX
-// retries with a fresh one).
+// Nonces are stateless: a timestamp and its HMAC under a key derived from the realm and the
+// credentials, so any number of calls cost no memory, and every instance behind a dispatcher
+// (and a restarted one) accepts the nonces of the others. Every failure — no credentials, bad
+// user, bad password, forged nonce — gets the same 401 challenge, whatever user the
+// Request-URI names, so answers tell no users apart.
 type digestAuth struct {
 	realm, user, pass string
 	key               [32]byte
@@ -28,9 +29,8 @@ type digestAuth struct {
 }
 
 func newDigestAuth(realm, user, pass string) *digestAuth {
-	a := &digestAuth{realm: realm, user: user, pass: pass, now: time.Now}
-	_, _ = rand.Read(a.key[:])
-	return a
+	return &digestAuth{realm: realm, user: user, pass: pass, now: time.Now,
+		key: sha256.Sum256([]byte("deflectd sip nonce\x00" + realm + "\x00" + user + "\x00" + pass))}
 }
 
 func (a *digestAuth) nonce() string {
@@ -44,7 +44,8 @@ func (a *digestAuth) mac(ts string) string {
 	return hex.EncodeToString(m.Sum(nil)[:16])
 }
 
-// checkNonce reports whether we issued n, and whether it is too old.
+// checkNonce reports whether we (or an instance with the same sip.auth) issued n, and whether
+// it is too old or from the future (a clock step: the PBX retries with a fresh one).
 func (a *digestAuth) checkNonce(n string) (ours, stale bool) {
 	ts, mac, ok := strings.Cut(n, ".")
 	if !ok || !hmac.Equal([]byte(mac), []byte(a.mac(ts))) {
@@ -54,7 +55,8 @@ func (a *digestAuth) checkNonce(n string) (ours, stale bool) {
 	if err != nil {
 		return false, false
 	}
-	return true, a.now().Sub(time.Unix(sec, 0)) > nonceTTL
+	issued, now := time.Unix(sec, 0), a.now()
+	return true, now.Sub(issued) > nonceTTL || issued.After(now.Add(time.Minute))
 }
 
 // verify reports whether req carries valid credentials; stale is true when they were right
@@ -65,7 +67,7 @@ func (a *digestAuth) verify(req *sip.Request) (ok, stale bool) {
 		return false, false
 	}
 	creds, err := digest.ParseCredentials(h.Value())
-	if err != nil || creds.Username != a.user || creds.Realm != a.realm {
+	if err != nil || !strings.EqualFold(creds.Realm, a.realm) {
 		return false, false
 	}
 	ours, old := a.checkNonce(creds.Nonce)
@@ -82,7 +84,14 @@ func (a *digestAuth) verify(req *sip.Request) (ok, stale bool) {
 	}
 	want, err := digest.Digest(chal, digest.Options{Method: req.Method.String(), URI: creds.URI,
 		Username: a.user, Password: a.pass, Cnonce: creds.Cnonce, Count: creds.Nc})
-	if err != nil || subtle.ConstantTimeCompare([]byte(want.Response), []byte(creds.Response)) != 1 {
+	if err != nil {
+		return false, false
+	}
+	// The user name is compared in constant time too: a timing difference would tell which
+	// user names exist.
+	userOK := subtle.ConstantTimeCompare([]byte(creds.Username), []byte(a.user))
+	respOK := subtle.ConstantTimeCompare([]byte(strings.ToLower(creds.Response)), []byte(want.Response))
+	if userOK&respOK != 1 {
 		return false, false
 	}
 	if old {

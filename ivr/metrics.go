@@ -14,6 +14,8 @@ type metrics struct {
 	outcomes    *prometheus.CounterVec // offered calls by result
 	requests    *prometheus.CounterVec // SIP requests received by method
 	dropped     *prometheus.CounterVec // messages dropped before parsing, by reason
+	rejected    *prometheus.CounterVec // parsed messages answered instead of handled, by reason
+	pikeBans    prometheus.Counter     // sources banned by sip.pike
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -42,11 +44,35 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Namespace: "deflectd", Subsystem: "ivr", Name: "dropped_messages_total",
 			Help: "SIP messages dropped unparsed: not-allowed (sip.allow_cidrs), pike (sip.pike), too-large (sip.max_message_size).",
 		}, []string{"reason"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "deflectd", Subsystem: "ivr", Name: "rejected_messages_total",
+			Help: "Parsed SIP messages refused before their handler: too-large (sip.max_message_size over TCP/TLS: 513; an ACK is not answered).",
+		}, []string{"reason"}),
+		pikeBans: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "deflectd", Subsystem: "ivr", Name: "pike_bans_total",
+			Help: "Sources banned by the per-source rate limit (sip.pike).",
+		}),
 	}
+	// Pre-create the reasons the dashboard's flood panel shows.
+	for _, r := range []string{"not-allowed", "pike", "too-large"} {
+		m.dropped.WithLabelValues(r)
+	}
+	m.rejected.WithLabelValues("too-large")
 	if reg != nil {
-		reg.MustRegister(m.activeCalls, m.responses, m.dtmf, m.outcomes, m.requests, m.dropped)
+		reg.MustRegister(m.activeCalls, m.responses, m.dtmf, m.outcomes, m.requests, m.dropped, m.rejected, m.pikeBans)
 	}
 	return m
+}
+
+// trackPike exposes how many sources sip.pike tracks (bounded by its sharded map).
+func (m *metrics) trackPike(reg prometheus.Registerer, p *pike) {
+	if reg == nil || p == nil {
+		return
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "deflectd", Subsystem: "ivr", Name: "pike_tracked_sources",
+		Help: "Sources the per-source rate limit (sip.pike) tracks now.",
+	}, func() float64 { return float64(p.sources()) }))
 }
 
 func (m *metrics) response(code int) { m.responses.WithLabelValues(strconv.Itoa(code)).Inc() }

@@ -1,69 +1,149 @@
 package ivr
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// pike limits requests per source address (Kamailio's pike module): more than Requests in
-// Window bans the source for Ban; banned sources are dropped before parsing.
+// pike is a Kamailio pike-like per-source request counter (sip.pike): more than limit requests
+// inside one window bans the source for ban. It runs in the transport read filter, before
+// parsing, so a flood costs one map lookup per datagram. Memory is bounded: sources live in a
+// sharded map (no global lock), each shard is swept of idle entries once per window (lazily, by
+// the next request that lands on it, so no goroutine has to be stopped), and a full shard
+// evicts an idle or arbitrary entry.
 type pike struct {
+	limit    int
+	window   time.Duration
+	ban      time.Duration
+	perShard int
+	seed     maphash.Seed
+	shards   [pikeShards]pikeShard
+}
+
+const (
+	pikeShards = 64
+	// pikeMaxSources bounds the sources tracked at once (about 100 bytes each).
+	pikeMaxSources = 100_000
+)
+
+type pikeShard struct {
 	mu        sync.Mutex
-	every     rate.Limit
-	burst     int
-	window    time.Duration
-	ban       time.Duration
-	peers     map[netip.Addr]*pikePeer
-	lastSweep time.Time
-	now       func() time.Time
-	onBan     func(ip netip.Addr)
+	m         map[netip.Addr]*pikeSource
+	nextSweep time.Time
 }
 
-type pikePeer struct {
-	lim         *rate.Limiter
+type pikeSource struct {
+	windowStart time.Time
+	count       int
 	bannedUntil time.Time
-	seen        time.Time
 }
 
-func newPike(requests int, window, ban time.Duration, onBan func(netip.Addr)) *pike {
-	return &pike{
-		every: rate.Every(window / time.Duration(requests)), burst: requests,
-		window: window, ban: ban, peers: make(map[netip.Addr]*pikePeer), now: time.Now, onBan: onBan,
+type pikeResult int
+
+const (
+	pikeAllowed pikeResult = iota
+	pikeBanned
+	pikeNewlyBanned
+)
+
+func newPike(limit int, window, ban time.Duration, maxSources int) *pike {
+	p := &pike{limit: limit, window: window, ban: ban, seed: maphash.MakeSeed(),
+		perShard: max(1, maxSources/pikeShards)}
+	for i := range p.shards {
+		p.shards[i].m = make(map[netip.Addr]*pikeSource)
+	}
+	return p
+}
+
+func (p *pike) shard(ip netip.Addr) *pikeShard {
+	b := ip.As16()
+	return &p.shards[maphash.Bytes(p.seed, b[:])%pikeShards]
+}
+
+// hit counts one request from ip at now.
+func (p *pike) hit(ip netip.Addr, now time.Time) pikeResult {
+	s := p.shard(ip)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.After(s.nextSweep) {
+		p.sweep(s, now)
+	}
+	src := s.m[ip]
+	if src == nil {
+		if len(s.m) >= p.perShard {
+			p.evict(s, now)
+		}
+		src = &pikeSource{windowStart: now}
+		s.m[ip] = src
+	}
+	if now.Before(src.bannedUntil) {
+		return pikeBanned
+	}
+	if now.Sub(src.windowStart) >= p.window {
+		src.windowStart, src.count = now, 0
+	}
+	src.count++
+	if src.count > p.limit {
+		src.bannedUntil = now.Add(p.ban)
+		src.count = 0
+		return pikeNewlyBanned
+	}
+	return pikeAllowed
+}
+
+// banned reports whether ip is banned at now.
+func (p *pike) banned(ip netip.Addr, now time.Time) bool {
+	s := p.shard(ip)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src := s.m[ip]
+	return src != nil && now.Before(src.bannedUntil)
+}
+
+// sweep forgets sources whose window ended and whose ban (if any) is over.
+func (p *pike) sweep(s *pikeShard, now time.Time) {
+	for ip, src := range s.m {
+		if p.idle(src, now) {
+			delete(s.m, ip)
+		}
+	}
+	s.nextSweep = now.Add(p.window)
+}
+
+func (p *pike) idle(src *pikeSource, now time.Time) bool {
+	return now.Sub(src.windowStart) >= p.window && !now.Before(src.bannedUntil)
+}
+
+// evict makes room in a full shard: idle entries first, else any entry that is not banned
+// (a spoofed-source flood must not be able to lift real bans), else any entry.
+func (p *pike) evict(s *pikeShard, now time.Time) {
+	p.sweep(s, now)
+	if len(s.m) < p.perShard {
+		return
+	}
+	var victim netip.Addr
+	found := false
+	for ip, src := range s.m {
+		victim, found = ip, true
+		if !now.Before(src.bannedUntil) {
+			break
+		}
+	}
+	if found {
+		delete(s.m, victim)
 	}
 }
 
-// allow reports whether a message from ip may be processed.
-func (p *pike) allow(ip netip.Addr) bool {
-	now := p.now()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if now.Sub(p.lastSweep) > 4*p.window {
-		// Forget quiet peers so a scan over many addresses does not grow the map for ever.
-		for a, peer := range p.peers {
-			if now.Sub(peer.seen) > 2*p.window && now.After(peer.bannedUntil) {
-				delete(p.peers, a)
-			}
-		}
-		p.lastSweep = now
+// sources is the number of sources tracked now.
+func (p *pike) sources() int {
+	n := 0
+	for i := range p.shards {
+		s := &p.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
 	}
-	peer := p.peers[ip]
-	if peer == nil {
-		peer = &pikePeer{lim: rate.NewLimiter(p.every, p.burst)}
-		p.peers[ip] = peer
-	}
-	peer.seen = now
-	if now.Before(peer.bannedUntil) {
-		return false
-	}
-	if !peer.lim.AllowN(now, 1) {
-		peer.bannedUntil = now.Add(p.ban)
-		if p.onBan != nil {
-			p.onBan(ip)
-		}
-		return false
-	}
-	return true
+	return n
 }

@@ -45,7 +45,8 @@ type Config struct {
 	// the listen address, else the local address that routes to the caller.
 	MediaIP netip.Addr
 	// Guard screens every parsed request before its handler runs (ivr/guard implements it;
-	// nil = none): scanner silence, RFC 4475 checks the parser lets through, TCP message size.
+	// nil = none): scanner silence, RFC 4475 checks the parser lets through. The IVR itself
+	// applies sip.allow_cidrs, sip.pike and sip.max_message_size, and sip.auth on INVITEs.
 	Guard Guard
 }
 
@@ -72,6 +73,7 @@ type Server struct {
 	rules   contextRules
 	auth    *digestAuth // nil: INVITEs are not challenged
 	pike    *pike       // nil: no per-source rate limit
+	now     func() time.Time
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server
@@ -130,6 +132,7 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 		calls:     make(map[string]*call),
 		dialogUAs: make(map[string]*sipgo.DialogUA),
 		t1:        sip.T1,
+		now:       time.Now,
 		rules: contextRules{
 			normalize:       normalize,
 			defaultLanguage: cfg.IVR.DefaultLanguage,
@@ -143,18 +146,20 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 		}
 		s.auth = newDigestAuth(realm, a.Username, a.Password.Reveal())
 	}
-	if pc := cfg.SIP.Pike; pc.Enabled && pc.Requests > 0 && pc.Window > 0 {
-		s.pike = newPike(pc.Requests, pc.Window, pc.Ban, func(ip netip.Addr) {
-			log.Warn("source banned by sip.pike", "source", ip.String(), "ban", pc.Ban.String())
-		})
+	if pc := cfg.SIP.Pike; pc.Enabled {
+		if pc.Requests < 1 || pc.Window <= 0 || pc.Ban <= 0 {
+			return nil, errors.New("new ivr: sip.pike needs requests >= 1, window > 0 and ban > 0")
+		}
+		s.pike = newPike(pc.Requests, pc.Window, pc.Ban, pikeMaxSources)
 	}
+	s.m.trackPike(reg, s.pike)
 	if prompts != nil {
 		s.rules.hasLanguage = func(lang string) bool { return prompts.Has(lang, media.PromptOffer) }
 	}
 
 	var allowed []netip.Prefix
 	for _, c := range cfg.SIP.AllowCIDRs {
-		p, err := netip.ParsePrefix(c)
+		p, err := netip.ParsePrefix(strings.TrimSpace(c))
 		if err != nil {
 			return nil, fmt.Errorf("parse sip.allow_cidrs %q: %w", c, err)
 		}
@@ -198,12 +203,22 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 	return s, nil
 }
 
-// guarded runs cfg.Guard before h (sipgo has no public request middleware).
+// guarded screens a parsed request before h (sipgo has no public request middleware): a stream
+// message above sip.max_message_size is answered 513 (UDP ones never get here: readFilter drops
+// them), then cfg.Guard decides.
 func (s *Server) guarded(h sipgo.RequestHandler) sipgo.RequestHandler {
-	if s.cfg.Guard == nil {
-		return h
-	}
 	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if limit := s.cfg.SIP.MaxMessageSize; limit > 0 && messageSize(req) > limit {
+			s.m.rejected.WithLabelValues("too-large").Inc()
+			if !req.IsAck() { // nothing ever answers an ACK
+				s.reply(req, tx, 513, "Message Too Large")
+			}
+			return
+		}
+		if s.cfg.Guard == nil {
+			h(req, tx)
+			return
+		}
 		res, drop := s.cfg.Guard.Screen(req)
 		switch {
 		case drop:
@@ -216,6 +231,15 @@ func (s *Server) guarded(h sipgo.RequestHandler) sipgo.RequestHandler {
 		}
 		h(req, tx)
 	}
+}
+
+// messageSize is the size of req on the wire, near enough: start line, headers, body.
+func messageSize(req *sip.Request) int {
+	n := len(req.StartLine()) + 2 + 2 + len(req.Body())
+	for _, h := range req.Headers() {
+		n += len(h.Name()) + 2 + len(h.Value()) + 2
+	}
+	return n
 }
 
 func (s *Server) bind() error {
@@ -425,7 +449,7 @@ func (s *Server) readFilter(allowed []netip.Prefix) sip.TransportReadFilter {
 				return nil, errForbiddenSource
 			}
 		}
-		if s.pike != nil && !s.pike.allow(netAddrIP(p.RemoteAddr)) {
+		if s.pike != nil && !s.pikeAllows(netAddrIP(p.RemoteAddr)) {
 			s.m.dropped.WithLabelValues("pike").Inc()
 			if udp {
 				return nil, nil
@@ -438,6 +462,22 @@ func (s *Server) readFilter(allowed []netip.Prefix) sip.TransportReadFilter {
 		}
 		return data, nil
 	}
+}
+
+// pikeAllows counts a message from ip against sip.pike; false drops it.
+func (s *Server) pikeAllows(ip netip.Addr) bool {
+	if !ip.IsValid() {
+		return true
+	}
+	switch s.pike.hit(ip, s.now()) {
+	case pikeBanned:
+		return false
+	case pikeNewlyBanned:
+		s.m.pikeBans.Inc()
+		s.log.Warn("source banned by sip.pike", "source", ip.String(), "ban", s.pike.ban.String())
+		return false
+	}
+	return true
 }
 
 func netAddrIP(a net.Addr) netip.Addr {

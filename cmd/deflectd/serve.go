@@ -227,11 +227,9 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		return nil, err
 	}
 	g.closers = append(g.closers, func() { _ = g.media.Close() })
-	// The SIP edge guard: scanner silence, RFC 4475 checks and the TCP message size before the IVR
-	// sees a request. sip.auth and sip.pike are the IVR's own (before parsing), so not repeated here.
-	guardCfg := cfg.SIP
-	guardCfg.Auth, guardCfg.Pike = configs.SIPAuthConfig{}, configs.PikeConfig{}
-	sipGuard, err := guard.New(guardCfg, g.reg, guard.Options{Log: log})
+	// The SIP request screen: scanner silence and RFC 4475 checks before the IVR sees a request.
+	// sip.allow_cidrs, sip.pike, sip.max_message_size and sip.auth are the IVR's own.
+	sipGuard, err := guard.New(cfg.SIP, g.reg, guard.Options{})
 	if err != nil {
 		return nil, err
 	}
