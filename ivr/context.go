@@ -81,6 +81,11 @@ func parseCallInfo(req *sip.Request, rules contextRules, log *slog.Logger) CallI
 			continue
 		}
 		key := name[len("X-Context-"):]
+		if !isToken(key) {
+			// The name is not logged: it is what is wrong (control characters, ...).
+			log.Info("context header ignored", "header", "X-Context-*", "reason", "name not a token")
+			continue
+		}
 		if len(ci.Context) >= maxContextHeaders {
 			log.Info("context header ignored", "header", name, "reason", "too many X-Context headers")
 			continue
@@ -236,6 +241,24 @@ func cleanNumber(s string) string {
 		return ""
 	}
 	return n
+}
+
+// isToken reports whether s is a non-empty RFC 3261 token (section 25.1): alphanumerics and
+// -.!%*_+`'~. Context names become keys elsewhere (templates, logs, webhooks).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-.!%*_+`'~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // cleanValue trims a header value and refuses oversized or control-character values.

@@ -101,6 +101,12 @@ func TestParseCallInfo(t *testing.T) {
 					t.Errorf("queue %q context %v", ci.Queue, ci.Context)
 				}
 			}},
+		{"context names outside the token set are dropped", "From: <sip:+966501234567@pbx>;tag=1\nX-Context-A\x01b: ctl\nX-Context-Del\x7f: del\nX-Context-Ok.1_~: fine\n",
+			func(t *testing.T, ci CallInfo) {
+				if ci.Context["Ok.1_~"] != "fine" || len(ci.Context) != 1 {
+					t.Errorf("context %q", ci.Context)
+				}
+			}},
 		{"at most 32 context headers", "From: <sip:+966501234567@pbx>;tag=1\n" + many.String(),
 			func(t *testing.T, ci CallInfo) {
 				if len(ci.Context) != maxContextHeaders {
@@ -163,6 +169,29 @@ func TestParseCallInfo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestContextNameNotTokenLogged(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	ci := parseCallInfo(parseRequest(t, "From: <sip:+966501234567@pbx>;tag=1\nX-Context-A\x01b: ctl\n"), contextRules{}, log)
+	if len(ci.Context) != 0 {
+		t.Errorf("context %q", ci.Context)
+	}
+	if !strings.Contains(buf.String(), "reason=\"name not a token\"") || strings.Contains(buf.String(), "\x01") {
+		t.Errorf("log %q: want one line naming the reason, without the name", buf.String())
+	}
+}
+
+func TestIsToken(t *testing.T) {
+	for s, want := range map[string]bool{
+		"Order": true, "a-b.c!d%e*f_g+h`i'j~": true, "42": true,
+		"": false, "a b": false, "a\x01": false, "a\tb": false, "a:b": false, "a@b": false, "ü": false, "a\x7f": false,
+	} {
+		if got := isToken(s); got != want {
+			t.Errorf("isToken(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
 
