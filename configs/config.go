@@ -121,7 +121,12 @@ type WhatsAppConfig struct {
 	PairBurst      int           `yaml:"pair_burst"`
 	WebhookMaxBody int64         `yaml:"webhook_max_body"`
 	DedupeWindow   time.Duration `yaml:"dedupe_window"`
-	Sandbox        SandboxConfig `yaml:"sandbox"`
+	// BreakerCooldown is how long the Graph API circuit breaker stays open before a probe.
+	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
+	// WebhookClaimIdle: webhook events pending this long (a dead consumer's) are claimed by
+	// another instance.
+	WebhookClaimIdle time.Duration `yaml:"webhook_claim_idle"`
+	Sandbox          SandboxConfig `yaml:"sandbox"`
 }
 
 // SandboxConfig shapes the fake Graph API used by the embedded default and tests.
@@ -290,15 +295,17 @@ func Default() Config {
 			BreakerCooldown: 5 * time.Second,
 		},
 		WhatsApp: WhatsAppConfig{
-			Provider:       "sandbox",
-			PhoneNumberID:  "100000000000001",
-			RequestTimeout: 3 * time.Second,
-			MaxRetries:     3,
-			Throughput:     80,
-			PairPeriod:     6 * time.Second,
-			PairBurst:      3,
-			WebhookMaxBody: 1 << 20,
-			DedupeWindow:   24 * time.Hour,
+			Provider:         "sandbox",
+			PhoneNumberID:    "100000000000001",
+			RequestTimeout:   3 * time.Second,
+			MaxRetries:       3,
+			Throughput:       80,
+			PairPeriod:       6 * time.Second,
+			PairBurst:        3,
+			WebhookMaxBody:   1 << 20,
+			DedupeWindow:     24 * time.Hour,
+			BreakerCooldown:  30 * time.Second,
+			WebhookClaimIdle: 30 * time.Second,
 			Sandbox: SandboxConfig{
 				Templates: []TemplateDef{
 					{Name: "call_deflection", Languages: []string{"en", "ar"}, BodyParams: 1, Buttons: 2},

@@ -65,6 +65,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"bad region", "lookup:\n  default_region: Saudi\n", []string{"lookup.default_region"}},
 		{"bad enum", "deflect:\n  on_decline: hangup\n", []string{"deflect.on_decline"}},
 		{"bad scope", "api:\n  tokens:\n    - {name: x, token: y, scopes: [root]}\n", []string{"api.tokens[0].scopes"}},
+		{"zero breaker cool-down", "whatsapp:\n  breaker_cooldown: 0s\n", []string{"whatsapp.breaker_cooldown"}},
+		{"negative claim idle", "whatsapp:\n  webhook_claim_idle: -1s\n", []string{"whatsapp.webhook_claim_idle"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -129,6 +129,8 @@ func (c Config) Validate() error {
 		bad("whatsapp.pair_burst", "must be at least 1")
 	}
 	positive("whatsapp.request_timeout", c.WhatsApp.RequestTimeout)
+	positive("whatsapp.breaker_cooldown", c.WhatsApp.BreakerCooldown)
+	positive("whatsapp.webhook_claim_idle", c.WhatsApp.WebhookClaimIdle)
 	if c.WhatsApp.Sandbox.Latency < 0 {
 		bad("whatsapp.sandbox.latency", "must not be negative")
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/sony/gobreaker/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/deflectd/deflectd/configs"
@@ -203,6 +204,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		Registry: g.reg,
 		Logger:   log,
 		Instance: g.instance,
+		Breaker:  gobreaker.Settings{Timeout: cfg.WhatsApp.BreakerCooldown},
 	}); err != nil {
 		return nil, err
 	}
@@ -214,6 +216,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		Log:       log,
 		Metrics:   whatsapp.NewConsumerMetrics(g.reg),
 		DedupeTTL: cfg.WhatsApp.DedupeWindow,
+		ClaimIdle: cfg.WhatsApp.WebhookClaimIdle,
 	}
 
 	g.cfg = cfg

@@ -55,8 +55,8 @@ func newGraphFault(t *testing.T) *graphFault {
 // TestGraphAPIFaultsOpenAndCloseTheBreaker: the Graph API answers 500 and then times out. The
 // callers caught by it go back to the queue with "failed"; after five failures in a row the
 // engine's breaker opens and new callers are refused before answer (480, whatsapp-unavailable)
-// without a request to Meta; when Meta is back, the breaker's probe (after its 30 s cool-down)
-// closes it and callers deflect again.
+// without a request to Meta; when Meta is back, the breaker's probe (after its cool-down,
+// whatsapp.breaker_cooldown: 30 s by default, 3 s here) closes it and callers deflect again.
 func TestGraphAPIFaultsOpenAndCloseTheBreaker(t *testing.T) {
 	t.Parallel() // mostly waiting for the breaker's cool-down
 	graph := newGraphFault(t)
@@ -64,7 +64,8 @@ func TestGraphAPIFaultsOpenAndCloseTheBreaker(t *testing.T) {
 		"DEFLECTD_WHATSAPP_PROVIDER=cloudapi", "DEFLECTD_WHATSAPP_BASE_URL="+graph.srv.URL,
 		"DEFLECTD_WHATSAPP_ACCESS_TOKEN=e2e-token", "DEFLECTD_WHATSAPP_APP_SECRET=e2e-secret",
 		"DEFLECTD_WHATSAPP_VERIFY_TOKEN=e2e-verify", "DEFLECTD_WHATSAPP_REQUEST_TIMEOUT=400ms",
-		"DEFLECTD_WHATSAPP_MAX_RETRIES=0", "DEFLECTD_DEFLECT_CONFIRM_TIMEOUT=300ms")
+		"DEFLECTD_WHATSAPP_MAX_RETRIES=0", "DEFLECTD_DEFLECT_CONFIRM_TIMEOUT=300ms",
+		"DEFLECTD_WHATSAPP_BREAKER_COOLDOWN=3s")
 	target := "sip:queue@" + g.UDP
 	n := 800
 	next := func() string { n++; return caller(n) }
@@ -92,7 +93,7 @@ func TestGraphAPIFaultsOpenAndCloseTheBreaker(t *testing.T) {
 	}
 	// Meta recovers; the breaker lets a probe through after its cool-down and closes.
 	graph.mode.Store("ok")
-	deadline := time.Now().Add(45 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		rep := call(t, callOpts(target, next()))
 		if rep.Result == "deflected" {
@@ -103,7 +104,7 @@ func TestGraphAPIFaultsOpenAndCloseTheBreaker(t *testing.T) {
 			t.Fatalf("while waiting for the breaker: result %q, final %d", rep.Result, rep.FinalStatus)
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("breaker still open 45 s after Meta recovered")
+			t.Fatal("breaker still open 20 s after Meta recovered (cool-down 3 s)")
 		}
 		time.Sleep(time.Second)
 	}

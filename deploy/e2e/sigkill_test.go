@@ -96,7 +96,8 @@ func postWebhook(t *testing.T, g *gateway, body []byte) {
 // TestSigkillWithPendingWebhookEvents: instance a has read webhook events from the shared
 // Redis stream and is half-way through them when it is killed with SIGKILL. Instance b, started
 // afterwards, reads the rest and claims a's pending ones (XAUTOCLAIM after the consumer's claim
-// idle time, 30 s): every customer gets its bot reply, and exactly one.
+// idle time, whatsapp.webhook_claim_idle: 30 s by default, 5 s here): every customer gets its bot
+// reply, and exactly one.
 func TestSigkillWithPendingWebhookEvents(t *testing.T) {
 	t.Parallel() // mostly waiting for the claim idle time
 	const customers = 40
@@ -106,7 +107,7 @@ func TestSigkillWithPendingWebhookEvents(t *testing.T) {
 	env := []string{"DEFLECTD_STORE_BACKEND=redis", "DEFLECTD_STORE_REDIS_URL=" + url, "DEFLECTD_STORE_REDIS_KEY_PREFIX=" + prefix,
 		"DEFLECTD_WHATSAPP_PROVIDER=cloudapi", "DEFLECTD_WHATSAPP_BASE_URL=" + graph.srv.URL,
 		"DEFLECTD_WHATSAPP_ACCESS_TOKEN=e2e-token", "DEFLECTD_WHATSAPP_APP_SECRET=" + e2eAppSecret,
-		"DEFLECTD_WHATSAPP_VERIFY_TOKEN=e2e-verify"}
+		"DEFLECTD_WHATSAPP_VERIFY_TOKEN=e2e-verify", "DEFLECTD_WHATSAPP_WEBHOOK_CLAIM_IDLE=5s"}
 	a := startGateway(t, "deflectd-a", env...)
 
 	want := map[string]bool{}
@@ -140,14 +141,14 @@ func TestSigkillWithPendingWebhookEvents(t *testing.T) {
 
 	b := startGateway(t, "deflectd-b", env...)
 	start := time.Now()
-	deadline = time.Now().Add(75 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for {
 		p, err := rdb.XPending(context.Background(), stream, "deflectd").Result()
 		if err == nil && p.Count == 0 && len(graph.counts()) == customers {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("75 s after b started: %d of %d customers answered, pending %+v %v", len(graph.counts()), customers, p, err)
+			t.Fatalf("30 s after b started (claim idle 5 s): %d of %d customers answered, pending %+v %v", len(graph.counts()), customers, p, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
