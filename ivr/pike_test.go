@@ -150,9 +150,8 @@ func BenchmarkPike(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
-		now := time.Now()
 		for pb.Next() {
-			p.hit(ips[i&1023], now)
+			p.hit(ips[i&1023], time.Now()) // the read filter reads the clock per message too
 			i++
 		}
 	})
