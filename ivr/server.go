@@ -203,29 +203,27 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 	return s, nil
 }
 
-// guarded screens a parsed request before h (sipgo has no public request middleware): a stream
-// message above sip.max_message_size is answered 513 (UDP ones never get here: readFilter drops
-// them), then cfg.Guard decides.
+// guarded screens a parsed request before h (sipgo has no public request middleware): first
+// cfg.Guard (so scanners get silence whatever their size), then a stream message above
+// sip.max_message_size is answered 513 (UDP ones never get here: readFilter drops them).
 func (s *Server) guarded(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if s.cfg.Guard != nil {
+			res, drop := s.cfg.Guard.Screen(req)
+			switch {
+			case drop:
+				return
+			case res != nil:
+				if err := tx.Respond(res); err != nil {
+					s.log.Debug("respond failed", "method", req.Method.String(), "code", res.StatusCode, "error", err)
+				}
+				return
+			}
+		}
 		if limit := s.cfg.SIP.MaxMessageSize; limit > 0 && messageSize(req) > limit {
 			s.m.rejected.WithLabelValues("too-large").Inc()
 			if !req.IsAck() { // nothing ever answers an ACK
 				s.reply(req, tx, 513, "Message Too Large")
-			}
-			return
-		}
-		if s.cfg.Guard == nil {
-			h(req, tx)
-			return
-		}
-		res, drop := s.cfg.Guard.Screen(req)
-		switch {
-		case drop:
-			return
-		case res != nil:
-			if err := tx.Respond(res); err != nil {
-				s.log.Debug("respond failed", "method", req.Method.String(), "code", res.StatusCode, "error", err)
 			}
 			return
 		}
