@@ -126,3 +126,34 @@ func TestNewRejectsBadEdgeConfig(t *testing.T) {
 		})
 	}
 }
+
+// dropAll is a Guard that silences everything, as the guard does to scanners.
+type dropAll struct{}
+
+func (dropAll) Screen(*sip.Request) (*sip.Response, bool) { return nil, true }
+
+// TestGuardBeforeSizeLimit: the guard decides first, so a request it silences (a scanner's)
+// gets no 513 however large it is.
+func TestGuardBeforeSizeLimit(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *Config) { c.SIP.MaxMessageSize = 1200; c.Guard = dropAll{} })
+	c, err := net.DialTimeout("tcp", g.Addr("tcp").String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := newRawUDP(t, g.Addr("udp"))
+	msg := r.request("OPTIONS", "z9hG4bK-order", "order@test", 1, "", "X-Context-Notes: "+strings.Repeat("n", 1500)+"\n")
+	msg = strings.Replace(msg, "SIP/2.0/UDP 127.0.0.1:"+fmt.Sprint(r.port()), "SIP/2.0/TCP "+c.LocalAddr().String(), 1)
+	msg = strings.ReplaceAll(strings.ReplaceAll(msg, "\r\n", "\n"), "\n", "\r\n")
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	if line, _ := bufio.NewReader(c).ReadString('\n'); line != "" {
+		t.Errorf("answered %q, want silence", line)
+	}
+	if v := g.counter(t, "deflectd_ivr_rejected_messages_total", map[string]string{"reason": "too-large"}); v != 0 {
+		t.Errorf("too-large counted %v times for a silenced request", v)
+	}
+}
