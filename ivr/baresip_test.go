@@ -14,19 +14,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 // TestBaresipPressesOne has a real softphone (baresip, scripted over ctrl_tcp) call the
 // gateway, wait for the answer, send DTMF 1 (RFC 4733) and get hung up on after the deflection.
 func TestBaresipPressesOne(t *testing.T) {
-	baresip := needTool(t, "baresip")
+	baresip := testkit.RequireTool(t, "baresip")
 	mods := "/usr/lib/baresip/modules"
-	if _, err := os.Stat(filepath.Join(mods, "ctrl_tcp.so")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("baresip modules missing: %v", err)
-		}
-		t.Skip("baresip modules missing")
-	}
+	testkit.RequireFile(t, filepath.Join(mods, "ctrl_tcp.so"))
 	g := startGateway(t)
 
 	// Ports are picked free but may be taken before baresip binds them: try a few times.
@@ -79,7 +76,7 @@ func (p *baresipProc) stop(t *testing.T) {
 func startBaresip(t *testing.T, bin, mods string) (*baresipProc, net.Conn) {
 	t.Helper()
 	dir := t.TempDir()
-	sipPort, ctrlPort, rtpPort := freeUDPTCPPort(t), freeTCPPort(t), freeUDPPort(t, true)
+	sipPort, ctrlPort, rtpPort := testkit.FreeUDPTCPPort(t), testkit.FreeTCPPort(t), testkit.FreeUDPPort(t, true)
 	config := fmt.Sprintf(`module_path %s
 module g711.so
 module ausine.so
@@ -169,36 +166,6 @@ func (c *baresipCtl) waitEvent(typ string, d time.Duration) {
 			return
 		}
 	}
-}
-
-// freeUDPTCPPort is a port free for both UDP and TCP (baresip's sip_listen binds both).
-func freeUDPTCPPort(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		l.Close()
-		if err == nil {
-			u.Close()
-			return p
-		}
-	}
-	t.Fatal("no port free for udp and tcp")
-	return 0
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 type lockedBuffer struct {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 // ev builds a telephone-event payload.
@@ -138,12 +140,7 @@ func rtpFromPcap(t *testing.T, path string) []pkt {
 // three retransmitted end packets), alone and played back to back as a sipp scenario would.
 func TestDTMFSippPcaps(t *testing.T) {
 	dir := "/usr/share/sip-tester"
-	if _, err := os.Stat(filepath.Join(dir, "dtmf_2833_1.pcap")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("sip-tester pcaps missing on CI: %v", err)
-		}
-		t.Skipf("sip-tester not installed: %v", err)
-	}
+	testkit.RequireFile(t, filepath.Join(dir, "dtmf_2833_1.pcap"))
 	files := map[string]rune{"0": '0', "1": '1', "2": '2', "3": '3', "4": '4', "5": '5', "6": '6', "7": '7',
 		"8": '8', "9": '9', "pound": '#', "star": '*'}
 	var all []pkt

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 // TestGenPromptsScript runs deploy/scripts/gen-prompts.sh into a temporary directory: every
@@ -15,12 +17,7 @@ import (
 // the espeak-ng version the distribution ships.
 func TestGenPromptsScript(t *testing.T) {
 	for _, tool := range []string{"bash", "espeak-ng", "sox"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s missing on CI: %v", tool, err)
-			}
-			t.Skipf("%s not installed", tool)
-		}
+		testkit.RequireTool(t, tool)
 	}
 	out := t.TempDir()
 	cmd := exec.Command("bash", "../../deploy/scripts/gen-prompts.sh", out)

@@ -1,0 +1,56 @@
+package testkit
+
+import (
+	"net"
+	"testing"
+)
+
+func TestFreeUDPPort(t *testing.T) {
+	tests := []struct {
+		name string
+		pair bool
+	}{
+		{"single", false},
+		{"pair", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := FreeUDPPort(t, tc.pair)
+			ports := []int{p}
+			if tc.pair {
+				if p%2 != 0 {
+					t.Fatalf("pair port %d is odd", p)
+				}
+				ports = append(ports, p+2)
+			}
+			for _, port := range ports {
+				c, err := net.ListenUDP("udp", &net.UDPAddr{IP: loopback, Port: port})
+				if err != nil {
+					t.Fatalf("port %d not free: %v", port, err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
+
+func TestFreeUDPTCPPort(t *testing.T) {
+	p := FreeUDPTCPPort(t)
+	u, err := net.ListenUDP("udp", &net.UDPAddr{IP: loopback, Port: p})
+	if err != nil {
+		t.Fatalf("udp %d: %v", p, err)
+	}
+	defer u.Close()
+	l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: loopback, Port: p})
+	if err != nil {
+		t.Fatalf("tcp %d: %v", p, err)
+	}
+	l.Close()
+}
+
+func TestRequireToolFindsAlternative(t *testing.T) {
+	// "go" runs these tests, so it is on PATH; the first name is one no machine has.
+	if p := RequireTool(t, "deflectd-no-such-tool", "go"); p == "" {
+		t.Fatal("empty path for go")
+	}
+}
