@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 func readYAMLDocs(t *testing.T, path string) []map[string]any {
@@ -211,13 +212,7 @@ func TestSystemdUnit(t *testing.T) {
 
 // TestKamailioConfigChecks runs `kamailio -c` on the shipped dispatcher configs.
 func TestKamailioConfigChecks(t *testing.T) {
-	bin, err := exec.LookPath("kamailio")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("kamailio is not installed (make test-deps installs it)")
-		}
-		t.Skip("kamailio not installed")
-	}
+	bin := testkit.RequireTool(t, "kamailio")
 	for _, name := range []string{"kamailio.cfg", "kamailio.compose.cfg"} {
 		t.Run(name, func(t *testing.T) {
 			cfg := KamailioConfig(t, filepath.Join("kamailio", name), "127.0.0.1", 0, "kamailio/dispatcher.list")

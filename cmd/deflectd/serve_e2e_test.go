@@ -34,6 +34,7 @@ import (
 	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/redistest"
+	"github.com/deflectd/deflectd/deploy/testkit"
 	"github.com/deflectd/deflectd/ivr"
 )
 
@@ -544,13 +545,7 @@ func TestE2ERedisFailsMidCall(t *testing.T) {
 // fails the call on any other value) and the session's outcome through the results API.
 func TestE2ESipp(t *testing.T) {
 	t.Parallel()
-	sipp, err := exec.LookPath("sipp")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("sipp is not installed")
-		}
-		t.Skip("sipp is not installed")
-	}
+	sipp := testkit.RequireTool(t, "sipp")
 	g := startGateway(t, nil)
 	const optedOut = "+966501234549"
 	if err := g.store.SetOpt(context.Background(), store.OptRecord{E164: optedOut, OptOut: true, Source: "test", At: time.Now()}); err != nil {
@@ -602,7 +597,7 @@ func TestE2ESipp(t *testing.T) {
 // scenario checks (-set want).
 func runSipp(t *testing.T, sipp string, g *testGateway, scenario, caller, want string) {
 	t.Helper()
-	mediaPort := freeUDPPort(t)
+	mediaPort := testkit.FreeUDPPort(t, true)
 	logFile := filepath.Join(t.TempDir(), "sipp.log")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -621,24 +616,6 @@ func runSipp(t *testing.T, sipp string, g *testGateway, scenario, caller, want s
 		logs, _ := os.ReadFile(logFile)
 		t.Fatalf("sipp %s (want %q): %v\n%s\nscenario log:\n%s", scenario, want, err, tail(out, 3000), logs)
 	}
-}
-
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	// sipp uses the port and the next ones for RTP/RTCP: find an even port with its neighbour free.
-	for range 50 {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := c.LocalAddr().(*net.UDPAddr).Port
-		c.Close()
-		if port%2 == 0 && port < 65000 {
-			return port
-		}
-	}
-	t.Fatal("no free UDP port")
-	return 0
 }
 
 func tail(b []byte, n int) string {

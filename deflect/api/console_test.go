@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,21 +13,13 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/deflectd/deflectd/deflect/inbox"
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 // chromiumPath finds Debian's chromium; missing means skip, or fail on CI.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed (apt package chromium); CI must have it")
-	}
-	t.Skip("chromium is not installed")
-	return ""
+	return testkit.RequireTool(t, "/usr/bin/chromium", "chromium", "chromium-browser")
 }
 
 // browser starts a fresh headless Chromium for the test.

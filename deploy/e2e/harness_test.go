@@ -76,19 +76,6 @@ func binary(t testing.TB) string {
 	return build.path
 }
 
-// requireTool skips without the tool, or fails on CI (where it must be installed).
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s not on PATH (CI installs it)", name)
-		}
-		t.Skipf("%s not on PATH", name)
-	}
-	return p
-}
-
 // gateway is one running deflectd process.
 type gateway struct {
 	t    testing.TB

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,57 +17,8 @@ import (
 
 	"github.com/deflectd/deflectd/deflect/store/redistest"
 	"github.com/deflectd/deflectd/deploy"
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
-
-// freeUDPPort returns a free loopback UDP port; pair asks for an even p with p+2 free too
-// (sipp's media port and its neighbour).
-func freeUDPPort(t testing.TB, pair bool) int {
-	t.Helper()
-	for range 50 {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := c.LocalAddr().(*net.UDPAddr).Port
-		if !pair {
-			c.Close()
-			return p
-		}
-		if p%2 != 0 || p > 65000 {
-			c.Close()
-			continue
-		}
-		c2, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p + 2})
-		c.Close()
-		if err != nil {
-			continue
-		}
-		c2.Close()
-		return p
-	}
-	t.Fatal("no free udp ports")
-	return 0
-}
-
-// freeUDPTCPPort returns a loopback port free for both UDP and TCP (Kamailio binds both).
-func freeUDPTCPPort(t testing.TB) int {
-	t.Helper()
-	for range 50 {
-		u, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := u.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
-		u.Close()
-		if err == nil {
-			l.Close()
-			return p
-		}
-	}
-	t.Fatal("no loopback port free for udp and tcp")
-	return 0
-}
 
 // startKamailio runs the shipped deploy/kamailio/kamailio.cfg in the foreground on a free
 // loopback port with a dispatcher list naming targets, and waits until it answers OPTIONS. A
@@ -89,7 +39,7 @@ func startKamailio(t *testing.T, targets ...string) string {
 
 func tryKamailio(t *testing.T, targets ...string) (string, error) {
 	t.Helper()
-	bin := requireTool(t, "kamailio")
+	bin := testkit.RequireTool(t, "kamailio")
 	dir := t.TempDir()
 	var list strings.Builder
 	list.WriteString("# setid destination flags priority attributes\n")
@@ -100,7 +50,7 @@ func tryKamailio(t *testing.T, targets ...string) (string, error) {
 	if err := os.WriteFile(dsList, []byte(list.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freeUDPTCPPort(t)
+	port := testkit.FreeUDPTCPPort(t)
 	cfg := deploy.KamailioConfig(t, "../kamailio/kamailio.cfg", "127.0.0.1", port, dsList)
 	run := filepath.Join(dir, "run")
 	if err := os.Mkdir(run, 0o700); err != nil {
@@ -168,10 +118,8 @@ func tryKamailio(t *testing.T, targets ...string) (string, error) {
 // It returns sipp's exit error (nil = every call succeeded) and its output.
 func sippCalls(t *testing.T, target string, n, first int, rate float64) (error, string) {
 	t.Helper()
-	bin := requireTool(t, "sipp")
-	if _, err := os.Stat("/usr/share/sip-tester/dtmf_2833_1.pcap"); err != nil {
-		requireTool(t, "sip-tester DTMF pcaps (/usr/share/sip-tester)")
-	}
+	bin := testkit.RequireTool(t, "sipp")
+	testkit.RequireFile(t, "/usr/share/sip-tester/dtmf_2833_1.pcap")
 	dir := t.TempDir()
 	var csv strings.Builder
 	csv.WriteString("SEQUENTIAL\n")
@@ -190,8 +138,8 @@ func sippCalls(t *testing.T, target string, n, first int, rate float64) (error, 
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, target, "-sf", scen, "-inf", callers,
 		"-m", strconv.Itoa(n), "-r", strconv.FormatFloat(rate, 'f', -1, 64), "-l", strconv.Itoa(n), "-d", "600",
-		"-nostdin", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t, false)),
-		"-mi", "127.0.0.1", "-mp", strconv.Itoa(freeUDPPort(t, true)),
+		"-nostdin", "-i", "127.0.0.1", "-p", strconv.Itoa(testkit.FreeUDPPort(t, false)),
+		"-mi", "127.0.0.1", "-mp", strconv.Itoa(testkit.FreeUDPPort(t, true)),
 		"-timeout", "80s", "-timeout_error", "-max_recv_loops", "1000")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
@@ -208,7 +156,7 @@ func served(g *gateway) float64 {
 // (SIGTERM) in the middle of a second batch, and every call still succeeds, the new ones on the
 // other instance.
 func TestKamailioDispatcher(t *testing.T) {
-	requireTool(t, "sipp")
+	testkit.RequireTool(t, "sipp")
 	url := redistest.Start(t)
 	shared := []string{"DEFLECTD_STORE_BACKEND=redis", "DEFLECTD_STORE_REDIS_URL=" + url,
 		"DEFLECTD_STORE_REDIS_KEY_PREFIX=" + redistest.Prefix(t), "DEFLECTD_SIP_DRAIN_TIMEOUT=30s",
