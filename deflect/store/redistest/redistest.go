@@ -27,6 +27,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 // shared is the one server per test binary. It is the only package-level state: a test binary
@@ -227,12 +229,7 @@ func readReply(r *bufio.Reader) (string, error) {
 
 func requireBinary(t testing.TB) {
 	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("redistest: redis-server not found on PATH (CI is set; install package redis-server): %v", err)
-		}
-		t.Skipf("redistest: redis-server not found on PATH: %v", err)
-	}
+	testkit.RequireTool(t, "redis-server")
 }
 
 // Proc is one redis-server process on a fixed loopback port.
