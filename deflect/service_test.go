@@ -16,6 +16,7 @@ import (
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/memstore"
+	"github.com/deflectd/deflectd/deploy/testkit"
 	"github.com/deflectd/deflectd/ivr"
 	"github.com/deflectd/deflectd/lookup"
 )
@@ -603,7 +604,7 @@ func TestTemplateLanguage(t *testing.T) {
 
 // Phone numbers never reach the engine's logs, whatever happens to the call.
 func TestLogsCarryNoPhoneNumbers(t *testing.T) {
-	var buf syncBuffer
+	var buf testkit.Buffer
 	h := newHarness(t, func(c *configs.Config, o *Options) {
 		c.Deflect.ConfirmTimeout = 100 * time.Millisecond
 		o.Logger = slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -625,21 +626,4 @@ func TestLogsCarryNoPhoneNumbers(t *testing.T) {
 			t.Errorf("log output contains %q:\n%s", digits, out)
 		}
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

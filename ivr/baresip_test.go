@@ -2,7 +2,6 @@ package ivr
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,7 +58,7 @@ func TestBaresipPressesOne(t *testing.T) {
 
 type baresipProc struct {
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testkit.Buffer
 	exited chan struct{}
 }
 
@@ -100,7 +98,7 @@ rtp_ports %d-%d
 	if err := os.WriteFile(filepath.Join(dir, "accounts"), []byte(account), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &baresipProc{out: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &baresipProc{out: &testkit.Buffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "-f", dir, "-s")
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
@@ -166,21 +164,4 @@ func (c *baresipCtl) waitEvent(typ string, d time.Duration) {
 			return
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]byte(nil), l.b.Bytes()...)
 }

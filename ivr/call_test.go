@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 func TestCallFlows(t *testing.T) {
@@ -304,7 +306,7 @@ func TestSessionLanguageFromDecision(t *testing.T) {
 // the caller's number never appears.
 func TestLogsCarryIDsNotNumbers(t *testing.T) {
 	t.Parallel()
-	var buf lockedBuffer
+	var buf testkit.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	g := startGatewayLog(t, log)
 	rep := g.dial(t, CallOptions{Press: "2", PressAfter: 300 * time.Millisecond,

@@ -13,13 +13,14 @@ import (
 
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/store/redisstore"
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 // TestRedisLogsIntoSlog: go-redis's own messages (here: its pool failing to dial) reach the
 // command's logger as structured, masked warnings with component=redis instead of raw stderr
 // lines. Not parallel: go-redis's logger is process-wide.
 func TestRedisLogsIntoSlog(t *testing.T) {
-	var out lockedBuffer
+	var out testkit.Buffer
 	g := &globals{stderr: &out}
 	log := g.logger(configs.LogConfig{Level: "info", Format: "json"})
 	t.Cleanup(func() { redis.SetLogger(redisLogger{slog.New(slog.DiscardHandler)}) })

@@ -806,7 +806,7 @@ func TestE2EGracefulShutdown(t *testing.T) {
 // every part through the process logger, never shows the caller's number or message.
 func TestE2ELogsMaskNumbers(t *testing.T) {
 	t.Parallel()
-	var buf lockedBuffer
+	var buf testkit.Buffer
 	g := startGatewayLogging(t, nil, &buf)
 	const caller = "+966501234500"
 	wantResult(t, g.call(caller, ivr.CallOptions{Press: "1"}), "deflected")
@@ -834,23 +834,6 @@ func TestE2ELogsMaskNumbers(t *testing.T) {
 			}
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestE2EConcurrentCalls: many callers at once on one gateway, each deflected with its own

@@ -4,9 +4,11 @@
 package testkit
 
 import (
+	"bytes"
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 )
 
@@ -112,4 +114,31 @@ func FreeTCPPort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Buffer is a bytes.Buffer safe for one writer goroutine (a logger, a child process's output)
+// and a reading test at once.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Bytes returns a copy of what was written so far.
+func (b *Buffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.b.Bytes())
 }

@@ -54,3 +54,27 @@ func TestRequireToolFindsAlternative(t *testing.T) {
 		t.Fatal("empty path for go")
 	}
 }
+
+func TestBufferConcurrent(t *testing.T) {
+	var b Buffer
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			b.Write([]byte("x"))
+		}
+	}()
+	for range 100 {
+		_ = b.String()
+		_ = b.Bytes()
+	}
+	<-done
+	if got := b.String(); len(got) != 100 {
+		t.Fatalf("wrote 100 bytes, buffer has %d", len(got))
+	}
+	got := b.Bytes()
+	got[0] = 'y' // a copy: the buffer keeps what was written
+	if b.String()[0] != 'x' {
+		t.Fatal("Bytes shares the buffer's memory")
+	}
+}
