@@ -3,18 +3,9 @@ package ivr
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 func TestCancelBeforeAnswer(t *testing.T) {
@@ -365,7 +357,7 @@ func TestAllowCIDRs(t *testing.T) {
 func TestTLSListener(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	certFile, keyFile := writeSelfSigned(t, dir)
+	certFile, keyFile, _ := testkit.SelfSignedCert(t, dir)
 	g := startGateway(t, func(c *Config) {
 		c.SIP.Listen = []string{"tls://127.0.0.1:0"}
 		c.SIP.TLS = configs.TLSConfig{CertFile: certFile, KeyFile: keyFile}
@@ -392,32 +384,6 @@ func TestTLSListener(t *testing.T) {
 	if !strings.HasPrefix(line, "SIP/2.0 200") {
 		t.Errorf("OPTIONS over TLS: %q", line)
 	}
-}
-
-func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
 
 func TestDigestAuth(t *testing.T) {

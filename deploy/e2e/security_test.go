@@ -1,23 +1,16 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 var serverHeader = regexp.MustCompile(`(?im)^Server:[ \t]*(.*?)\r?$`)
@@ -80,7 +73,7 @@ func TestDigestAuthAndNoUserEnumeration(t *testing.T) {
 // TestTLSListener: a tls:// listener with a certificate from files answers OPTIONS over TLS.
 func TestTLSListener(t *testing.T) {
 	dir := t.TempDir()
-	certFile, keyFile, pool := selfSigned(t, dir)
+	certFile, keyFile, pool := testkit.SelfSignedCert(t, dir)
 	g := startGateway(t, "tls", "DEFLECTD_SIP_LISTEN=udp://127.0.0.1:0,tls://127.0.0.1:0",
 		"DEFLECTD_SIP_TLS_CERT_FILE="+certFile, "DEFLECTD_SIP_TLS_KEY_FILE="+keyFile)
 	// The listener's address is logged by its serving goroutine, maybe after "deflectd serving".
@@ -119,40 +112,6 @@ func TestTLSListener(t *testing.T) {
 	if !strings.HasPrefix(string(buf[:n]), "SIP/2.0 200") {
 		t.Fatalf("OPTIONS over TLS: %.60q", buf[:n])
 	}
-}
-
-// selfSigned writes a certificate for 127.0.0.1 and its key, and returns a pool trusting it.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "deflectd e2e"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
 }
 
 // TestMaxMessageSize: above sip.max_message_size a UDP datagram is dropped unparsed and a TCP

@@ -1,6 +1,8 @@
 package testkit
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"testing"
 )
@@ -76,5 +78,20 @@ func TestBufferConcurrent(t *testing.T) {
 	got[0] = 'y' // a copy: the buffer keeps what was written
 	if b.String()[0] != 'x' {
 		t.Fatal("Bytes shares the buffer's memory")
+	}
+}
+
+func TestSelfSignedCert(t *testing.T) {
+	certFile, keyFile, pool := SelfSignedCert(t, t.TempDir())
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: "127.0.0.1"}); err != nil {
+		t.Fatalf("pool does not verify the certificate for 127.0.0.1: %v", err)
 	}
 }
