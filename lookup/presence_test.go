@@ -22,6 +22,7 @@ import (
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/memstore"
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 const (
@@ -436,7 +437,7 @@ func TestPresenceListFileReload(t *testing.T) {
 	if err := os.WriteFile(path, []byte("+966501230006 yes\n+966501230001 no\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return status(t, c, "+966501230006").Status == Yes })
+	testkit.Eventually(t, 3*time.Second, "the presence status", func() bool { return status(t, c, "+966501230006").Status == Yes })
 	if a := status(t, c, "+966501230001"); a.Status != No {
 		t.Errorf("changed entry = %+v", a)
 	}
@@ -701,17 +702,6 @@ func TestImportRows(t *testing.T) {
 	}
 	if a := status(t, c, numB); a.Status != No || a.Source != SourceImport {
 		t.Errorf("imported fact answers %+v", a)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 3s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/memstore"
+	"github.com/deflectd/deflectd/deploy/testkit"
 	"github.com/deflectd/deflectd/whatsapp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -65,17 +66,6 @@ func eventsMetric(t testing.TB, reg *prometheus.Registry, kind, result string) f
 	return testutil.ToFloat64(are.ExistingCollector.(*prometheus.CounterVec).WithLabelValues(kind, result))
 }
 
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func runConsumer(t testing.TB, c *whatsapp.Consumer) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -117,7 +107,7 @@ func testDuplicatesProcessedOnce(t *testing.T, newBackend func(testing.TB) backe
 		stops = append(stops, runConsumer(t, &whatsapp.Consumer{Queue: q, Deduper: b, Handler: rec.handle, Group: "g", Name: fmt.Sprint("c", i),
 			Metrics: metrics, Block: 20 * time.Millisecond, Batch: 3}))
 	}
-	waitFor(t, "all entries consumed", func() bool {
+	testkit.Eventually(t, 10*time.Second, "all entries consumed", func() bool {
 		n := 0.0
 		for _, k := range []string{"message", "status"} {
 			n += eventsMetric(t, reg, k, "processed") + eventsMetric(t, reg, k, "duplicate")
@@ -176,7 +166,7 @@ func testKilledConsumerPickedUp(t *testing.T, newBackend func(testing.TB) backen
 	survivor := &whatsapp.Consumer{Queue: q, Deduper: b, Handler: rec.handle, Group: "g", Name: "survivor",
 		Block: 20 * time.Millisecond, ClaimIdle: 200 * time.Millisecond, ClaimEvery: 50 * time.Millisecond}
 	stop := runConsumer(t, survivor)
-	waitFor(t, "survivor to handle all 5 events", func() bool { return len(rec.snapshot()) == 5 })
+	testkit.Eventually(t, 10*time.Second, "survivor to handle all 5 events", func() bool { return len(rec.snapshot()) == 5 })
 	time.Sleep(300 * time.Millisecond) // a second claim round must not run anything again
 	stop()
 	for k, n := range rec.snapshot() {
@@ -222,7 +212,7 @@ func testHandlerFailures(t *testing.T, newBackend func(testing.TB) backend) {
 			return nil
 		}}
 	stop := runConsumer(t, c)
-	waitFor(t, "retry and drop", func() bool {
+	testkit.Eventually(t, 10*time.Second, "retry and drop", func() bool {
 		return eventsMetric(t, reg, "message", "processed") == 1 && eventsMetric(t, reg, "status", "dropped") == 1 &&
 			eventsMetric(t, reg, "unknown", "dropped") == 1
 	})
@@ -268,7 +258,7 @@ func TestConsumerSurvivesHandlerPanic(t *testing.T) {
 			return rec.handle(ctx, e)
 		}}
 	stop := runConsumer(t, c)
-	waitFor(t, "the event after the panicking one", func() bool { return len(rec.snapshot()) == 1 })
+	testkit.Eventually(t, 10*time.Second, "the event after the panicking one", func() bool { return len(rec.snapshot()) == 1 })
 	if err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Errorf("second Run: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deploy/testkit"
 	"github.com/deflectd/deflectd/whatsapp"
 	"github.com/deflectd/deflectd/whatsapp/sandbox"
 	"github.com/prometheus/client_golang/prometheus"
@@ -204,7 +205,7 @@ func TestSandboxStatusesThroughConsumer(t *testing.T) {
 	rec := newRecorder()
 	stop := runConsumer(t, &whatsapp.Consumer{Queue: q, Deduper: b, Handler: rec.handle, Name: "c", Block: 10 * time.Millisecond})
 	want := []string{"status:" + res.MessageID + ":sent", "status:" + res.MessageID + ":delivered", "status:" + res.MessageID + ":read"}
-	waitFor(t, "sent, delivered, read", func() bool {
+	testkit.Eventually(t, 10*time.Second, "sent, delivered, read", func() bool {
 		got := rec.snapshot()
 		for _, k := range want {
 			if got[k] != 1 {

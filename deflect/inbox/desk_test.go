@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 // receiver is a local desk: it checks signatures and can be told to fail.
@@ -91,7 +92,7 @@ func TestDeskWebhooksSignedAndRetried(t *testing.T) {
 	if err := h.in.Close(t.Context(), "alice", waID, "resolved"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "four desk events", func() bool { return len(rc.events()) == 4 })
+	testkit.Eventually(t, 5*time.Second, "four desk events", func() bool { return len(rc.events()) == 4 })
 	h.redeliver() // Meta redelivering the message posts nothing new to the desk
 	if err := h.in.Close(t.Context(), "admin", waID, "again"); err != nil {
 		t.Fatal(err)
@@ -141,7 +142,7 @@ func TestDeskDeadLetterAndReplay(t *testing.T) {
 	rc.fail.Store(-1)
 	h.text("447700900600", "hello") // created + inbound, both dead-lettered after 3 attempts
 	var dls []DeadLetter
-	eventually(t, "two dead letters", func() bool {
+	testkit.Eventually(t, 5*time.Second, "two dead letters", func() bool {
 		dls, _ = h.desk.DeadLetters(t.Context())
 		return len(dls) == 2
 	})

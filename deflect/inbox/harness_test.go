@@ -233,15 +233,3 @@ func redisStoreWithPrefix(t testing.TB, prefix string) store.Store {
 	t.Cleanup(func() { _ = r.Close() })
 	return r
 }
-
-// eventually polls cond for up to 5 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}

@@ -320,15 +320,3 @@ func templateBody(to, name, lang string, params ...string) string {
 	})
 	return string(b)
 }
-
-// eventually polls cond for up to 5s; status bookkeeping finishes just after the receiver answers.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deploy/testkit"
 	"github.com/deflectd/deflectd/whatsapp/sandbox"
 )
 
@@ -328,7 +329,7 @@ func TestNotOnWhatsApp(t *testing.T) {
 	if _, bad := e.recv.counts(); bad != 0 {
 		t.Fatalf("%d badly signed webhooks", bad)
 	}
-	eventually(t, "the failed status recorded", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the failed status recorded", func() bool {
 		got := e.sb.Sent(absent)
 		return len(got) == 1 && len(got[0].Statuses) == 1 && got[0].Statuses[0].Status == "failed" &&
 			got[0].Statuses[0].Error == 131026 && got[0].Statuses[0].Delivered
@@ -376,7 +377,7 @@ func TestStatusOrder(t *testing.T) {
 		}
 		last = now
 	}
-	eventually(t, "three delivered statuses", func() bool {
+	testkit.Eventually(t, 5*time.Second, "three delivered statuses", func() bool {
 		got := e.sb.Sent(customer)
 		if len(got) != 1 || len(got[0].Statuses) != 3 {
 			return false
