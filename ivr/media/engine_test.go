@@ -219,7 +219,8 @@ func TestStreamSendsWellFormedPacedRTP(t *testing.T) {
 					got.p50, got.p95, want.p50, want.p95)
 			}
 			st := s.Stats()
-			if st.PacketsSent+1 < uint64(len(pkts)) /* the counter moves just after the send */ || st.BytesSent < uint64(len(pkts)*172) || st.Remote != pr.addr() {
+			// The counters move just after the send: the last packet read may not be counted yet.
+			if st.PacketsSent+1 < uint64(len(pkts)) || st.BytesSent+172 < uint64(len(pkts)*172) || st.Remote != pr.addr() {
 				t.Errorf("stats %+v", st)
 			}
 		})
