@@ -10,6 +10,7 @@ run:
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -timeout 25m ./...
+	$(GO) test -run 'DoesNotAllocate' ./ivr/media/   # allocation checks: built only without -race
 	bash deploy/loadtest/smoke.sh
 
 test-deps:

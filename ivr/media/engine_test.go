@@ -533,30 +533,6 @@ func TestEngineCloseClosesStreams(t *testing.T) {
 	}
 }
 
-func TestPacketPathDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector's instrumentation allocates; checked in the normal test run and the benchmark")
-	}
-	e := newTestEngine(t, EngineConfig{})
-	pr := newPeer(t)
-	s, err := e.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	s.mu.Lock() // configured by hand, not Start: the scheduler must not tick it concurrently
-	s.params, s.sends, s.remote = Params{Codec: PCMA, DTMFPT: 101}, true, pr.addr()
-	s.mu.Unlock()
-	s.PlayTone(0)
-	if n := testing.AllocsPerRun(200, func() {
-		if s.tick() != tickSent {
-			t.Fatal("not sent")
-		}
-	}); n != 0 {
-		t.Errorf("%v allocations per packet, want 0", n)
-	}
-}
-
 // TestConcurrentUse drives one engine from many goroutines at once (run with -race): playback
 // control, stats and closing racing the schedulers and receivers.
 func TestConcurrentUse(t *testing.T) {
