@@ -22,10 +22,12 @@ func newLogger(cfg configs.LogConfig, w io.Writer) *slog.Logger { return redact.
 // go-redis's own messages (pool dial failures, hook errors, …) into it. go-redis has no logger
 // per client, only a package-global one (redis.SetLogger) that by default prints unstructured,
 // unmasked lines to stderr; so the one process-wide setting is made here, where each command
-// builds its one process logger, and nowhere else.
+// builds its one process logger, and nowhere else. sipgo logs through slog.Default: making the
+// process logger the default puts its lines through the same masking handler.
 func (g *globals) logger(cfg configs.LogConfig) *slog.Logger {
 	log := newLogger(cfg, g.stderr)
 	redis.SetLogger(redisLogger{log.With("component", "redis")})
+	slog.SetDefault(log)
 	return log
 }
 

@@ -69,3 +69,17 @@ func TestRedisLogsIntoSlog(t *testing.T) {
 		t.Errorf("number in a go-redis message logged as %+v, want it masked", key)
 	}
 }
+
+// TestLibraryLogsThroughSlogDefaultAreMasked: sipgo (and any library) logging through slog.Default
+// goes through the process logger's masking handler once a command has built it.
+func TestLibraryLogsThroughSlogDefaultAreMasked(t *testing.T) {
+	prev := slog.Default()
+	t.Cleanup(func() { slog.SetDefault(prev) })
+	var out testkit.Buffer
+	g := &globals{stderr: &out}
+	g.logger(configs.LogConfig{Level: "info", Format: "text"})
+	slog.Default().Warn("dialog from sip:+966501234567@127.0.0.1 ended")
+	if s := out.String(); strings.Contains(s, "966501234567") || !strings.Contains(s, "+96650****567") {
+		t.Fatalf("library log not masked: %q", s)
+	}
+}
