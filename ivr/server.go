@@ -317,15 +317,6 @@ func (s *Server) contactFor(l Listener) sip.ContactHeader {
 	return c
 }
 
-// Listeners returns the bound addresses, in sip.listen order.
-func (s *Server) Listeners() []Listener {
-	out := make([]Listener, len(s.listeners))
-	for i, l := range s.listeners {
-		out[i] = l.Listener
-	}
-	return out
-}
-
 // Addr returns the first bound address of a transport ("udp", "tcp"), or the zero value.
 func (s *Server) Addr(transport string) netip.AddrPort {
 	for _, l := range s.listeners {
