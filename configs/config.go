@@ -19,6 +19,15 @@ type Config struct {
 	Deflect  DeflectConfig  `yaml:"deflect"`
 	Inbox    InboxConfig    `yaml:"inbox"`
 	API      APIConfig      `yaml:"api"`
+	Runtime  RuntimeConfig  `yaml:"runtime"`
+}
+
+// RuntimeConfig tunes the Go runtime of the process.
+type RuntimeConfig struct {
+	// GCPercent is the garbage collector's target (GOGC): a held call allocates little but
+	// lives long, so a low value keeps the heap near what is live at a small CPU cost
+	// (BENCHMARKS.md). 0 = the Go default (100). The GOGC environment variable wins when set.
+	GCPercent int `yaml:"gc_percent"`
 }
 
 // LogConfig selects the slog handler.
@@ -260,7 +269,8 @@ type TokenConfig struct {
 // Default is the embedded default: loopback listeners, memory store, sandbox WhatsApp.
 func Default() Config {
 	return Config{
-		Log: LogConfig{Level: "info", Format: "text"},
+		Log:     LogConfig{Level: "info", Format: "text"},
+		Runtime: RuntimeConfig{GCPercent: 25},
 		SIP: SIPConfig{
 			Listen:          []string{"udp://127.0.0.1:5060", "tcp://127.0.0.1:5060"},
 			MaxCalls:        10000,

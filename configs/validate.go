@@ -32,6 +32,9 @@ func (c Config) Validate() error {
 
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
+	if g := c.Runtime.GCPercent; g != 0 && (g < 10 || g > 1000) {
+		bad("runtime.gc_percent", "must be 0 (Go default) or between 10 and 1000, got %d", g)
+	}
 
 	if len(c.SIP.Listen) == 0 {
 		bad("sip.listen", "at least one listen URL is needed")

@@ -54,6 +54,7 @@ type call struct {
 	session  string
 	lang     string
 	stream   *media.Stream
+	params   media.Params
 	localSDP []byte
 
 	ctx    context.Context
@@ -112,14 +113,7 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	s.wg.Add(1)
 	s.m.activeCalls.Inc()
-	defer func() {
-		s.m.activeCalls.Dec()
-		s.active.Add(-1)
-		s.wg.Done()
-	}()
-
 	ctx, cancel := context.WithCancelCause(context.Background())
-	defer cancel(nil)
 	c := &call{
 		s: s, req: req, tx: tx, ctx: ctx, cancel: cancel,
 		log:      s.log.With("call_id", callID(req)),
@@ -127,7 +121,26 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		infoDTMF: make(chan rune, 16),
 		notifies: make(chan *sip.Request, 8),
 	}
-	c.run()
+	if !c.run() {
+		c.release()
+		return
+	}
+	// Answered: the rest of the call runs on a fresh goroutine. This one grew a deep stack
+	// deciding (store, policy, logging) and would keep it for the whole call; a new one holds
+	// only the shallow menu wait, a few KiB per held call instead of 8+ (issue 9). sipgo keeps
+	// the answered INVITE transaction for its timer once this handler returns.
+	go func() {
+		defer c.release()
+		c.finish(c.converse())
+	}()
+}
+
+// release frees the call's slot once it has ended.
+func (c *call) release() {
+	c.cancel(nil)
+	c.s.m.activeCalls.Dec()
+	c.s.active.Add(-1)
+	c.s.wg.Done()
 }
 
 // requiredExtensions lists the option tags of Require headers, comma-separated.
@@ -165,7 +178,9 @@ func (c *call) respond(code int, reason string, hdrs ...sip.Header) {
 	}
 }
 
-func (c *call) run() {
+// run decides and answers. It returns true when the call was answered and converse must run;
+// otherwise the call has ended and its outcome (if any) was reported.
+func (c *call) run() bool {
 	dua := c.s.dialogUAs[strings.ToLower(c.req.Transport())]
 	if dua == nil {
 		for _, d := range c.s.dialogUAs {
@@ -177,7 +192,7 @@ func (c *call) run() {
 	if err != nil {
 		c.log.Info("invite refused", "reason", err.Error())
 		c.respond(400, "Bad Request")
-		return
+		return false
 	}
 	c.dlg, c.dialogID = dlg, dlg.ID
 	c.tx.OnCancel(func(*sip.Request) {
@@ -195,11 +210,11 @@ func (c *call) run() {
 	if err != nil {
 		if c.canceled.Load() {
 			c.log.Info("call cancelled before the decision")
-			return
+			return false
 		}
 		c.log.Warn("decision failed, caller stays in queue", "error", err)
 		c.respond(503, "Service Unavailable", c.s.retryAfter())
-		return
+		return false
 	}
 	if !dec.Offer {
 		reason := token(dec.Reason)
@@ -209,7 +224,7 @@ func (c *call) run() {
 		c.log.Info("not offered", "reason", reason)
 		c.respond(480, "Temporarily Unavailable",
 			sip.NewHeader("X-Deflect-Result", ResultIneligible+";reason="+reason))
-		return
+		return false
 	}
 	c.session = dec.SessionID
 	c.lang = dec.Language
@@ -219,8 +234,12 @@ func (c *call) run() {
 	c.log = c.log.With("session_id", c.session)
 	c.log.Info("offering", "language", c.lang, "caller_region", c.info.Caller.Region, "queue", c.info.Queue)
 
-	o := c.answerAndRun()
-	c.finish(o)
+	o, answered := c.answer()
+	if !answered {
+		c.finish(o)
+		return false
+	}
+	return true
 }
 
 // finish reports the outcome to the Decider (exactly once per offered call) and logs it.
@@ -241,27 +260,31 @@ func (c *call) step(s string) {
 	c.mu.Unlock()
 }
 
-// answerAndRun answers with SDP, runs the menu and ends the call; it returns the outcome.
-func (c *call) answerAndRun() Outcome {
+// answer opens the media stream and answers with SDP. It returns true once the 200 OK is sent
+// (converse then owns the stream and the registration), or the outcome of a call that ended.
+func (c *call) answer() (o Outcome, answered bool) {
 	if c.canceled.Load() {
-		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}
+		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}, false
 	}
 	stream, err := c.s.engine.Open()
 	if err != nil {
 		c.log.Warn("no media port", "error", err)
 		c.respond(503, "Service Unavailable", c.s.retryAfter())
-		return Outcome{Result: ResultFailed, Reason: "no-media"}
+		return Outcome{Result: ResultFailed, Reason: "no-media"}, false
 	}
 	c.stream = stream
-	defer stream.Close()
+	defer func() {
+		if !answered {
+			stream.Close()
+		}
+	}()
 
 	local := c.s.mediaIP(c.info.Source)
-	var params media.Params
 	late := len(c.req.Body()) == 0
 	if late {
 		c.localSDP = media.Offer(local, stream.LocalPort())
 	} else {
-		c.localSDP, params, err = media.Negotiate(c.req.Body(), local, stream.LocalPort())
+		c.localSDP, c.params, err = media.Negotiate(c.req.Body(), local, stream.LocalPort())
 		if err != nil {
 			reason := "bad-sdp"
 			if errors.Is(err, media.ErrNoCommonCodec) {
@@ -269,12 +292,16 @@ func (c *call) answerAndRun() Outcome {
 			}
 			c.log.Info("sdp offer refused", "reason", reason)
 			c.respond(488, "Not Acceptable Here", sip.NewHeader("Warning", `304 deflectd "Media type not available"`))
-			return Outcome{Result: ResultFailed, Reason: reason}
+			return Outcome{Result: ResultFailed, Reason: reason}, false
 		}
 	}
 
 	c.s.register(c)
-	defer c.s.unregister(c)
+	defer func() {
+		if !answered {
+			c.s.unregister(c)
+		}
+	}()
 
 	res := c.s.newResponse(c.dlg.InviteRequest, 200, "OK", c.localSDP,
 		sip.NewHeader("Content-Type", "application/sdp"),
@@ -283,21 +310,29 @@ func (c *call) answerAndRun() Outcome {
 	)
 	c.dlg.InviteResponse = res
 	if c.canceled.Load() {
-		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}
+		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}, false
 	}
 	c.answered.Store(true)
 	if err := c.tx.Respond(res); err != nil {
 		c.log.Warn("send 200 OK failed", "error", err)
-		return Outcome{Result: ResultFailed, Reason: "transport"}
+		return Outcome{Result: ResultFailed, Reason: "transport"}, false
 	}
 	c.s.m.response(200)
-	maxDur := time.AfterFunc(c.s.cfg.SIP.MaxCallDuration, func() { c.cancel(errMaxDuration) })
-	defer maxDur.Stop()
-	if c.s.cfg.SIP.MaxCallDuration <= 0 {
-		maxDur.Stop()
-	}
+	return Outcome{}, true
+}
 
-	ack, err := c.awaitAck(res)
+// converse runs an answered call: it waits for the ACK, runs the menu and hands the caller
+// back; it returns the outcome.
+func (c *call) converse() Outcome {
+	defer c.stream.Close()
+	defer c.s.unregister(c)
+	if d := c.s.cfg.SIP.MaxCallDuration; d > 0 {
+		maxDur := time.AfterFunc(d, func() { c.cancel(errMaxDuration) })
+		defer maxDur.Stop()
+	}
+	stream, late := c.stream, len(c.req.Body()) == 0
+
+	ack, err := c.awaitAck(c.dlg.InviteResponse)
 	if err != nil {
 		if errors.Is(err, errNoAck) {
 			c.log.Warn("no ACK for 200 OK, hanging up")
@@ -309,7 +344,7 @@ func (c *call) answerAndRun() Outcome {
 		return c.interrupted()
 	}
 	if late {
-		params, err = media.ParseAnswer(ack.Body())
+		c.params, err = media.ParseAnswer(ack.Body())
 		if err != nil {
 			c.log.Info("late offer: unusable sdp answer in ACK", "error", err)
 			o := Outcome{Result: ResultFailed, Reason: "bad-sdp-answer"}
@@ -317,7 +352,7 @@ func (c *call) answerAndRun() Outcome {
 			return o
 		}
 	}
-	stream.Start(params)
+	stream.Start(c.params)
 
 	o, prompt := c.menu()
 	if c.ctx.Err() != nil {

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -82,6 +83,7 @@ func signalContext(parent context.Context, log *slog.Logger) (context.Context, f
 
 // serve runs the gateway until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, cfg configsConfig, log *slog.Logger) error {
+	applyRuntime(cfg.Runtime, log)
 	g, err := newGateway(cfg, log)
 	if err != nil {
 		return err
@@ -455,3 +457,12 @@ func mediaBindIP(c configs.SIPConfig) netip.Addr {
 
 // notifyPoll is how often each instance looks for scheduled notifications that fell due.
 const notifyPoll = 2 * time.Second
+
+// applyRuntime sets the GC target from runtime.gc_percent unless GOGC is set in the environment.
+func applyRuntime(rc configs.RuntimeConfig, log *slog.Logger) {
+	if rc.GCPercent == 0 || os.Getenv("GOGC") != "" {
+		return
+	}
+	debug.SetGCPercent(rc.GCPercent)
+	log.Debug("gc target set", "gc_percent", rc.GCPercent)
+}

@@ -1,0 +1,37 @@
+package configs
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateRuntime(t *testing.T) {
+	tests := []struct {
+		name string
+		gc   int
+		want string // substring of the error; "" = valid
+	}{
+		{"default", Default().Runtime.GCPercent, ""},
+		{"go default", 0, ""},
+		{"low bound", 10, ""},
+		{"too low", 5, "runtime.gc_percent"},
+		{"negative (off)", -1, "runtime.gc_percent"},
+		{"too high", 5000, "runtime.gc_percent"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Runtime.GCPercent = tc.gc
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
