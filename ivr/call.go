@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/deflectd/deflectd/ivr/media"
@@ -48,7 +47,9 @@ type call struct {
 	log      *slog.Logger
 	req      *sip.Request
 	tx       sip.ServerTransaction
-	dlg      *sipgo.DialogServerSession
+	dlg      *dialog
+	ok200    *sip.Response // our 200 OK, retransmitted until the ACK comes
+	late     bool          // the INVITE had no SDP: the offer is ours, the answer in the ACK
 	dialogID string
 	info     CallInfo
 	session  string
@@ -80,6 +81,10 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if s.strayInvite(req) {
+		s.log.Debug("retransmitted invite of a confirmed call dropped", "call_id", callID(req))
 		return
 	}
 	// 100 Trying at once: sipgo would send it only after 200 ms.
@@ -169,11 +174,11 @@ func (c *call) respond(code int, reason string, hdrs ...sip.Header) {
 		return
 	}
 	c.s.m.response(code)
-	base := c.req
+	res := c.s.newResponse(c.req, code, reason, nil, hdrs...)
 	if c.dlg != nil {
-		base = c.dlg.InviteRequest // carries our To tag
+		c.dlg.tag(res)
 	}
-	if err := c.tx.Respond(c.s.newResponse(base, code, reason, nil, hdrs...)); err != nil {
+	if err := c.tx.Respond(res); err != nil {
 		c.log.Debug("respond to invite failed", "code", code, "error", err)
 	}
 }
@@ -181,27 +186,23 @@ func (c *call) respond(code int, reason string, hdrs ...sip.Header) {
 // run decides and answers. It returns true when the call was answered and converse must run;
 // otherwise the call has ended and its outcome (if any) was reported.
 func (c *call) run() bool {
-	dua := c.s.dialogUAs[strings.ToLower(c.req.Transport())]
-	if dua == nil {
-		for _, d := range c.s.dialogUAs {
-			dua = d
-			break
-		}
-	}
-	dlg, err := dua.ReadInvite(c.req, c.tx)
+	dlg, err := newDialog(c.req)
 	if err != nil {
 		c.log.Info("invite refused", "reason", err.Error())
 		c.respond(400, "Bad Request")
 		return false
 	}
-	c.dlg, c.dialogID = dlg, dlg.ID
-	c.tx.OnCancel(func(*sip.Request) {
+	c.dlg, c.dialogID, c.late = dlg, dlg.id, len(c.req.Body()) == 0
+	if !c.tx.OnCancel(func(*sip.Request) {
 		if !c.answered.Load() {
 			c.canceled.Store(true)
 			c.s.m.response(487)
 			c.cancel(errCanceled)
 		}
-	})
+	}) {
+		c.log.Info("invite transaction ended before the decision")
+		return false
+	}
 
 	c.info = parseCallInfo(c.req, c.s.rules, c.log)
 	dctx, dcancel := context.WithTimeout(c.ctx, decideBudget)
@@ -280,8 +281,7 @@ func (c *call) answer() (o Outcome, answered bool) {
 	}()
 
 	local := c.s.mediaIP(c.info.Source)
-	late := len(c.req.Body()) == 0
-	if late {
+	if c.late {
 		c.localSDP = media.Offer(local, stream.LocalPort())
 	} else {
 		c.localSDP, c.params, err = media.Negotiate(c.req.Body(), local, stream.LocalPort())
@@ -303,20 +303,29 @@ func (c *call) answer() (o Outcome, answered bool) {
 		}
 	}()
 
-	res := c.s.newResponse(c.dlg.InviteRequest, 200, "OK", c.localSDP,
+	res := c.dlg.tag(c.s.newResponse(c.req, 200, "OK", c.localSDP,
 		sip.NewHeader("Content-Type", "application/sdp"),
-		sip.HeaderClone(&c.dlgUA().ContactHDR),
+		sip.HeaderClone(c.contact()),
 		sip.NewHeader("Allow", allowMethods),
-	)
-	c.dlg.InviteResponse = res
+	))
+	c.ok200 = res
 	if c.canceled.Load() {
 		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}, false
 	}
 	c.answered.Store(true)
-	if err := c.tx.Respond(res); err != nil {
+	// The 200 OK goes out beside the INVITE transaction, which then ends (RFC 3261 17.2.1:
+	// the UA core, not the transaction, owns a 2xx and its retransmissions). Sent through it,
+	// sipgo would keep the transaction for 64*T1 (RFC 6026 Accepted) with the INVITE, the
+	// 200 OK and through its callbacks the whole call: about 10 KiB per call for 32 s, longer
+	// than most held calls (issue 9). Retransmitted INVITEs then reach handleInvite, which
+	// drops them (strayInvite); a CANCEL finds no transaction and gets 481.
+	err = c.s.srv.WriteResponse(res)
+	c.tx.Terminate()
+	if err != nil {
 		c.log.Warn("send 200 OK failed", "error", err)
 		return Outcome{Result: ResultFailed, Reason: "transport"}, false
 	}
+	c.req, c.tx = nil, nil
 	c.s.m.response(200)
 	return Outcome{}, true
 }
@@ -330,9 +339,10 @@ func (c *call) converse() Outcome {
 		maxDur := time.AfterFunc(d, func() { c.cancel(errMaxDuration) })
 		defer maxDur.Stop()
 	}
-	stream, late := c.stream, len(c.req.Body()) == 0
+	stream := c.stream
 
-	ack, err := c.awaitAck(c.dlg.InviteResponse)
+	ack, err := c.awaitAck(c.ok200)
+	c.ok200 = nil
 	if err != nil {
 		if errors.Is(err, errNoAck) {
 			c.log.Warn("no ACK for 200 OK, hanging up")
@@ -343,7 +353,7 @@ func (c *call) converse() Outcome {
 		}
 		return c.interrupted()
 	}
-	if late {
+	if c.late {
 		c.params, err = media.ParseAnswer(ack.Body())
 		if err != nil {
 			c.log.Info("late offer: unusable sdp answer in ACK", "error", err)
@@ -372,14 +382,9 @@ func (c *call) converse() Outcome {
 	return o
 }
 
-func (c *call) dlgUA() *sipgo.DialogUA {
-	if d := c.s.dialogUAs[strings.ToLower(c.req.Transport())]; d != nil {
-		return d
-	}
-	for _, d := range c.s.dialogUAs {
-		return d
-	}
-	return nil
+// contact is our Contact for the call's transport.
+func (c *call) contact() *sip.ContactHeader {
+	return c.s.contactFor(c.dlg.transport)
 }
 
 // interrupted turns the reason the call's context ended into the outcome, hanging up ourselves
@@ -415,7 +420,7 @@ func (c *call) awaitAck(res *sip.Response) (*sip.Request, error) {
 	interval := t1
 	rt := time.NewTimer(interval)
 	defer rt.Stop()
-	if sip.IsReliable(c.req.Transport()) {
+	if sip.IsReliable(c.dlg.transport) {
 		rt.Stop()
 	} else {
 		retrans = rt.C
@@ -424,10 +429,8 @@ func (c *call) awaitAck(res *sip.Response) (*sip.Request, error) {
 		select {
 		case ack := <-c.ackCh:
 			return ack, nil
-		case ack := <-c.tx.Acks(): // an ACK reusing the INVITE's branch
-			return ack, nil
 		case <-retrans:
-			if err := c.tx.Respond(res); err != nil {
+			if err := c.s.srv.WriteResponse(res); err != nil {
 				c.log.Debug("retransmit 200 OK failed", "error", err)
 			}
 			interval = min(2*interval, t2)
@@ -608,7 +611,7 @@ func (c *call) shutdown() { c.cancel(errShutdown) }
 func (c *call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	res := c.s.newResponse(req, 200, "OK", c.localSDP,
 		sip.NewHeader("Content-Type", "application/sdp"),
-		sip.HeaderClone(&c.dlgUA().ContactHDR),
+		sip.HeaderClone(c.contact()),
 		sip.NewHeader("Allow", allowMethods))
 	if err := tx.Respond(res); err != nil {
 		c.log.Debug("respond to re-invite failed", "error", err)
@@ -630,10 +633,10 @@ func (c *call) bye(o Outcome) {
 	c.step("bye")
 	ctx, cancel := context.WithTimeout(context.Background(), 64*c.s.t1)
 	defer cancel()
-	bye := sip.NewRequest(sip.BYE, c.remoteTarget())
+	bye := c.dlg.newRequest(sip.BYE, c.contact())
 	bye.AppendHeader(resultHeader(o))
 	c.addUA(bye)
-	res, err := c.dlg.Do(ctx, bye)
+	res, err := c.dlg.do(ctx, c.s.client, bye)
 	switch {
 	case err != nil:
 		c.log.Info("bye not answered", "error", err)
@@ -646,13 +649,6 @@ func (c *call) addUA(r *sip.Request) {
 	if ua := c.s.cfg.SIP.UserAgent; ua != "" {
 		r.AppendHeader(sip.NewHeader("User-Agent", ua))
 	}
-}
-
-func (c *call) remoteTarget() sip.Uri {
-	if ct := c.dlg.InviteRequest.Contact(); ct != nil {
-		return *ct.Address.Clone()
-	}
-	return *c.dlg.InviteRequest.From().Address.Clone()
 }
 
 // refer hands the caller back with REFER to the return target and hangs up once the transfer
@@ -671,13 +667,12 @@ func (c *call) refer(o Outcome) {
 	c.step("refer")
 	ctx, cancel := context.WithTimeout(context.Background(), 64*c.s.t1)
 	defer cancel()
-	req := sip.NewRequest(sip.REFER, c.remoteTarget())
+	req := c.dlg.newRequest(sip.REFER, c.contact())
 	req.AppendHeader(&sip.ReferToHeader{Address: to})
-	by := c.dlgUA().ContactHDR.Address
-	req.AppendHeader(&sip.ReferredByHeader{Address: *by.Clone()})
+	req.AppendHeader(&sip.ReferredByHeader{Address: *c.contact().Address.Clone()})
 	req.AppendHeader(resultHeader(o))
 	c.addUA(req)
-	res, err := c.dlg.Do(ctx, req)
+	res, err := c.dlg.do(ctx, c.s.client, req)
 	if err != nil || res.StatusCode >= 300 {
 		status := "timeout"
 		if err == nil {

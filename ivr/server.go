@@ -80,7 +80,7 @@ type Server struct {
 	client *sipgo.Client
 
 	listeners []boundListener
-	dialogUAs map[string]*sipgo.DialogUA // by transport
+	contacts  map[string]*sip.ContactHeader // ours, by transport
 
 	draining atomic.Bool
 	active   atomic.Int64
@@ -88,6 +88,9 @@ type Server struct {
 
 	mu    sync.Mutex
 	calls map[string]*call // by dialog ID
+	// answered holds calls by Call-ID and From tag: their INVITE transaction ended with the
+	// 200 OK, so retransmissions of that INVITE reach handleInvite.
+	answered map[string]*call
 
 	// t1 is the SIP T1 timer used for 2xx retransmission; tests shorten it.
 	t1 time.Duration
@@ -128,11 +131,12 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 	}
 	s := &Server{
 		cfg: cfg, decider: decider, engine: engine, prompts: prompts, log: log,
-		m:         newMetrics(reg),
-		calls:     make(map[string]*call),
-		dialogUAs: make(map[string]*sipgo.DialogUA),
-		t1:        sip.T1,
-		now:       time.Now,
+		m:        newMetrics(reg),
+		calls:    make(map[string]*call),
+		answered: make(map[string]*call),
+		contacts: make(map[string]*sip.ContactHeader),
+		t1:       sip.T1,
+		now:      time.Now,
 		rules: contextRules{
 			normalize:       normalize,
 			defaultLanguage: cfg.IVR.DefaultLanguage,
@@ -288,20 +292,26 @@ func (s *Server) bind() error {
 		}
 		bl.Addr = netip.AddrPortFrom(bl.Addr.Addr().Unmap(), bl.Addr.Port())
 		s.listeners = append(s.listeners, bl)
-		if _, ok := s.dialogUAs[transport]; !ok {
-			s.dialogUAs[transport] = &sipgo.DialogUA{
-				Client:     s.client,
-				ContactHDR: s.contactFor(bl.Listener),
-				// Over TCP, in-dialog requests reuse the caller's connection (RFC 5923 spirit;
-				// a PBX behind NAT may not accept new connections).
-				RewriteContact: transport != "udp",
-			}
+		if _, ok := s.contacts[transport]; !ok {
+			ct := s.buildContact(bl.Listener)
+			s.contacts[transport] = &ct
 		}
 	}
 	return nil
 }
 
-func (s *Server) contactFor(l Listener) sip.ContactHeader {
+// contactFor is our Contact for a transport (a call over TLS gets the tls listener's).
+func (s *Server) contactFor(transport string) *sip.ContactHeader {
+	if c := s.contacts[strings.ToLower(transport)]; c != nil {
+		return c
+	}
+	for _, c := range s.contacts {
+		return c
+	}
+	return &sip.ContactHeader{}
+}
+
+func (s *Server) buildContact(l Listener) sip.ContactHeader {
 	host := s.cfg.SIP.AdvertiseHost
 	if host == "" {
 		host = l.Addr.Addr().String()
@@ -609,6 +619,7 @@ func (s *Server) handleNotify(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) register(c *call) {
 	s.mu.Lock()
 	s.calls[c.dialogID] = c
+	s.answered[c.dlg.inviteKey()] = c
 	s.mu.Unlock()
 }
 
@@ -617,7 +628,23 @@ func (s *Server) unregister(c *call) {
 	if s.calls[c.dialogID] == c {
 		delete(s.calls, c.dialogID)
 	}
+	if k := c.dlg.inviteKey(); s.answered[k] == c {
+		delete(s.answered, k)
+	}
 	s.mu.Unlock()
+}
+
+// strayInvite tells whether an INVITE without To tag belongs to a call we answered: a
+// retransmission that no transaction absorbs any more (see call.answer).
+func (s *Server) strayInvite(req *sip.Request) bool {
+	from, id := req.From(), req.CallID()
+	if from == nil || id == nil {
+		return false
+	}
+	tag, _ := from.Params.Get("tag")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.answered[inviteKey(id.Value(), tag)] != nil
 }
 
 // mediaIP is the address put in our SDP for a caller at src.

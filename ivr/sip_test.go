@@ -516,3 +516,40 @@ func TestReinviteAndCallerBye(t *testing.T) {
 	}
 	g.waitIdle(t)
 }
+
+// Once the ACK confirmed the dialog the INVITE transaction is let go; a retransmission of the
+// INVITE still in flight must not start a second call.
+func TestInviteRetransmissionAfterAckDropped(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	r := newRawUDP(t, g.Addr("udp"))
+	inv := r.invite("z9hG4bK-late", "late@test", "", sdpOffer(40020, "0 101", "0 PCMU/8000", "101 telephone-event/8000"))
+	r.send(inv)
+	ok := r.recvResponse(3*time.Second, 200)
+	if ok.StatusCode != 200 {
+		t.Fatalf("answer %s", ok.StartLine())
+	}
+	tag := toTag(ok)
+	r.send(r.request("ACK", "z9hG4bK-lateack", "late@test", 1, tag, ""))
+	time.Sleep(100 * time.Millisecond)
+
+	r.send(inv)
+	deadline := time.Now().Add(600 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if m, ok := r.recv(time.Until(deadline)).(*sip.Response); ok && m.CSeq().MethodName == sip.INVITE {
+			// A late copy of our first 200 OK is fine; anything for a new call is not.
+			if m.StatusCode != 200 || toTag(m) != tag {
+				t.Fatalf("retransmitted INVITE answered: %s (to tag %q, call's %q)", m.StartLine(), toTag(m), tag)
+			}
+		}
+	}
+	if n := len(g.dec.calls()); n != 1 {
+		t.Fatalf("Decide called %d times, want 1", n)
+	}
+
+	r.send(r.request("BYE", "z9hG4bK-latebye", "late@test", 2, tag, ""))
+	if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
+		t.Errorf("outcome %+v", o)
+	}
+	g.waitIdle(t)
+}
