@@ -48,8 +48,9 @@ type call struct {
 	req      *sip.Request
 	tx       sip.ServerTransaction
 	dlg      *dialog
-	ok200    *sip.Response // our 200 OK, retransmitted until the ACK comes
-	late     bool          // the INVITE had no SDP: the offer is ours, the answer in the ACK
+	ok200    *sip.Response  // our 200 OK, retransmitted until the ACK comes
+	conn     sip.Connection // the INVITE's connection: the 200 OK goes back the way it came
+	late     bool           // the INVITE had no SDP: the offer is ours, the answer in the ACK
 	dialogID string
 	info     CallInfo
 	session  string
@@ -193,6 +194,9 @@ func (c *call) run() bool {
 		return false
 	}
 	c.dlg, c.dialogID, c.late = dlg, dlg.id, len(c.req.Body()) == 0
+	if tx, ok := c.tx.(interface{ Connection() sip.Connection }); ok {
+		c.conn = tx.Connection()
+	}
 	if !c.tx.OnCancel(func(*sip.Request) {
 		if !c.answered.Load() {
 			c.canceled.Store(true)
@@ -319,7 +323,7 @@ func (c *call) answer() (o Outcome, answered bool) {
 	// 200 OK and through its callbacks the whole call: about 10 KiB per call for 32 s, longer
 	// than most held calls (issue 9). Retransmitted INVITEs then reach handleInvite, which
 	// drops them (strayInvite); a CANCEL finds no transaction and gets 481.
-	err = c.s.srv.WriteResponse(res)
+	err = c.write(res)
 	c.tx.Terminate()
 	if err != nil {
 		c.log.Warn("send 200 OK failed", "error", err)
@@ -328,6 +332,15 @@ func (c *call) answer() (o Outcome, answered bool) {
 	c.req, c.tx = nil, nil
 	c.s.m.response(200)
 	return Outcome{}, true
+}
+
+// write sends a response to the INVITE on the connection the INVITE came in on, as its
+// transaction would (a UDP peer's Via may name a port we never heard from).
+func (c *call) write(res *sip.Response) error {
+	if c.conn == nil {
+		return c.s.srv.WriteResponse(res)
+	}
+	return c.conn.WriteMsg(res)
 }
 
 // converse runs an answered call: it waits for the ACK, runs the menu and hands the caller
@@ -342,7 +355,7 @@ func (c *call) converse() Outcome {
 	stream := c.stream
 
 	ack, err := c.awaitAck(c.ok200)
-	c.ok200 = nil
+	c.ok200, c.conn = nil, nil
 	if err != nil {
 		if errors.Is(err, errNoAck) {
 			c.log.Warn("no ACK for 200 OK, hanging up")
@@ -430,7 +443,7 @@ func (c *call) awaitAck(res *sip.Response) (*sip.Request, error) {
 		case ack := <-c.ackCh:
 			return ack, nil
 		case <-retrans:
-			if err := c.s.srv.WriteResponse(res); err != nil {
+			if err := c.write(res); err != nil {
 				c.log.Debug("retransmit 200 OK failed", "error", err)
 			}
 			interval = min(2*interval, t2)

@@ -553,3 +553,27 @@ func TestInviteRetransmissionAfterAckDropped(t *testing.T) {
 	}
 	g.waitIdle(t)
 }
+
+// Responses follow the Via (RFC 3261 18.2.2): a caller that sends from one port and names
+// another in its Via (no rport) gets the 100 and the 200 OK on the Via's port, a port the
+// gateway has never received from.
+func TestAnswerFollowsViaPort(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	send := newRawUDP(t, g.Addr("udp"))
+	recv := newRawUDP(t, g.Addr("udp"))
+	inv := strings.Replace(send.invite("z9hG4bK-via", "via@test", "", sdpOffer(40030, "0 101", "0 PCMU/8000", "101 telephone-event/8000")),
+		fmt.Sprintf("Via: SIP/2.0/UDP 127.0.0.1:%d;", send.port()), fmt.Sprintf("Via: SIP/2.0/UDP 127.0.0.1:%d;", recv.port()), 1)
+	send.send(inv)
+	ok := recv.recvResponse(3*time.Second, 200)
+	if ok.StatusCode != 200 {
+		t.Fatalf("answer %s", ok.StartLine())
+	}
+	ack := send.request("ACK", "z9hG4bK-viaack", "via@test", 1, toTag(ok), "")
+	send.send(ack)
+	send.send(send.request("BYE", "z9hG4bK-viabye", "via@test", 2, toTag(ok), ""))
+	if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
+		t.Errorf("outcome %+v", o)
+	}
+	g.waitIdle(t)
+}
