@@ -44,7 +44,7 @@ const maxInvalid = 3
 // call is one offered (or being decided) INVITE.
 type call struct {
 	s        *Server
-	log      *slog.Logger
+	callID   string
 	req      *sip.Request
 	tx       sip.ServerTransaction
 	dlg      *dialog
@@ -122,10 +122,12 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &call{
 		s: s, req: req, tx: tx, ctx: ctx, cancel: cancel,
-		log:      s.log.With("call_id", callID(req)),
+		callID:   strings.Clone(callID(req)),
 		ackCh:    make(chan *sip.Request, 1),
-		infoDTMF: make(chan rune, 16),
-		notifies: make(chan *sip.Request, 8),
+		infoDTMF: make(chan rune, 4),
+	}
+	if s.cfg.OnDecline == "refer" { // nil otherwise: onNotify then drops them
+		c.notifies = make(chan *sip.Request, 8)
 	}
 	if !c.run() {
 		c.release()
@@ -180,7 +182,7 @@ func (c *call) respond(code int, reason string, hdrs ...sip.Header) {
 		c.dlg.tag(res)
 	}
 	if err := c.tx.Respond(res); err != nil {
-		c.log.Debug("respond to invite failed", "code", code, "error", err)
+		c.logAt(slog.LevelDebug, "respond to invite failed", "code", code, "error", err)
 	}
 }
 
@@ -189,7 +191,7 @@ func (c *call) respond(code int, reason string, hdrs ...sip.Header) {
 func (c *call) run() bool {
 	dlg, err := newDialog(c.req)
 	if err != nil {
-		c.log.Info("invite refused", "reason", err.Error())
+		c.logAt(slog.LevelInfo, "invite refused", "reason", err.Error())
 		c.respond(400, "Bad Request")
 		return false
 	}
@@ -197,27 +199,31 @@ func (c *call) run() bool {
 	if tx, ok := c.tx.(interface{ Connection() sip.Connection }); ok {
 		c.conn = tx.Connection()
 	}
+	// Not derived from c.ctx: a child would leave a map on every call's context (issue 9);
+	// a CANCEL ends the decision directly.
+	dctx, dcancel := context.WithTimeout(context.Background(), decideBudget)
+	defer dcancel()
 	if !c.tx.OnCancel(func(*sip.Request) {
 		if !c.answered.Load() {
 			c.canceled.Store(true)
 			c.s.m.response(487)
 			c.cancel(errCanceled)
+			dcancel()
 		}
 	}) {
-		c.log.Info("invite transaction ended before the decision")
+		c.logAt(slog.LevelInfo, "invite transaction ended before the decision")
 		return false
 	}
 
-	c.info = parseCallInfo(c.req, c.s.rules, c.log)
-	dctx, dcancel := context.WithTimeout(c.ctx, decideBudget)
+	c.info = parseCallInfo(c.req, c.s.rules, c.s.log.With("call_id", c.callID))
 	dec, err := c.s.decider.Decide(dctx, &c.info)
 	dcancel()
 	if err != nil {
 		if c.canceled.Load() {
-			c.log.Info("call cancelled before the decision")
+			c.logAt(slog.LevelInfo, "call cancelled before the decision")
 			return false
 		}
-		c.log.Warn("decision failed, caller stays in queue", "error", err)
+		c.logAt(slog.LevelWarn, "decision failed, caller stays in queue", "error", err)
 		c.respond(503, "Service Unavailable", c.s.retryAfter())
 		return false
 	}
@@ -226,7 +232,7 @@ func (c *call) run() bool {
 		if reason == "" {
 			reason = "unknown"
 		}
-		c.log.Info("not offered", "reason", reason)
+		c.logAt(slog.LevelInfo, "not offered", "reason", reason)
 		c.respond(480, "Temporarily Unavailable",
 			sip.NewHeader("X-Deflect-Result", ResultIneligible+";reason="+reason))
 		return false
@@ -236,8 +242,7 @@ func (c *call) run() bool {
 	if c.lang == "" {
 		c.lang = c.info.Language
 	}
-	c.log = c.log.With("session_id", c.session)
-	c.log.Info("offering", "language", c.lang, "caller_region", c.info.Caller.Region, "queue", c.info.Queue)
+	c.logAt(slog.LevelInfo, "offering", "language", c.lang, "caller_region", c.info.Caller.Region, "queue", c.info.Queue)
 
 	o, answered := c.answer()
 	if !answered {
@@ -247,13 +252,27 @@ func (c *call) run() bool {
 	return true
 }
 
+// logAt writes a line carrying the call's ids. They are attached per line rather than kept in
+// a logger per call: a preformatted logger costs every held call a few hundred bytes (issue 9).
+func (c *call) logAt(level slog.Level, msg string, args ...any) {
+	ctx := context.Background()
+	if !c.s.log.Enabled(ctx, level) {
+		return
+	}
+	ids := []any{"call_id", c.callID}
+	if c.session != "" {
+		ids = append(ids, "session_id", c.session)
+	}
+	c.s.log.Log(ctx, level, msg, append(ids, args...)...)
+}
+
 // finish reports the outcome to the Decider (exactly once per offered call) and logs it.
 func (c *call) finish(o Outcome) {
 	c.mu.Lock()
 	o.Path = append([]string(nil), c.path...)
 	c.mu.Unlock()
 	c.s.m.outcomes.WithLabelValues(o.Result).Inc()
-	c.log.Info("call ended", "result", o.Result, "reason", o.Reason, "path", strings.Join(o.Path, ","))
+	c.logAt(slog.LevelInfo, "call ended", "result", o.Result, "reason", o.Reason, "path", strings.Join(o.Path, ","))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c.s.decider.Finish(ctx, c.session, o)
@@ -273,7 +292,7 @@ func (c *call) answer() (o Outcome, answered bool) {
 	}
 	stream, err := c.s.engine.Open()
 	if err != nil {
-		c.log.Warn("no media port", "error", err)
+		c.logAt(slog.LevelWarn, "no media port", "error", err)
 		c.respond(503, "Service Unavailable", c.s.retryAfter())
 		return Outcome{Result: ResultFailed, Reason: "no-media"}, false
 	}
@@ -294,7 +313,7 @@ func (c *call) answer() (o Outcome, answered bool) {
 			if errors.Is(err, media.ErrNoCommonCodec) {
 				reason = "no-common-codec"
 			}
-			c.log.Info("sdp offer refused", "reason", reason)
+			c.logAt(slog.LevelInfo, "sdp offer refused", "reason", reason)
 			c.respond(488, "Not Acceptable Here", sip.NewHeader("Warning", `304 deflectd "Media type not available"`))
 			return Outcome{Result: ResultFailed, Reason: reason}, false
 		}
@@ -326,7 +345,7 @@ func (c *call) answer() (o Outcome, answered bool) {
 	err = c.write(res)
 	c.tx.Terminate()
 	if err != nil {
-		c.log.Warn("send 200 OK failed", "error", err)
+		c.logAt(slog.LevelWarn, "send 200 OK failed", "error", err)
 		return Outcome{Result: ResultFailed, Reason: "transport"}, false
 	}
 	c.req, c.tx = nil, nil
@@ -358,7 +377,7 @@ func (c *call) converse() Outcome {
 	c.ok200, c.conn = nil, nil
 	if err != nil {
 		if errors.Is(err, errNoAck) {
-			c.log.Warn("no ACK for 200 OK, hanging up")
+			c.logAt(slog.LevelWarn, "no ACK for 200 OK, hanging up")
 			c.step("no-ack")
 			o := Outcome{Result: ResultFailed, Reason: "no-ack"}
 			c.bye(o)
@@ -369,7 +388,7 @@ func (c *call) converse() Outcome {
 	if c.late {
 		c.params, err = media.ParseAnswer(ack.Body())
 		if err != nil {
-			c.log.Info("late offer: unusable sdp answer in ACK", "error", err)
+			c.logAt(slog.LevelInfo, "late offer: unusable sdp answer in ACK", "error", err)
 			o := Outcome{Result: ResultFailed, Reason: "bad-sdp-answer"}
 			c.bye(o)
 			return o
@@ -426,30 +445,27 @@ func (c *call) interrupted() Outcome {
 // interval nor gives up, so we do it here.
 func (c *call) awaitAck(res *sip.Response) (*sip.Request, error) {
 	t1 := c.s.t1
-	t2 := 8 * t1
-	deadline := time.NewTimer(64 * t1)
-	defer deadline.Stop()
-	var retrans <-chan time.Time
+	giveUp := time.Now().Add(64 * t1)
 	interval := t1
-	rt := time.NewTimer(interval)
-	defer rt.Stop()
 	if sip.IsReliable(c.dlg.transport) {
-		rt.Stop()
-	} else {
-		retrans = rt.C
+		interval = 64 * t1 // nothing to retransmit: the timer only ends the wait
 	}
+	// One timer for both jobs: each costs a held call memory until the runtime drops it.
+	t := time.NewTimer(interval)
+	defer t.Stop()
 	for {
 		select {
 		case ack := <-c.ackCh:
 			return ack, nil
-		case <-retrans:
-			if err := c.write(res); err != nil {
-				c.log.Debug("retransmit 200 OK failed", "error", err)
+		case now := <-t.C:
+			if !now.Before(giveUp) {
+				return nil, errNoAck
 			}
-			interval = min(2*interval, t2)
-			rt.Reset(interval)
-		case <-deadline.C:
-			return nil, errNoAck
+			if err := c.write(res); err != nil {
+				c.logAt(slog.LevelDebug, "retransmit 200 OK failed", "error", err)
+			}
+			interval = min(2*interval, 8*t1)
+			t.Reset(min(interval, giveUp.Sub(now)))
 		case <-c.ctx.Done():
 			return nil, context.Cause(c.ctx)
 		}
@@ -627,7 +643,7 @@ func (c *call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		sip.HeaderClone(c.contact()),
 		sip.NewHeader("Allow", allowMethods))
 	if err := tx.Respond(res); err != nil {
-		c.log.Debug("respond to re-invite failed", "error", err)
+		c.logAt(slog.LevelDebug, "respond to re-invite failed", "error", err)
 	}
 }
 
@@ -652,9 +668,9 @@ func (c *call) bye(o Outcome) {
 	res, err := c.dlg.do(ctx, c.s.client, bye)
 	switch {
 	case err != nil:
-		c.log.Info("bye not answered", "error", err)
+		c.logAt(slog.LevelInfo, "bye not answered", "error", err)
 	case res.StatusCode >= 300:
-		c.log.Info("bye refused", "status", res.StatusCode)
+		c.logAt(slog.LevelInfo, "bye refused", "status", res.StatusCode)
 	}
 }
 
@@ -673,7 +689,7 @@ func (c *call) refer(o Outcome) {
 	}
 	var to sip.Uri
 	if err := parseTarget(target, &to); err != nil {
-		c.log.Info("no usable return target, hanging up", "reason", err.Error())
+		c.logAt(slog.LevelInfo, "no usable return target, hanging up", "reason", err.Error())
 		c.bye(o)
 		return
 	}
@@ -691,7 +707,7 @@ func (c *call) refer(o Outcome) {
 		if err == nil {
 			status = strconv.Itoa(res.StatusCode)
 		}
-		c.log.Info("refer refused, hanging up", "status", status)
+		c.logAt(slog.LevelInfo, "refer refused, hanging up", "status", status)
 		c.step("refer-refused:" + status)
 		c.bye(o)
 		return
@@ -706,7 +722,7 @@ func (c *call) refer(o Outcome) {
 			if code < 300 {
 				c.step("refer-ok")
 			} else {
-				c.log.Info("transfer failed, hanging up", "status", code)
+				c.logAt(slog.LevelInfo, "transfer failed, hanging up", "status", code)
 				c.step("refer-failed:" + strconv.Itoa(code))
 			}
 			c.bye(o)

@@ -63,15 +63,19 @@ mkdir -p "$WORK"
 
 # ---------------------------------------------------------------- build and prepare
 
+# Both gateways are built like the shipped image (Makefile, deploy/Dockerfile): static, stripped;
+# deflectd's nomsgpack tag drops gin's unused MessagePack codec (harmless for the peer).
+BUILD_FLAGS=(-trimpath -tags nomsgpack -ldflags "-s -w")
+
 build() {
 	if [[ -z ${BIN_DEFLECTD:-} && ${NEED_DEFLECTD:-0} == 1 ]]; then
 		log "building deflectd"
-		(cd "$ROOT" && go build -o "$WORK/deflectd" ./cmd/deflectd)
+		(cd "$ROOT" && CGO_ENABLED=0 go build "${BUILD_FLAGS[@]}" -o "$WORK/deflectd" ./cmd/deflectd)
 		BIN_DEFLECTD=$WORK/deflectd
 	fi
 	if [[ -z ${BIN_PEER:-} && ${NEED_PEER:-0} == 1 ]]; then
 		log "building the diago peer"
-		(cd "$HERE/peer" && go build -o "$WORK/peer" .)
+		(cd "$HERE/peer" && CGO_ENABLED=0 go build "${BUILD_FLAGS[@]}" -o "$WORK/peer" .)
 		BIN_PEER=$WORK/peer
 	fi
 	if [[ -z ${BIN_PROBE:-} && $PROBE -gt 0 ]]; then
