@@ -547,6 +547,16 @@ func TestInviteRetransmissionAfterAckDropped(t *testing.T) {
 		t.Fatalf("Decide called %d times, want 1", n)
 	}
 
+	// A CANCEL after the answer finds no transaction: 481, and the call goes on.
+	r.send(r.request("CANCEL", "z9hG4bK-late", "late@test", 1, "", ""))
+	res := r.recvResponse(2*time.Second, 200)
+	for res.CSeq().MethodName != sip.CANCEL {
+		res = r.recvResponse(2*time.Second, 200)
+	}
+	if res.StatusCode != 481 {
+		t.Errorf("CANCEL after answer: %s", res.StartLine())
+	}
+
 	r.send(r.request("BYE", "z9hG4bK-latebye", "late@test", 2, tag, ""))
 	if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
 		t.Errorf("outcome %+v", o)
