@@ -70,6 +70,9 @@ type call struct {
 	infoDTMF chan rune
 	notifies chan *sip.Request
 
+	maxDur *time.Timer // sip.max_call_duration, from the answer on
+	menu   menuState
+
 	mu   sync.Mutex
 	path []string
 }
@@ -133,14 +136,9 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		c.release()
 		return
 	}
-	// Answered: the rest of the call runs on a fresh goroutine. This one grew a deep stack
-	// deciding (store, policy, logging) and would keep it for the whole call; a new one holds
-	// only the shallow menu wait, a few KiB per held call instead of 8+ (issue 9). sipgo keeps
-	// the answered INVITE transaction for its timer once this handler returns.
-	go func() {
-		defer c.release()
-		c.finish(c.converse())
-	}()
+	// Answered: this goroutine grew a deep stack deciding (store, policy, logging); the ACK wait
+	// runs on a fresh one, and the menu then needs none while it waits (menu.go, issue 9).
+	go c.converse()
 }
 
 // release frees the call's slot once it has ended.
@@ -362,17 +360,12 @@ func (c *call) write(res *sip.Response) error {
 	return c.conn.WriteMsg(res)
 }
 
-// converse runs an answered call: it waits for the ACK, runs the menu and hands the caller
-// back; it returns the outcome.
-func (c *call) converse() Outcome {
-	defer c.stream.Close()
-	defer c.s.unregister(c)
+// converse runs an answered call up to the menu: it waits for the ACK and starts the media.
+// The menu goes on by events (menu.go); end finishes the call on every path.
+func (c *call) converse() {
 	if d := c.s.cfg.SIP.MaxCallDuration; d > 0 {
-		maxDur := time.AfterFunc(d, func() { c.cancel(errMaxDuration) })
-		defer maxDur.Stop()
+		c.maxDur = time.AfterFunc(d, func() { c.stop(errMaxDuration) })
 	}
-	stream := c.stream
-
 	ack, err := c.awaitAck(c.ok200)
 	c.ok200, c.conn = nil, nil
 	if err != nil {
@@ -381,9 +374,11 @@ func (c *call) converse() Outcome {
 			c.step("no-ack")
 			o := Outcome{Result: ResultFailed, Reason: "no-ack"}
 			c.bye(o)
-			return o
+			c.end(o)
+			return
 		}
-		return c.interrupted()
+		c.end(c.interrupted())
+		return
 	}
 	if c.late {
 		c.params, err = media.ParseAnswer(ack.Body())
@@ -391,19 +386,27 @@ func (c *call) converse() Outcome {
 			c.logAt(slog.LevelInfo, "late offer: unusable sdp answer in ACK", "error", err)
 			o := Outcome{Result: ResultFailed, Reason: "bad-sdp-answer"}
 			c.bye(o)
-			return o
+			c.end(o)
+			return
 		}
 	}
-	stream.Start(c.params)
+	c.stream.SetWake(c.poke)
+	c.stream.Start(c.params)
+	c.startMenu()
+}
 
-	o, prompt := c.menu()
+// handBack plays the closing prompt and returns the caller to the PBX (BYE, or REFER with
+// on_decline: refer), then ends the call.
+func (c *call) handBack(o Outcome, prompt string) {
 	if c.ctx.Err() != nil {
-		return c.interrupted()
+		c.end(c.interrupted())
+		return
 	}
 	if prompt != "" {
 		c.step(prompt)
 		if err := c.play(prompt); err != nil {
-			return c.interrupted()
+			c.end(c.interrupted())
+			return
 		}
 	}
 	if o.Result != ResultDeflected && c.s.cfg.OnDecline == "refer" {
@@ -411,7 +414,19 @@ func (c *call) converse() Outcome {
 	} else {
 		c.bye(o)
 	}
-	return o
+	c.end(o)
+}
+
+// end closes the media, reports the outcome and frees the call: the last step of every
+// answered call.
+func (c *call) end(o Outcome) {
+	if c.maxDur != nil {
+		c.maxDur.Stop()
+	}
+	c.s.unregister(c)
+	c.stream.Close()
+	c.finish(o)
+	c.release()
 }
 
 // contact is our Contact for the call's transport.
@@ -474,50 +489,6 @@ func (c *call) awaitAck(res *sip.Response) (*sip.Request, error) {
 
 // ---- the menu --------------------------------------------------------------------------------
 
-// menu runs the offer: it returns the outcome and the prompt to play before handing back.
-func (c *call) menu() (Outcome, string) {
-	plays, invalid := 0, 0
-	var pending rune // a digit that barged into the invalid-choice prompt
-	for {
-		d := pending
-		pending = 0
-		if d == 0 {
-			plays++
-			c.step("offer")
-			got, err := c.playCollect("offer", c.s.cfg.IVR.FirstDigitTimeout)
-			if err != nil {
-				return Outcome{}, ""
-			}
-			if got == 0 {
-				if plays >= c.s.cfg.IVR.OfferRepeats {
-					c.step("timeout")
-					return Outcome{Result: ResultTimeout}, "return_queue"
-				}
-				continue
-			}
-			d = got
-		}
-		c.step("dtmf:" + string(d))
-		switch d {
-		case '1':
-			return c.accept()
-		case '2':
-			return Outcome{Result: ResultDeclined}, "return_queue"
-		default:
-			invalid++
-			if invalid >= maxInvalid {
-				return Outcome{Result: ResultTimeout, Reason: "invalid-input"}, "return_queue"
-			}
-			c.step("invalid")
-			got, err := c.playCollect("invalid", 0)
-			if err != nil {
-				return Outcome{}, ""
-			}
-			pending = got
-		}
-	}
-}
-
 // accept asks the Decider to send the WhatsApp message, with a hold tone meanwhile.
 func (c *call) accept() (Outcome, string) {
 	c.step("accept")
@@ -542,60 +513,6 @@ func (c *call) accept() (Outcome, string) {
 	return Outcome{Result: ResultFailed, Reason: reason}, "not_reachable"
 }
 
-// playCollect plays a prompt that a digit interrupts (barge-in), then waits up to wait for a
-// digit. It returns 0 when none came, or an error when the call ended.
-func (c *call) playCollect(prompt string, wait time.Duration) (rune, error) {
-	rtp := c.stream.DTMF()
-	done := c.stream.Play(c.lang, prompt)
-	select {
-	case d, ok := <-rtp:
-		if ok {
-			c.stream.StopPlayback()
-			c.s.m.dtmf.WithLabelValues("rfc4733").Inc()
-			return d, nil
-		}
-		rtp = nil
-		// media gone: finish the wait on INFO digits only
-		select {
-		case <-done:
-		case d := <-c.infoDTMF:
-			c.stream.StopPlayback()
-			return d, nil
-		case <-c.ctx.Done():
-			return 0, c.ctx.Err()
-		}
-	case d := <-c.infoDTMF:
-		c.stream.StopPlayback()
-		return d, nil
-	case <-done:
-	case <-c.ctx.Done():
-		c.stream.StopPlayback()
-		return 0, c.ctx.Err()
-	}
-	if wait <= 0 {
-		return 0, nil
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	for {
-		select {
-		case d, ok := <-rtp:
-			if !ok {
-				rtp = nil
-				continue
-			}
-			c.s.m.dtmf.WithLabelValues("rfc4733").Inc()
-			return d, nil
-		case d := <-c.infoDTMF:
-			return d, nil
-		case <-t.C:
-			return 0, nil
-		case <-c.ctx.Done():
-			return 0, c.ctx.Err()
-		}
-	}
-}
-
 // play plays a prompt to its end (no barge-in).
 func (c *call) play(prompt string) error {
 	done := c.stream.Play(c.lang, prompt)
@@ -615,13 +532,14 @@ func (c *call) onAck(req *sip.Request) {
 }
 
 func (c *call) onBye() {
-	c.cancel(errCallerHangup)
+	c.stop(errCallerHangup)
 }
 
 func (c *call) onInfoDigit(d rune) {
 	c.s.m.dtmf.WithLabelValues("info").Inc()
 	select {
 	case c.infoDTMF <- d:
+		c.poke()
 	default: // a caller hammering keys; the menu reads one at a time
 	}
 }
@@ -633,7 +551,13 @@ func (c *call) onNotify(req *sip.Request) {
 	}
 }
 
-func (c *call) shutdown() { c.cancel(errShutdown) }
+func (c *call) shutdown() { c.stop(errShutdown) }
+
+// stop ends the call's context and lets a waiting menu notice.
+func (c *call) stop(cause error) {
+	c.cancel(cause)
+	c.poke()
+}
 
 // onReinvite answers a session refresh or re-INVITE with the SDP we already agreed on; the
 // media path stays as it is.

@@ -3,7 +3,9 @@ package ivr
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -326,4 +328,46 @@ func TestLogsCarryIDsNotNumbers(t *testing.T) {
 			t.Errorf("logs lack %s:\n%s", want, out)
 		}
 	}
+}
+
+// A caller listening to the offer or thinking about it holds no goroutine (menu.go): the menu
+// moves on events. 40 held calls must not add anywhere near 40 goroutines.
+func TestHeldCallsHoldNoGoroutine(t *testing.T) {
+	g := startGateway(t)
+	const calls = 40
+	r := newRawUDP(t, g.Addr("udp"))
+	before := runtime.NumGoroutine()
+	tags := make([]string, calls)
+	for i := range calls {
+		id := fmt.Sprintf("held-%d@test", i)
+		inv := strings.Replace(r.invite(fmt.Sprintf("z9hG4bK-held%d", i), id, "", sdpOffer(41000+2*i, "0 101", "0 PCMU/8000", "101 telephone-event/8000")),
+			"tag=caller1", fmt.Sprintf("tag=held%d", i), 1)
+		r.send(inv)
+		res := r.recvResponse(3*time.Second, 200)
+		for res.CallID().Value() != id {
+			res = r.recvResponse(3*time.Second, 200)
+		}
+		tags[i] = toTag(res)
+		ack := strings.Replace(r.request("ACK", fmt.Sprintf("z9hG4bK-heldack%d", i), id, 1, tags[i], ""), "tag=caller1", fmt.Sprintf("tag=held%d", i), 1)
+		r.send(ack)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for len(g.dec.calls()) < calls && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // every call is in its offer now
+	if added := runtime.NumGoroutine() - before; added > calls/4 {
+		t.Errorf("%d held calls added %d goroutines", calls, added)
+	}
+	for i := range calls {
+		id := fmt.Sprintf("held-%d@test", i)
+		bye := strings.Replace(r.request("BYE", fmt.Sprintf("z9hG4bK-heldbye%d", i), id, 2, tags[i], ""), "tag=caller1", fmt.Sprintf("tag=held%d", i), 1)
+		r.send(bye)
+	}
+	for range calls {
+		if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
+			t.Errorf("outcome %+v", o)
+		}
+	}
+	g.waitIdle(t)
 }

@@ -652,3 +652,56 @@ func TestIPv6Loopback(t *testing.T) {
 		t.Errorf("got %d bytes PT %d from %v", n, buf[1]&0x7f, from)
 	}
 }
+
+// SetWake's function runs when a playback ends (by itself or stopped) and when a digit is
+// queued, so a caller can wait for media events without a goroutine of its own.
+func TestWakeOnPlaybackEndAndDigit(t *testing.T) {
+	e := newTestEngine(t, EngineConfig{})
+	s, err := e.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wakes := make(chan struct{}, 16)
+	s.SetWake(func() { wakes <- struct{}{} })
+	pr := newPeer(t)
+	s.Start(Params{Codec: PCMU, DTMFPT: 101, Remote: pr.addr()})
+
+	woken := func(what string) {
+		t.Helper()
+		select {
+		case <-wakes:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("no wake after %s", what)
+		}
+	}
+	quiet := func(what string) {
+		t.Helper()
+		select {
+		case <-wakes:
+			t.Fatalf("woken %s", what)
+		case <-time.After(60 * time.Millisecond):
+		}
+	}
+
+	done := s.Play("en", "beep")
+	quiet("while a prompt plays")
+	woken("the prompt's end")
+	waitClosed(t, done, time.Millisecond, "beep")
+
+	s.PlayTone(0)
+	quiet("while the tone plays")
+	s.StopPlayback()
+	woken("StopPlayback")
+	s.StopPlayback() // nothing playing: no wake
+	quiet("by a StopPlayback with nothing playing")
+
+	for i, p := range [][]byte{ev(5, false, 0), ev(5, true, 320), ev(5, true, 320)} {
+		pr.send(t, streamAddr(s), rtp.Header{Version: 2, PayloadType: 101, SSRC: 9, SequenceNumber: uint16(i + 1), Timestamp: 800}, p)
+	}
+	woken("a digit")
+	if r := <-s.DTMF(); r != '5' {
+		t.Errorf("digit %q, want '5'", r)
+	}
+	quiet("by the event's end packets")
+}

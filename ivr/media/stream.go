@@ -62,6 +62,7 @@ type Stream struct {
 	done    chan struct{}
 
 	dtmf chan rune
+	wake func()      // SetWake; called on a digit and when a playback ends
 	dec  DTMFDecoder // only the receiver touches it
 	rcv  *receiver   // reads the socket (from Start on)
 
@@ -117,6 +118,15 @@ func (s *Stream) Start(p Params) {
 	}
 }
 
+// SetWake registers f, called (from the engine's goroutines, so it must not block or call back
+// into the stream) whenever a DTMF digit is queued or a playback's channel closes: a caller can
+// then wait for media events without a goroutine of its own. Set it before Start.
+func (s *Stream) SetWake(f func()) {
+	s.mu.Lock()
+	s.wake = f
+	s.mu.Unlock()
+}
+
 // Play replaces the current playback with prompt name in lang (falling back to English when
 // the language lacks it). The channel closes when the prompt finished or was stopped; for an
 // unknown prompt it is closed already (and a warning logged). Playback advances from Start on,
@@ -166,6 +176,9 @@ func (s *Stream) StopPlayback() {
 func (s *Stream) stopLocked() {
 	if s.done != nil {
 		close(s.done)
+		if s.wake != nil {
+			s.wake()
+		}
 	}
 	s.cur, s.done = nil, nil
 }
@@ -300,6 +313,12 @@ func (s *Stream) receive(h *rtp.Header, b []byte, from netip.AddrPort, now time.
 		s.e.m.dtmfDigits.Inc()
 		select {
 		case s.dtmf <- r:
+			s.mu.Lock()
+			wake := s.wake
+			s.mu.Unlock()
+			if wake != nil {
+				wake()
+			}
 		default:
 			s.dtmfDropped.Add(1)
 			s.e.m.dtmfDropped.Inc()
