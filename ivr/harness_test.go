@@ -77,7 +77,7 @@ func (f *fakeDecider) setAccept(fn func(ctx context.Context, id string) AcceptRe
 }
 
 // waitFinish returns the next outcome reported to Finish.
-func (f *fakeDecider) waitFinish(t *testing.T) Outcome {
+func (f *fakeDecider) waitFinish(t testing.TB) Outcome {
 	t.Helper()
 	select {
 	case o := <-f.finished:
@@ -114,19 +114,19 @@ func testConfig() Config {
 	return Config{SIP: sipCfg, IVR: ivrCfg, OnDecline: "bye"}
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("IVR_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.DiscardHandler)
 }
 
-func startGateway(t *testing.T, mutate ...func(*Config)) *gateway {
+func startGateway(t testing.TB, mutate ...func(*Config)) *gateway {
 	t.Helper()
 	return startGatewayLog(t, testLogger(t), mutate...)
 }
 
-func startGatewayLog(t *testing.T, log *slog.Logger, mutate ...func(*Config)) *gateway {
+func startGatewayLog(t testing.TB, log *slog.Logger, mutate ...func(*Config)) *gateway {
 	t.Helper()
 	cfg := testConfig()
 	for _, m := range mutate {
@@ -195,7 +195,7 @@ func (g *gateway) dial(t *testing.T, o CallOptions) CallReport {
 }
 
 // waitIdle waits until the gateway has no call up.
-func (g *gateway) waitIdle(t *testing.T) {
+func (g *gateway) waitIdle(t testing.TB) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for g.ActiveCalls() > 0 {
@@ -244,13 +244,13 @@ func hasStep(path []string, step string) bool {
 // ---- raw SIP over UDP, for the tests that need every byte under control ----------------------
 
 type rawUDP struct {
-	t    *testing.T
+	t    testing.TB
 	conn *net.UDPConn
 	dst  *net.UDPAddr
 	p    *sip.Parser
 }
 
-func newRawUDP(t *testing.T, dst netip.AddrPort) *rawUDP {
+func newRawUDP(t testing.TB, dst netip.AddrPort) *rawUDP {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
