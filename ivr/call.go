@@ -35,6 +35,13 @@ const (
 	ResultIneligible = "ineligible" // 480 before answer; not an Outcome
 )
 
+// The call's answer state (call.answer).
+const (
+	callPending int32 = iota
+	callAnswered
+	callCancelled
+)
+
 // decideBudget bounds Decider.Decide: the PBX is waiting for a final response.
 const decideBudget = 8 * time.Second
 
@@ -62,8 +69,9 @@ type call struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	canceled atomic.Bool // CANCEL matched before our final response: the tx is not ours anymore
-	answered atomic.Bool
+	// answer is callPending until either a CANCEL (callCancelled: sipgo answers it and sends
+	// the INVITE's 487) or our 200 OK (callAnswered) wins; one swap decides, never both.
+	answer atomic.Int32
 
 	ackOnce  sync.Once
 	ackCh    chan *sip.Request
@@ -87,8 +95,13 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.reply(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	if s.strayInvite(req) {
-		s.log.Debug("retransmitted invite of a confirmed call dropped", "call_id", callID(req))
+	if c := s.answeredFor(req); c != nil {
+		if topBranch(req) == c.dlg.branch {
+			s.log.Debug("retransmitted invite of an answered call dropped", "call_id", callID(req))
+			return
+		}
+		// The same request by another path (RFC 3261 8.2.2.2, merged requests).
+		s.reply(req, tx, 482, "Loop Detected")
 		return
 	}
 	// 100 Trying at once: sipgo would send it only after 200 ms.
@@ -171,7 +184,7 @@ func callID(req *sip.Request) string {
 
 // respond sends a final response to the INVITE unless a CANCEL took the transaction over.
 func (c *call) respond(code int, reason string, hdrs ...sip.Header) {
-	if c.canceled.Load() {
+	if c.cancelled() {
 		return
 	}
 	c.s.m.response(code)
@@ -202,8 +215,7 @@ func (c *call) run() bool {
 	dctx, dcancel := context.WithTimeout(context.Background(), decideBudget)
 	defer dcancel()
 	if !c.tx.OnCancel(func(*sip.Request) {
-		if !c.answered.Load() {
-			c.canceled.Store(true)
+		if c.answer.CompareAndSwap(callPending, callCancelled) {
 			c.s.m.response(487)
 			c.cancel(errCanceled)
 			dcancel()
@@ -217,7 +229,7 @@ func (c *call) run() bool {
 	dec, err := c.s.decider.Decide(dctx, &c.info)
 	dcancel()
 	if err != nil {
-		if c.canceled.Load() {
+		if c.cancelled() {
 			c.logAt(slog.LevelInfo, "call cancelled before the decision")
 			return false
 		}
@@ -242,7 +254,7 @@ func (c *call) run() bool {
 	}
 	c.logAt(slog.LevelInfo, "offering", "language", c.lang, "caller_region", c.info.Caller.Region, "queue", c.info.Queue)
 
-	o, answered := c.answer()
+	o, answered := c.answerCall()
 	if !answered {
 		c.finish(o)
 		return false
@@ -284,8 +296,8 @@ func (c *call) step(s string) {
 
 // answer opens the media stream and answers with SDP. It returns true once the 200 OK is sent
 // (converse then owns the stream and the registration), or the outcome of a call that ended.
-func (c *call) answer() (o Outcome, answered bool) {
-	if c.canceled.Load() {
+func (c *call) answerCall() (o Outcome, answered bool) {
+	if c.cancelled() {
 		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}, false
 	}
 	stream, err := c.s.engine.Open()
@@ -330,25 +342,40 @@ func (c *call) answer() (o Outcome, answered bool) {
 		sip.NewHeader("Allow", allowMethods),
 	))
 	c.ok200 = res
-	if c.canceled.Load() {
-		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}, false
-	}
-	c.answered.Store(true)
-	// The 200 OK goes out beside the INVITE transaction, which then ends (RFC 3261 17.2.1:
+	// The 200 OK goes out beside the INVITE transaction, which ends first (RFC 3261 17.2.1:
 	// the UA core, not the transaction, owns a 2xx and its retransmissions). Sent through it,
 	// sipgo would keep the transaction for 64*T1 (RFC 6026 Accepted) with the INVITE, the
 	// 200 OK and through its callbacks the whole call: about 10 KiB per call for 32 s, longer
-	// than most held calls (issue 9). Retransmitted INVITEs then reach handleInvite, which
-	// drops them (strayInvite); a CANCEL finds no transaction and gets 481.
-	err = c.write(res)
+	// than most held calls (issue 9). Ending it before the answer means a CANCEL either won
+	// already (sipgo sent 487; we send nothing) or finds no transaction (481), and an ACK
+	// reusing the INVITE's branch reaches handleAck; retransmitted INVITEs reach
+	// handleInvite, which drops them (answeredFor).
+	if c.conn != nil {
+		c.conn.Ref(1) // ours until the ACK: the transaction's reference ends with it
+	}
 	c.tx.Terminate()
-	if err != nil {
+	if !c.answer.CompareAndSwap(callPending, callAnswered) {
+		c.dropConn()
+		return Outcome{Result: ResultAbandoned, Reason: "cancelled"}, false
+	}
+	if err := c.write(res); err != nil {
+		c.dropConn()
 		c.logAt(slog.LevelWarn, "send 200 OK failed", "error", err)
 		return Outcome{Result: ResultFailed, Reason: "transport"}, false
 	}
 	c.req, c.tx = nil, nil
 	c.s.m.response(200)
 	return Outcome{}, true
+}
+
+func (c *call) cancelled() bool { return c.answer.Load() == callCancelled }
+
+// dropConn gives back our reference to the INVITE's connection.
+func (c *call) dropConn() {
+	if c.conn != nil {
+		_, _ = c.conn.TryClose()
+		c.conn = nil
+	}
 }
 
 // write sends a response to the INVITE on the connection the INVITE came in on, as its
@@ -367,7 +394,8 @@ func (c *call) converse() {
 		c.maxDur = time.AfterFunc(d, func() { c.stop(errMaxDuration) })
 	}
 	ack, err := c.awaitAck(c.ok200)
-	c.ok200, c.conn = nil, nil
+	c.ok200 = nil
+	c.dropConn()
 	if err != nil {
 		if errors.Is(err, errNoAck) {
 			c.logAt(slog.LevelWarn, "no ACK for 200 OK, hanging up")

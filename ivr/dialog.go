@@ -19,6 +19,7 @@ type dialog struct {
 	id        string
 	localTag  string
 	remoteTag string
+	branch    string // the INVITE's top Via branch: its retransmissions carry it too
 	callID    sip.CallIDHeader
 	local     sip.FromHeader // the INVITE's To with our tag: From of our requests
 	remote    sip.ToHeader   // the INVITE's From: To of our requests
@@ -65,6 +66,7 @@ func newDialog(req *sip.Request) (*dialog, error) {
 	}
 	d.reuse = sip.IsReliable(d.transport) && len(d.routes) == 0
 	d.remoteTag = strings.Clone(fromTag)
+	d.branch = strings.Clone(topBranch(req))
 	d.id = sip.DialogIDMake(string(d.callID), d.localTag, d.remoteTag)
 	d.cseq.Store(cseq.SeqNo)
 	return d, nil
@@ -135,6 +137,14 @@ func (d *dialog) do(ctx context.Context, client *sipgo.Client, req *sip.Request)
 			return nil, ctx.Err()
 		}
 	}
+}
+
+func topBranch(req *sip.Request) string {
+	if via := req.Via(); via != nil {
+		b, _ := via.Params.Get("branch")
+		return b
+	}
+	return ""
 }
 
 // inviteKey identifies the INVITE that made the dialog, whatever its retransmission's branch.

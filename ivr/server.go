@@ -634,17 +634,18 @@ func (s *Server) unregister(c *call) {
 	s.mu.Unlock()
 }
 
-// strayInvite tells whether an INVITE without To tag belongs to a call we answered: a
-// retransmission that no transaction absorbs any more (see call.answer).
-func (s *Server) strayInvite(req *sip.Request) bool {
+// answeredFor finds the answered call an INVITE without To tag repeats: a retransmission that
+// no transaction absorbs any more (see call.answerCall), or, with another branch, the same
+// request arriving again by another path.
+func (s *Server) answeredFor(req *sip.Request) *call {
 	from, id := req.From(), req.CallID()
 	if from == nil || id == nil {
-		return false
+		return nil
 	}
 	tag, _ := from.Params.Get("tag")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.answered[inviteKey(id.Value(), tag)] != nil
+	return s.answered[inviteKey(id.Value(), tag)]
 }
 
 // mediaIP is the address put in our SDP for a caller at src.

@@ -547,9 +547,16 @@ func TestInviteRetransmissionAfterAckDropped(t *testing.T) {
 		t.Fatalf("Decide called %d times, want 1", n)
 	}
 
+	// The same INVITE by another path (another branch): 482 Loop Detected (RFC 3261 8.2.2.2).
+	r.send(strings.Replace(inv, "branch=z9hG4bK-late", "branch=z9hG4bK-late-fork", 1))
+	res := r.recvResponse(2*time.Second, 400)
+	if res.StatusCode != 482 {
+		t.Errorf("merged INVITE: %s, want 482", res.StartLine())
+	}
+
 	// A CANCEL after the answer finds no transaction: 481, and the call goes on.
 	r.send(r.request("CANCEL", "z9hG4bK-late", "late@test", 1, "", ""))
-	res := r.recvResponse(2*time.Second, 200)
+	res = r.recvResponse(2*time.Second, 200)
 	for res.CSeq().MethodName != sip.CANCEL {
 		res = r.recvResponse(2*time.Second, 200)
 	}
@@ -584,6 +591,43 @@ func TestAnswerFollowsViaPort(t *testing.T) {
 	send.send(send.request("BYE", "z9hG4bK-viabye", "via@test", 2, toTag(ok), ""))
 	if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
 		t.Errorf("outcome %+v", o)
+	}
+	g.waitIdle(t)
+}
+
+// A decision that ignores the CANCEL and says "offer" must not answer an INVITE already
+// answered 487: one answer state decides between the CANCEL and our 200 OK.
+func TestCancelWinsOverLateOffer(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	deciding, release := make(chan struct{}), make(chan struct{})
+	g.dec.setDecide(func(context.Context, *CallInfo) (Decision, error) {
+		close(deciding)
+		<-release // deaf to the CANCEL
+		return Decision{Offer: true, SessionID: "late"}, nil
+	})
+	r := newRawUDP(t, g.Addr("udp"))
+	r.send(r.invite("z9hG4bK-lateoffer", "late-offer@test", "", sdpOffer(40040, "0", "0 PCMU/8000")))
+	<-deciding
+	r.send(r.request("CANCEL", "z9hG4bK-lateoffer", "late-offer@test", 1, "", ""))
+	got := map[string]int{}
+	for len(got) < 2 {
+		res := r.recvResponse(2*time.Second, 200)
+		got[res.CSeq().MethodName.String()] = res.StatusCode
+	}
+	if got["CANCEL"] != 200 || got["INVITE"] != 487 {
+		t.Fatalf("responses %v, want CANCEL 200 and INVITE 487", got)
+	}
+	r.send(r.request("ACK", "z9hG4bK-lateoffer", "late-offer@test", 1, "x", ""))
+	close(release)
+	if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
+		t.Errorf("outcome %+v, want abandoned", o)
+	}
+	deadline := time.Now().Add(400 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if res, ok := r.recv(time.Until(deadline)).(*sip.Response); ok && res.StatusCode == 200 && res.CSeq().MethodName == sip.INVITE {
+			t.Fatalf("200 OK sent after the 487")
+		}
 	}
 	g.waitIdle(t)
 }
