@@ -3,7 +3,6 @@ package ivr
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"strings"
@@ -337,20 +336,7 @@ func TestHeldCallsHoldNoGoroutine(t *testing.T) {
 	const calls = 40
 	r := newRawUDP(t, g.Addr("udp"))
 	before := runtime.NumGoroutine()
-	tags := make([]string, calls)
-	for i := range calls {
-		id := fmt.Sprintf("held-%d@test", i)
-		inv := strings.Replace(r.invite(fmt.Sprintf("z9hG4bK-held%d", i), id, "", sdpOffer(41000+2*i, "0 101", "0 PCMU/8000", "101 telephone-event/8000")),
-			"tag=caller1", fmt.Sprintf("tag=held%d", i), 1)
-		r.send(inv)
-		res := r.recvResponse(3*time.Second, 200)
-		for res.CallID().Value() != id {
-			res = r.recvResponse(3*time.Second, 200)
-		}
-		tags[i] = toTag(res)
-		ack := strings.Replace(r.request("ACK", fmt.Sprintf("z9hG4bK-heldack%d", i), id, 1, tags[i], ""), "tag=caller1", fmt.Sprintf("tag=held%d", i), 1)
-		r.send(ack)
-	}
+	held := holdCalls(t, r, "held", calls, 41000)
 	deadline := time.Now().Add(2 * time.Second)
 	for len(g.dec.calls()) < calls && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -359,11 +345,7 @@ func TestHeldCallsHoldNoGoroutine(t *testing.T) {
 	if added := runtime.NumGoroutine() - before; added > calls/4 {
 		t.Errorf("%d held calls added %d goroutines", calls, added)
 	}
-	for i := range calls {
-		id := fmt.Sprintf("held-%d@test", i)
-		bye := strings.Replace(r.request("BYE", fmt.Sprintf("z9hG4bK-heldbye%d", i), id, 2, tags[i], ""), "tag=caller1", fmt.Sprintf("tag=held%d", i), 1)
-		r.send(bye)
-	}
+	held.hangUp()
 	for range calls {
 		if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
 			t.Errorf("outcome %+v", o)

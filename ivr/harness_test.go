@@ -344,3 +344,45 @@ func sdpOffer(port int, formats string, rtpmaps ...string) string {
 	}
 	return strings.ReplaceAll(s, "\n", "\r\n")
 }
+
+// heldCalls are calls answered and ACKed from one raw socket, each with its own Call-ID and
+// From tag, left listening to the offer. It keeps little (BenchmarkHeldCallMemory counts it).
+type heldCalls struct {
+	r      *rawUDP
+	prefix string
+	tags   []string // the gateway's To tags
+}
+
+// holdCalls places n calls named prefix-i; their SDP offers RTP ports from rtpBase on.
+func holdCalls(tb testing.TB, r *rawUDP, prefix string, n, rtpBase int) *heldCalls {
+	tb.Helper()
+	h := &heldCalls{r: r, prefix: prefix, tags: make([]string, n)}
+	for i := range n {
+		id := h.id(i)
+		r.send(h.from(r.invite(fmt.Sprintf("z9hG4bK-%s%d", prefix, i), id, "", sdpOffer(rtpBase+2*(i%1000), "0 101", "0 PCMU/8000", "101 telephone-event/8000")), i))
+		res := r.recvResponse(5*time.Second, 200)
+		for res.CallID().Value() != id {
+			res = r.recvResponse(5*time.Second, 200)
+		}
+		h.tags[i] = strings.Clone(toTag(res))
+		r.send(h.from(r.request("ACK", fmt.Sprintf("z9hG4bK-ack-%s%d", prefix, i), id, 1, h.tags[i], ""), i))
+	}
+	return h
+}
+
+func (h *heldCalls) id(i int) string { return fmt.Sprintf("%s-%d@test", h.prefix, i) }
+
+func (h *heldCalls) from(msg string, i int) string {
+	return strings.Replace(msg, "tag=caller1", fmt.Sprintf("tag=%s%d", h.prefix, i), 1)
+}
+
+// hangUp sends every call's BYE, a few at a time: socket buffers, not the gateway, would drop
+// a burst.
+func (h *heldCalls) hangUp() {
+	for i := range h.tags {
+		if i%25 == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+		h.r.send(h.from(h.r.request("BYE", fmt.Sprintf("z9hG4bK-bye-%s%d", h.prefix, i), h.id(i), 2, h.tags[i], ""), i))
+	}
+}

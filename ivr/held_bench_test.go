@@ -3,7 +3,6 @@ package ivr
 import (
 	"fmt"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 )
@@ -24,28 +23,10 @@ func BenchmarkHeldCallMemory(b *testing.B) {
 	var perCall float64
 	for n := 0; b.Loop(); n++ {
 		base := heldMemory()
-		tags := make([]string, calls)
-		id := func(i int) string { return fmt.Sprintf("bench-%d-%d@test", n, i) }
-		from := func(msg string, i int) string {
-			return strings.Replace(msg, "tag=caller1", fmt.Sprintf("tag=b%d-%d", n, i), 1)
-		}
-		for i := range calls {
-			r.send(from(r.invite(fmt.Sprintf("z9hG4bK-b%d-%d", n, i), id(i), "", sdpOffer(42000+2*(i%1000), "0 101", "0 PCMU/8000", "101 telephone-event/8000")), i))
-			res := r.recvResponse(5*time.Second, 200)
-			for res.CallID().Value() != id(i) {
-				res = r.recvResponse(5*time.Second, 200)
-			}
-			tags[i] = toTag(res)
-			r.send(from(r.request("ACK", fmt.Sprintf("z9hG4bK-ba%d-%d", n, i), id(i), 1, tags[i], ""), i))
-		}
+		held := holdCalls(b, r, fmt.Sprintf("bench%d-", n), calls, 42000)
 		time.Sleep(200 * time.Millisecond) // every call is in its offer
 		perCall = float64(heldMemory()-base) / calls
-		for i := range calls {
-			if i%25 == 0 {
-				time.Sleep(5 * time.Millisecond) // socket buffers, not the gateway, would drop a burst
-			}
-			r.send(from(r.request("BYE", fmt.Sprintf("z9hG4bK-bb%d-%d", n, i), id(i), 2, tags[i], ""), i))
-		}
+		held.hangUp()
 		for range calls {
 			g.dec.waitFinish(b)
 		}
