@@ -587,15 +587,39 @@ func (c *call) stop(cause error) {
 	c.poke()
 }
 
-// onReinvite answers a session refresh or re-INVITE with the SDP we already agreed on; the
-// media path stays as it is.
+// onReinvite answers a re-INVITE in the dialog. With an offer (hold, resume, media moved by an
+// SBC or the PBX) it answers it and moves the stream (codec, remote, direction); an offer we
+// cannot take gets 488 and the session stays as it was (RFC 3261 14.2). Without one (a session
+// refresh) our current SDP is the offer, unchanged.
 func (c *call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
-	res := c.s.newResponse(req, 200, "OK", c.localSDP,
+	c.mu.Lock()
+	body := c.localSDP
+	c.mu.Unlock()
+	var params media.Params
+	moved := false
+	if len(req.Body()) > 0 {
+		ans, p, err := media.Renegotiate(body, req.Body(), c.s.mediaIP(c.info.Source), c.stream.LocalPort())
+		if err != nil {
+			c.logAt(slog.LevelInfo, "re-invite offer refused, session unchanged", "error", err)
+			c.s.reply(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `304 deflectd "Media type not available"`))
+			return
+		}
+		body, params, moved = ans, p, true
+	}
+	res := c.s.newResponse(req, 200, "OK", body,
 		sip.NewHeader("Content-Type", "application/sdp"),
 		sip.HeaderClone(c.contact()),
 		sip.NewHeader("Allow", allowMethods))
 	if err := tx.Respond(res); err != nil {
 		c.logAt(slog.LevelDebug, "respond to re-invite failed", "error", err)
+		return
+	}
+	if moved {
+		c.mu.Lock()
+		c.localSDP = body
+		c.mu.Unlock()
+		c.stream.Start(params)
+		c.logAt(slog.LevelInfo, "media renegotiated", "direction", params.Direction, "codec", params.Codec.Name)
 	}
 }
 

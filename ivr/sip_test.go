@@ -631,3 +631,105 @@ func TestCancelWinsOverLateOffer(t *testing.T) {
 	}
 	g.waitIdle(t)
 }
+
+// A re-INVITE moves the media: hold (a=sendonly) stops our RTP and is answered recvonly with
+// the same session's origin, version + 1; resume to another port sends there; an offer we
+// cannot take gets 488 and the media stays as it was.
+func TestReinviteHoldResumeAndMove(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *Config) { c.IVR.FirstDigitTimeout = time.Minute })
+	r := newRawUDP(t, g.Addr("udp"))
+	rtpA, rtpB := newRTPSink(t), newRTPSink(t)
+	offer := func(port int, extra ...string) string {
+		return sdpOffer(port, "0 101", append([]string{"0 PCMU/8000", "101 telephone-event/8000"}, extra...)...)
+	}
+	r.send(r.invite("z9hG4bK-mv1", "move@test", "", offer(rtpA.port())))
+	ok := r.recvResponse(3*time.Second, 200)
+	tag := toTag(ok)
+	r.send(r.request("ACK", "z9hG4bK-mv1ack", "move@test", 1, tag, ""))
+	if n := rtpA.count(300 * time.Millisecond); n < 5 {
+		t.Fatalf("%d RTP packets before the re-INVITE", n)
+	}
+
+	reinvite := func(branch string, cseq int, body string) *sip.Response {
+		t.Helper()
+		m := strings.Replace(r.invite(branch, "move@test", "", body), "CSeq: 1 INVITE", fmt.Sprintf("CSeq: %d INVITE", cseq), 1)
+		m = strings.Replace(m, fmt.Sprintf("To: <sip:ivr@%s>", r.dst), fmt.Sprintf("To: <sip:ivr@%s>;tag=%s", r.dst, tag), 1)
+		r.send(m)
+		res := r.recvResponse(3*time.Second, 200)
+		for res.CSeq().SeqNo != uint32(cseq) {
+			res = r.recvResponse(3*time.Second, 200)
+		}
+		r.send(r.request("ACK", branch+"ack", "move@test", cseq, tag, ""))
+		return res
+	}
+	version := func(body []byte) string {
+		f := strings.Fields(strings.SplitN(strings.SplitN(string(body), "o=", 2)[1], "\n", 2)[0])
+		return f[1] + " " + f[2] // session id and version
+	}
+
+	held := reinvite("z9hG4bK-mv2", 2, strings.Replace(offer(rtpA.port()), "a=sendrecv", "", 1)+"a=sendonly\r\n")
+	if held.StatusCode != 200 || !strings.Contains(string(held.Body()), "a=recvonly") {
+		t.Fatalf("hold: %s\n%s", held.StartLine(), held.Body())
+	}
+	id0, v0, _ := strings.Cut(version(ok.Body()), " ")
+	id1, v1, _ := strings.Cut(version(held.Body()), " ")
+	if id0 != id1 || v0 == v1 {
+		t.Errorf("origin %s %s after hold, was %s %s: want the same session id, a new version", id1, v1, id0, v0)
+	}
+	rtpA.count(100 * time.Millisecond) // in flight
+	if n := rtpA.count(300 * time.Millisecond); n != 0 {
+		t.Errorf("%d RTP packets while on hold", n)
+	}
+
+	resumed := reinvite("z9hG4bK-mv3", 3, offer(rtpB.port()))
+	if resumed.StatusCode != 200 || !strings.Contains(string(resumed.Body()), "a=sendrecv") {
+		t.Fatalf("resume: %s\n%s", resumed.StartLine(), resumed.Body())
+	}
+	if n := rtpB.count(300 * time.Millisecond); n < 5 {
+		t.Errorf("%d RTP packets at the new port after resume", n)
+	}
+
+	refused := reinvite("z9hG4bK-mv4", 4, sdpOffer(rtpA.port(), "9", "9 G722/8000"))
+	if refused.StatusCode != 488 {
+		t.Errorf("re-INVITE without a common codec: %s, want 488", refused.StartLine())
+	}
+	if n := rtpB.count(300 * time.Millisecond); n < 5 {
+		t.Errorf("%d RTP packets after the refused re-INVITE: the media should stay", n)
+	}
+
+	r.send(r.request("BYE", "z9hG4bK-mv5", "move@test", 5, tag, ""))
+	if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
+		t.Errorf("outcome %+v", o)
+	}
+	g.waitIdle(t)
+}
+
+// rtpSink counts the datagrams arriving at a loopback UDP port.
+type rtpSink struct{ c *net.UDPConn }
+
+func newRTPSink(t *testing.T) *rtpSink {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rtpSink{c: c}
+}
+
+func (s *rtpSink) port() int { return s.c.LocalAddr().(*net.UDPAddr).Port }
+
+// count reads for d and returns how many datagrams came.
+func (s *rtpSink) count(d time.Duration) int {
+	buf := make([]byte, 2048)
+	n := 0
+	deadline := time.Now().Add(d)
+	for {
+		_ = s.c.SetReadDeadline(deadline)
+		if _, _, err := s.c.ReadFromUDP(buf); err != nil {
+			return n
+		}
+		n++
+	}
+}

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -99,6 +100,34 @@ func Negotiate(offer []byte, local netip.Addr, port int) ([]byte, Params, error)
 		ans.MediaDescriptions = append(ans.MediaDescriptions, am)
 	}
 	b, err := ans.Marshal()
+	if err != nil {
+		return nil, Params{}, fmt.Errorf("marshal sdp answer: %w", err)
+	}
+	return b, p, nil
+}
+
+// Renegotiate answers a new offer within an established session (a re-INVITE: hold, resume,
+// media moved by an SBC or the PBX). Like Negotiate, but the origin keeps prev's session id,
+// and its version goes up by one when the answer changes (RFC 3264 §8); an answer that did not
+// change is prev itself.
+func Renegotiate(prev, offer []byte, local netip.Addr, port int) ([]byte, Params, error) {
+	ans, p, err := Negotiate(offer, local, port)
+	if err != nil {
+		return nil, Params{}, err
+	}
+	var old, next sdp.SessionDescription
+	if err := old.Unmarshal(prev); err != nil {
+		return nil, Params{}, fmt.Errorf("parse previous sdp: %w", err)
+	}
+	if err := next.Unmarshal(ans); err != nil {
+		return nil, Params{}, fmt.Errorf("parse sdp answer: %w", err)
+	}
+	next.Origin.SessionID, next.Origin.SessionVersion = old.Origin.SessionID, old.Origin.SessionVersion
+	if same, err := next.Marshal(); err == nil && bytes.Equal(same, prev) {
+		return prev, p, nil
+	}
+	next.Origin.SessionVersion++
+	b, err := next.Marshal()
 	if err != nil {
 		return nil, Params{}, fmt.Errorf("marshal sdp answer: %w", err)
 	}

@@ -173,3 +173,69 @@ func TestOfferAndParseAnswer(t *testing.T) {
 		t.Errorf("IPv6 offer lacks c=IN IP6:\n%s", o)
 	}
 }
+
+func TestRenegotiate(t *testing.T) {
+	local := netip.MustParseAddr("127.0.0.1")
+	offer := func(port int, dir string, formats string) []byte {
+		return sdpOf("v=0", "o=caller 1 2 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+			fmt.Sprintf("m=audio %d RTP/AVP %s", port, formats), "a=rtpmap:101 telephone-event/8000", "a="+dir)
+	}
+	prev, _, err := Negotiate(offer(4000, "sendrecv", "0 101"), local, 30000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := func(b []byte) sdp.Origin {
+		t.Helper()
+		var sd sdp.SessionDescription
+		if err := sd.Unmarshal(b); err != nil {
+			t.Fatalf("parse %q: %v", b, err)
+		}
+		return sd.Origin
+	}
+	was := origin(prev)
+	tests := []struct {
+		name      string
+		offer     []byte
+		wantErr   error
+		same      bool // the answer is prev, byte for byte
+		remote    string
+		direction string
+		codec     Codec
+	}{
+		{name: "session refresh, same offer", offer: offer(4000, "sendrecv", "0 101"), same: true,
+			remote: "127.0.0.1:4000", direction: "sendrecv", codec: PCMU},
+		{name: "hold", offer: offer(4000, "sendonly", "0 101"), remote: "127.0.0.1:4000", direction: "recvonly", codec: PCMU},
+		{name: "media moved, codec changed", offer: offer(4100, "sendrecv", "8 101"), remote: "127.0.0.1:4100", direction: "sendrecv", codec: PCMA},
+		{name: "no common codec", offer: offer(4000, "sendrecv", "9 101"), wantErr: ErrNoCommonCodec},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ans, p, err := Renegotiate(prev, tc.offer, local, 30000)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("error %v, want %v", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Remote.String() != tc.remote || p.Direction != tc.direction || p.Codec != tc.codec {
+				t.Errorf("params %+v, want remote %s direction %s codec %s", p, tc.remote, tc.direction, tc.codec.Name)
+			}
+			if got := string(ans) == string(prev); got != tc.same {
+				t.Fatalf("answer identical to the previous one: %v, want %v\n%s", got, tc.same, ans)
+			}
+			o := origin(ans)
+			if o.SessionID != was.SessionID {
+				t.Errorf("session id %d, want the session's %d", o.SessionID, was.SessionID)
+			}
+			if want := was.SessionVersion + 1; !tc.same && o.SessionVersion != want {
+				t.Errorf("version %d, want %d", o.SessionVersion, want)
+			}
+			if !strings.Contains(string(ans), "a="+tc.direction) || !strings.Contains(string(ans), "m=audio 30000 ") {
+				t.Errorf("answer lacks a=%s or our port:\n%s", tc.direction, ans)
+			}
+		})
+	}
+}
