@@ -182,6 +182,9 @@ type PresenceHTTPConfig struct {
 	Timeout     time.Duration `yaml:"timeout"`
 	PositiveTTL time.Duration `yaml:"positive_ttl"`
 	NegativeTTL time.Duration `yaml:"negative_ttl"`
+	// NotFoundTTL is how long a 404 (no record) is remembered, in this process only; 0 = ask the
+	// checker on every call from such a number.
+	NotFoundTTL time.Duration `yaml:"not_found_ttl"`
 	// The circuit breaker opens after BreakerFailures consecutive failures and lets one probe
 	// through after BreakerCooldown.
 	BreakerFailures int           `yaml:"breaker_failures"`
@@ -336,6 +339,7 @@ func Default() Config {
 					Timeout:         250 * time.Millisecond,
 					PositiveTTL:     30 * 24 * time.Hour,
 					NegativeTTL:     7 * 24 * time.Hour,
+					NotFoundTTL:     time.Hour,
 					BreakerFailures: 5,
 					BreakerCooldown: 30 * time.Second,
 				},

@@ -154,6 +154,9 @@ func (c Config) Validate() error {
 	positive("lookup.presence.http.timeout", c.Lookup.Presence.HTTP.Timeout)
 	positive("lookup.presence.http.positive_ttl", c.Lookup.Presence.HTTP.PositiveTTL)
 	positive("lookup.presence.http.negative_ttl", c.Lookup.Presence.HTTP.NegativeTTL)
+	if c.Lookup.Presence.HTTP.NotFoundTTL < 0 {
+		bad("lookup.presence.http.not_found_ttl", "must not be negative, got %s", c.Lookup.Presence.HTTP.NotFoundTTL)
+	}
 	positive("lookup.presence.http.breaker_cooldown", c.Lookup.Presence.HTTP.BreakerCooldown)
 	if c.Lookup.Presence.HTTP.BreakerFailures < 1 {
 		bad("lookup.presence.http.breaker_failures", "must be at least 1")

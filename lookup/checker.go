@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -19,7 +20,9 @@ import (
 //
 //	GET {url}?number=%2B966501234567   Authorization: Bearer {token}   (token optional)
 //	200 {"whatsapp": true|false}  → yes / no
-//	404                           → no record: unknown (not a failure)
+//	404                           → no record: unknown (not a failure); remembered for
+//	                                not_found_ttl in this process, so a caller the CRM does not
+//	                                know costs it one request, not one per call
 //	anything else                 → failure (counted by the circuit breaker)
 type checker struct {
 	base    *url.URL
@@ -28,7 +31,14 @@ type checker struct {
 	timeout time.Duration
 	cb      *gobreaker.CircuitBreaker[Status]
 	m       *metrics
+
+	notFoundTTL time.Duration
+	nfMu        sync.Mutex
+	notFound    map[string]time.Time // e164 → when to ask again
 }
+
+// maxNotFound bounds the remembered 404s (about 100 bytes each).
+const maxNotFound = 100_000
 
 // errCheckerStatus is an unexpected HTTP status from the checker.
 var errCheckerStatus = errors.New("unexpected status")
@@ -42,7 +52,8 @@ func newChecker(cfg configs.PresenceHTTPConfig, m *metrics) (*checker, error) {
 		return nil, fmt.Errorf("parse lookup.presence.http.url: not an http(s) URL")
 	}
 	// No client timeout: every request carries a deadline.
-	k := &checker{base: u, token: cfg.Token, client: &http.Client{}, timeout: cfg.Timeout, m: m}
+	k := &checker{base: u, token: cfg.Token, client: &http.Client{}, timeout: cfg.Timeout, m: m,
+		notFoundTTL: cfg.NotFoundTTL, notFound: map[string]time.Time{}}
 	failures := uint32(max(cfg.BreakerFailures, 1))
 	k.cb = gobreaker.NewCircuitBreaker[Status](gobreaker.Settings{
 		Name:        "presence-http-checker",
@@ -60,6 +71,10 @@ func newChecker(cfg configs.PresenceHTTPConfig, m *metrics) (*checker, error) {
 
 // check returns Yes, No, or Unknown (404); an error means the checker could not answer.
 func (k *checker) check(ctx context.Context, e164 string) (Status, error) {
+	if k.knownNotFound(e164) {
+		k.m.checkerSeconds.WithLabelValues("not_found_cached").Observe(0)
+		return Unknown, nil
+	}
 	if k.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, k.timeout)
@@ -77,6 +92,7 @@ func (k *checker) check(ctx context.Context, e164 string) (Status, error) {
 		outcome = "error"
 	case st == Unknown:
 		outcome = "not_found"
+		k.rememberNotFound(e164)
 	}
 	k.m.checkerSeconds.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -88,6 +104,43 @@ func (k *checker) check(ctx context.Context, e164 string) (Status, error) {
 		return Unknown, fmt.Errorf("check presence: %w", err)
 	}
 	return st, nil
+}
+
+func (k *checker) knownNotFound(e164 string) bool {
+	if k.notFoundTTL <= 0 {
+		return false
+	}
+	k.nfMu.Lock()
+	defer k.nfMu.Unlock()
+	until, ok := k.notFound[e164]
+	if ok && time.Now().After(until) {
+		delete(k.notFound, e164)
+		ok = false
+	}
+	return ok
+}
+
+func (k *checker) rememberNotFound(e164 string) {
+	if k.notFoundTTL <= 0 {
+		return
+	}
+	now := time.Now()
+	k.nfMu.Lock()
+	defer k.nfMu.Unlock()
+	if len(k.notFound) >= maxNotFound {
+		for n, until := range k.notFound {
+			if now.After(until) {
+				delete(k.notFound, n)
+			}
+		}
+		for n := range k.notFound { // still full: any one goes (map order is random)
+			if len(k.notFound) < maxNotFound {
+				break
+			}
+			delete(k.notFound, n)
+		}
+	}
+	k.notFound[e164] = now.Add(k.notFoundTTL)
 }
 
 // checkerError tags a failure with its metrics reason.

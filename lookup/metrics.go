@@ -43,7 +43,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"source", "reason"}),
 		checkerSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "deflectd_presence_checker_duration_seconds",
-			Help:    "External HTTP presence checker latency by outcome (yes, no, not_found, error, timeout, breaker_open).",
+			Help:    "External HTTP presence checker latency by outcome (yes, no, not_found, not_found_cached: a remembered 404 not asked again, error, timeout, breaker_open).",
 			Buckets: fast,
 		}, []string{"outcome"}),
 		checkerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{

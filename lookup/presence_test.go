@@ -719,3 +719,65 @@ func TestStatusText(t *testing.T) {
 		t.Error("accepted status maybe")
 	}
 }
+
+// A 404 (the checker has no record) is remembered for not_found_ttl: a caller the CRM does not
+// know costs it one request, not one per call; after the TTL it is asked again, and a TTL of 0
+// asks every time.
+func TestPresenceNotFoundRemembered(t *testing.T) {
+	tests := []struct {
+		name     string
+		ttl      time.Duration
+		wantHits int64 // after three lookups
+	}{
+		{"remembered", time.Hour, 1},
+		{"not remembered", 0, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fc := newFakeChecker(t, map[string]string{numA: "404"})
+			cfg := testConfig()
+			cfg.Presence.HTTP.URL = fc.URL
+			cfg.Presence.HTTP.NotFoundTTL = tc.ttl
+			c, _ := newChain(t, cfg, newMem(t))
+			for range 3 {
+				if a := status(t, c, numA); a.Status != Unknown {
+					t.Fatalf("answer %+v, want unknown", a)
+				}
+			}
+			if got := fc.hits.Load(); got != tc.wantHits {
+				t.Errorf("checker asked %d times, want %d", got, tc.wantHits)
+			}
+		})
+	}
+	t.Run("asked again after the ttl", func(t *testing.T) {
+		fc := newFakeChecker(t, map[string]string{numA: "404"})
+		cfg := testConfig()
+		cfg.Presence.HTTP.URL = fc.URL
+		cfg.Presence.HTTP.NotFoundTTL = 100 * time.Millisecond
+		c, _ := newChain(t, cfg, newMem(t))
+		status(t, c, numA)
+		fc.mu.Lock()
+		fc.answers[numA] = "yes" // the CRM learned the number meanwhile
+		fc.mu.Unlock()
+		if a := status(t, c, numA); a.Status != Unknown || fc.hits.Load() != 1 {
+			t.Fatalf("within the ttl: %+v after %d requests, want unknown from memory", a, fc.hits.Load())
+		}
+		time.Sleep(150 * time.Millisecond)
+		if a := status(t, c, numA); a.Status != Yes || fc.hits.Load() != 2 {
+			t.Errorf("after the ttl: %+v after %d requests, want yes from the checker", a, fc.hits.Load())
+		}
+	})
+}
+
+func TestNotFoundMemoryIsBounded(t *testing.T) {
+	k := &checker{notFoundTTL: time.Hour, notFound: map[string]time.Time{}}
+	for i := range maxNotFound + 10 {
+		k.rememberNotFound(fmt.Sprintf("+9665%08d", i))
+	}
+	if n := len(k.notFound); n > maxNotFound {
+		t.Fatalf("%d numbers remembered, bound %d", n, maxNotFound)
+	}
+	if !k.knownNotFound(fmt.Sprintf("+9665%08d", maxNotFound+9)) {
+		t.Error("the newest 404 was not remembered")
+	}
+}

@@ -155,8 +155,11 @@ func TestE2EPresenceCheckerUnknownSkip(t *testing.T) {
 		t.Fatalf("final status %d (answered %v), want 480", rep.FinalStatus, rep.Answered)
 	}
 	wantResult(t, rep, "ineligible;reason=presence-unknown")
+	// The same caller again: the 404 is remembered (lookup.presence.http.not_found_ttl).
+	rep = g.call(unknown, ivr.CallOptions{Press: "1"})
+	wantResult(t, rep, "ineligible;reason=presence-unknown")
 	if n := crm.askedFor(unknown); n != 1 {
-		t.Errorf("checker asked %d times, want 1", n)
+		t.Errorf("checker asked %d times for two calls, want 1", n)
 	}
 	if s := g.session(unknown); s.Outcome != "ineligible:presence-unknown" {
 		t.Errorf("outcome = %q", s.Outcome)
