@@ -211,13 +211,24 @@ type DeflectConfig struct {
 	Cooldown        time.Duration       `yaml:"cooldown"`
 	MaxOffersPerDay int                 `yaml:"max_offers_per_day"`
 	ChatCapacity    int                 `yaml:"chat_capacity"` // open agent conversations; 0 = no limit
-	RouteTo         string              `yaml:"route_to"`      // bot|agent
-	OnDecline       string              `yaml:"on_decline"`    // bye|refer
-	ReturnTarget    string              `yaml:"return_target"` // REFER target URI
-	ConfirmTimeout  time.Duration       `yaml:"confirm_timeout"`
-	OnNoStatus      string              `yaml:"on_no_status"` // sent|failed
-	SessionTTL      time.Duration       `yaml:"session_ttl"`
-	Template        TemplateConfig      `yaml:"template"`
+	// Queues tunes the policy per queue (the INVITE's X-Queue, the eligibility API's queue),
+	// by name, case-insensitive; OtherQueues (offer|skip) is for every queue not listed, and for
+	// calls that name none.
+	Queues         map[string]QueueConfig `yaml:"queues"`
+	OtherQueues    string                 `yaml:"other_queues"`
+	RouteTo        string                 `yaml:"route_to"`      // bot|agent
+	OnDecline      string                 `yaml:"on_decline"`    // bye|refer
+	ReturnTarget   string                 `yaml:"return_target"` // REFER target URI
+	ConfirmTimeout time.Duration          `yaml:"confirm_timeout"`
+	OnNoStatus     string                 `yaml:"on_no_status"` // sent|failed
+	SessionTTL     time.Duration          `yaml:"session_ttl"`
+	Template       TemplateConfig         `yaml:"template"`
+}
+
+// QueueConfig is one queue's part of the policy.
+type QueueConfig struct {
+	Skip    bool          `yaml:"skip"`     // never offer to callers of this queue
+	MinWait time.Duration `yaml:"min_wait"` // replaces deflect.min_wait; 0 = deflect.min_wait
 }
 
 // BusinessHoursConfig limits offers to opening hours; empty Open/Close = always.
@@ -356,6 +367,7 @@ func Default() Config {
 			AllowedTypes:    []string{"mobile", "fixed-line-or-mobile"},
 			MinWait:         60 * time.Second,
 			MissingWait:     "offer",
+			OtherQueues:     "offer",
 			Cooldown:        24 * time.Hour,
 			MaxOffersPerDay: 3,
 			RouteTo:         "bot",

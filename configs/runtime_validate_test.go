@@ -3,6 +3,7 @@ package configs
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateRuntime(t *testing.T) {
@@ -22,6 +23,38 @@ func TestValidateRuntime(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
 			c.Runtime.GCPercent = tc.gc
+			err := c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateQueues(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string // substring of the error; "" = valid
+	}{
+		{"none", func(*Config) {}, ""},
+		{"skip and min wait", func(c *Config) {
+			c.Deflect.Queues = map[string]QueueConfig{"vip": {Skip: true}, "billing": {MinWait: 2 * time.Minute}}
+		}, ""},
+		{"negative min wait", func(c *Config) { c.Deflect.Queues = map[string]QueueConfig{"billing": {MinWait: -time.Second}} }, "deflect.queues.billing.min_wait"},
+		{"empty name", func(c *Config) { c.Deflect.Queues = map[string]QueueConfig{" ": {}} }, "deflect.queues"},
+		{"other queues", func(c *Config) { c.Deflect.OtherQueues = "maybe" }, "deflect.other_queues"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.mod(&c)
 			err := c.Validate()
 			if tc.want == "" {
 				if err != nil {

@@ -178,6 +178,15 @@ func (c Config) Validate() error {
 	d := c.Deflect
 	oneOf("deflect.unknown_presence", d.UnknownPresence, "offer", "skip")
 	oneOf("deflect.missing_wait", d.MissingWait, "offer", "skip")
+	oneOf("deflect.other_queues", d.OtherQueues, "offer", "skip")
+	for name, q := range d.Queues {
+		if strings.TrimSpace(name) == "" {
+			bad("deflect.queues", "a queue name is empty")
+		}
+		if q.MinWait < 0 {
+			bad("deflect.queues."+name+".min_wait", "must not be negative, got %s", q.MinWait)
+		}
+	}
 	oneOf("deflect.route_to", d.RouteTo, "bot", "agent")
 	oneOf("deflect.on_decline", d.OnDecline, "bye", "refer")
 	oneOf("deflect.on_no_status", d.OnNoStatus, "sent", "failed")

@@ -16,6 +16,7 @@ const (
 	ReasonInvalidNumber       = "invalid-number"
 	ReasonNotMobile           = "not-mobile"
 	ReasonRegion              = "region"
+	ReasonQueue               = "queue"
 	ReasonWaitTooShort        = "wait-too-short"
 	ReasonWaitUnknown         = "wait-unknown"
 	ReasonClosed              = "closed"
@@ -31,6 +32,7 @@ const (
 // Facts is everything the policy looks at for one call. The Service gathers them; Policy is pure.
 type Facts struct {
 	Number       lookup.Number
+	Queue        string
 	WaitEstimate int // seconds; -1 = unknown
 	Now          time.Time
 
@@ -56,6 +58,8 @@ type Policy struct {
 	maxPerDay   int
 	capacity    int
 	unknownSkip bool
+	queues      map[string]configs.QueueConfig // lower-case name
+	otherSkip   bool
 }
 
 var weekdays = map[string]time.Weekday{
@@ -77,6 +81,13 @@ func NewPolicy(c configs.DeflectConfig) (*Policy, error) {
 		maxPerDay:   c.MaxOffersPerDay,
 		capacity:    c.ChatCapacity,
 		unknownSkip: c.UnknownPresence == "skip",
+		otherSkip:   c.OtherQueues == "skip",
+	}
+	if len(c.Queues) > 0 {
+		p.queues = make(map[string]configs.QueueConfig, len(c.Queues))
+		for name, q := range c.Queues {
+			p.queues[strings.ToLower(strings.TrimSpace(name))] = q
+		}
 	}
 	bh := c.BusinessHours
 	if bh.TimeZone != "" {
@@ -122,10 +133,10 @@ func minutesOf(hhmm string) (int, error) {
 	return t.Hour()*60 + t.Minute(), nil
 }
 
-// Static applies the rules that need no stored facts: number, type, region, business hours and
-// wait estimate. "" means they all pass. The Service runs it first so that clearly ineligible
-// calls cost no store round trip.
-func (p *Policy) Static(n lookup.Number, wait int, now time.Time) string {
+// Static applies the rules that need no stored facts: number, type, region, queue, business
+// hours and wait estimate (the queue's minimum wait when it has one). "" means they all pass.
+// The Service runs it first so that clearly ineligible calls cost no store round trip.
+func (p *Policy) Static(n lookup.Number, queue string, wait int, now time.Time) string {
 	if !n.Valid || n.E164 == "" {
 		return ReasonInvalidNumber
 	}
@@ -138,6 +149,17 @@ func (p *Policy) Static(n lookup.Number, wait int, now time.Time) string {
 	if len(p.regions) > 0 && !slices.Contains(p.regions, n.Region) {
 		return ReasonRegion
 	}
+	minWait := p.minWait
+	if q, ok := p.queues[strings.ToLower(strings.TrimSpace(queue))]; ok {
+		if q.Skip {
+			return ReasonQueue
+		}
+		if q.MinWait > 0 {
+			minWait = int(q.MinWait / time.Second)
+		}
+	} else if p.otherSkip {
+		return ReasonQueue
+	}
 	if !p.isOpen(now) {
 		return ReasonClosed
 	}
@@ -145,7 +167,7 @@ func (p *Policy) Static(n lookup.Number, wait int, now time.Time) string {
 		if p.missingWait == "skip" {
 			return ReasonWaitUnknown
 		}
-	} else if wait < p.minWait {
+	} else if wait < minWait {
 		return ReasonWaitTooShort
 	}
 	return ""
@@ -153,7 +175,7 @@ func (p *Policy) Static(n lookup.Number, wait int, now time.Time) string {
 
 // Check applies every rule in order; "" means eligible.
 func (p *Policy) Check(f Facts) string {
-	if r := p.Static(f.Number, f.WaitEstimate, f.Now); r != "" {
+	if r := p.Static(f.Number, f.Queue, f.WaitEstimate, f.Now); r != "" {
 		return r
 	}
 	if f.OptedOut {

@@ -23,6 +23,9 @@ func TestPolicyCheck(t *testing.T) {
 	hours := func(c *configs.DeflectConfig) {
 		c.BusinessHours = configs.BusinessHoursConfig{TimeZone: "Asia/Riyadh", Days: []string{"sun", "mon", "tue", "wed", "thu"}, Open: "08:00", Close: "17:00", Holidays: []string{"2026-12-02"}}
 	}
+	queues := func(c *configs.DeflectConfig) {
+		c.Queues = map[string]configs.QueueConfig{"billing": {MinWait: 120 * time.Second}, "VIP": {Skip: true}, "support": {}}
+	}
 	ok := func() Facts {
 		return Facts{Number: mobile, WaitEstimate: 300, Now: wedMorning, Presence: lookup.Unknown}
 	}
@@ -74,6 +77,14 @@ func TestPolicyCheck(t *testing.T) {
 		{name: "unknown presence skipped", cfg: func(c *configs.DeflectConfig) { c.UnknownPresence = "skip" }, want: ReasonPresenceUnknown},
 		{name: "whatsapp circuit open", facts: func(f *Facts) { f.WhatsAppDown = true }, want: ReasonWhatsAppUnavailable},
 		{name: "static rules come first", facts: func(f *Facts) { f.Number = landline; f.OptedOut = true }, want: ReasonNotMobile},
+		{name: "queue skipped", cfg: queues, facts: func(f *Facts) { f.Queue = "VIP" }, want: ReasonQueue},
+		{name: "queue with its own min wait, too short", cfg: queues, facts: func(f *Facts) { f.Queue = "billing"; f.WaitEstimate = 119 }, want: ReasonWaitTooShort},
+		{name: "queue with its own min wait, long enough", cfg: queues, facts: func(f *Facts) { f.Queue = " Billing "; f.WaitEstimate = 120 }, want: ""},
+		{name: "queue listed without min wait keeps deflect.min_wait", cfg: queues, facts: func(f *Facts) { f.Queue = "support"; f.WaitEstimate = 59 }, want: ReasonWaitTooShort},
+		{name: "other queue offered by default", cfg: queues, facts: func(f *Facts) { f.Queue = "sales" }, want: ""},
+		{name: "other queue skipped", cfg: func(c *configs.DeflectConfig) { queues(c); c.OtherQueues = "skip" }, facts: func(f *Facts) { f.Queue = "sales" }, want: ReasonQueue},
+		{name: "no queue named counts as other", cfg: func(c *configs.DeflectConfig) { queues(c); c.OtherQueues = "skip" }, want: ReasonQueue},
+		{name: "listed queue offered when others are skipped", cfg: func(c *configs.DeflectConfig) { queues(c); c.OtherQueues = "skip" }, facts: func(f *Facts) { f.Queue = "support" }, want: ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -149,8 +149,8 @@ type Eligibility struct {
 
 // Check runs the whole policy for a number without creating a session or recording an offer
 // (the pre-qualify API). wait is in seconds, -1 when unknown.
-func (s *Service) Check(ctx context.Context, n lookup.Number, wait int) (Eligibility, error) {
-	reason, _, err := s.evaluate(ctx, n, wait, s.now())
+func (s *Service) Check(ctx context.Context, n lookup.Number, queue string, wait int) (Eligibility, error) {
+	reason, _, err := s.evaluate(ctx, n, queue, wait, s.now())
 	if err != nil {
 		return Eligibility{}, err
 	}
@@ -169,11 +169,11 @@ func (s *Service) LanguageFor(region string) string {
 // (no store round trip for a landline); the stored facts are then read concurrently, so that a
 // Redis-backed decision costs one round trip of latency, not four. prior is what presence said
 // ("" when a rule of the number's own refused it first).
-func (s *Service) evaluate(ctx context.Context, n lookup.Number, wait int, now time.Time) (reason, prior string, err error) {
-	if r := s.policy.Static(n, wait, now); r != "" {
+func (s *Service) evaluate(ctx context.Context, n lookup.Number, queue string, wait int, now time.Time) (reason, prior string, err error) {
+	if r := s.policy.Static(n, queue, wait, now); r != "" {
 		return r, "", nil
 	}
-	f := Facts{Number: n, WaitEstimate: wait, Now: now, WhatsAppDown: !s.WhatsAppAvailable(), Presence: lookup.Unknown}
+	f := Facts{Number: n, Queue: queue, WaitEstimate: wait, Now: now, WhatsAppDown: !s.WhatsAppAvailable(), Presence: lookup.Unknown}
 	sctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var g errgroup.Group
@@ -243,7 +243,7 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 	}
 	log := s.log.With("call_id", c.CallID, "session_id", sess.ID)
 
-	reason, prior, err := s.evaluate(ctx, c.Caller, c.WaitEstimate, now)
+	reason, prior, err := s.evaluate(ctx, c.Caller, c.Queue, c.WaitEstimate, now)
 	if err != nil {
 		s.m.decisions.WithLabelValues("error", "store-unavailable").Inc()
 		log.Error("decide: cannot read policy facts", "err", err)

@@ -181,6 +181,12 @@ func TestDecideIneligible(t *testing.T) {
 			c.Deflect.ChatCapacity = 2
 			o.Chats = chatCount(2)
 		}, want: ReasonChatCapacity},
+		{name: "queue never deflected (X-Queue billing)", number: "+966501234567", tweak: func(c *configs.Config, _ *Options) {
+			c.Deflect.Queues = map[string]configs.QueueConfig{"Billing": {Skip: true}}
+		}, want: ReasonQueue},
+		{name: "queue's own min wait (X-Wait-Estimate 300)", number: "+966501234567", tweak: func(c *configs.Config, _ *Options) {
+			c.Deflect.Queues = map[string]configs.QueueConfig{"billing": {MinWait: 10 * time.Minute}}
+		}, want: ReasonWaitTooShort},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -578,7 +584,7 @@ func TestCheckCreatesNothing(t *testing.T) {
 	ctx := context.Background()
 	n, _ := lookup.Normalize("+966501234567", "SA")
 	for range 3 {
-		e, err := h.svc.Check(ctx, n, 120)
+		e, err := h.svc.Check(ctx, n, "", 120)
 		if err != nil || !e.Eligible || e.Language != "ar" {
 			t.Fatalf("Check = %+v, %v", e, err)
 		}

@@ -29,7 +29,7 @@ func OpenAPI() []byte { return openapiYAML }
 
 // Engine answers the pre-qualify question (deflect.Service).
 type Engine interface {
-	Check(ctx context.Context, n lookup.Number, wait int) (deflect.Eligibility, error)
+	Check(ctx context.Context, n lookup.Number, queue string, wait int) (deflect.Eligibility, error)
 }
 
 // Sessions reads sessions for the results API (the store).

@@ -47,6 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	cfg := configs.Default()
 	cfg.API.AdminToken = adminToken
+	cfg.Deflect.Queues = map[string]configs.QueueConfig{"vip": {Skip: true}}
 	cfg.API.Tokens = []configs.TokenConfig{
 		{Name: "desk", Token: agentToken, Scopes: []string{"agent"}},
 		{Name: "pbx", Token: pbxToken, Scopes: []string{"pbx"}},
@@ -150,6 +151,7 @@ func TestEligibility(t *testing.T) {
 		{"short wait", "number=%2B966501234567&wait=10", map[string]any{"eligible": false, "reason": "wait-too-short"}},
 		{"british mobile speaks english", "number=%2B447911123456&wait=300", map[string]any{"eligible": true, "language": "en"}},
 		{"junk", "number=banana", map[string]any{"eligible": false, "reason": "invalid-number"}},
+		{"queue never deflected", "number=%2B966501234567&queue=VIP&wait=300", map[string]any{"eligible": false, "reason": "queue"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

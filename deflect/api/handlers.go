@@ -48,7 +48,7 @@ func (s *server) eligibility(c *gin.Context) {
 	}
 	ctx, cancel := s.ctx(c)
 	defer cancel()
-	e, err := s.o.Engine.Check(ctx, n, wait)
+	e, err := s.o.Engine.Check(ctx, n, c.Query("queue"), wait)
 	if err != nil {
 		s.storeError(c, err)
 		return
