@@ -128,13 +128,15 @@ func (k *checker) rememberNotFound(e164 string) {
 	k.nfMu.Lock()
 	defer k.nfMu.Unlock()
 	if len(k.notFound) >= maxNotFound {
+		// Full: drop the expired, and if that is not a tenth, a tenth at random (map order), so
+		// the next inserts are cheap again.
 		for n, until := range k.notFound {
 			if now.After(until) {
 				delete(k.notFound, n)
 			}
 		}
-		for n := range k.notFound { // still full: any one goes (map order is random)
-			if len(k.notFound) < maxNotFound {
+		for n := range k.notFound {
+			if len(k.notFound) <= maxNotFound-maxNotFound/10 {
 				break
 			}
 			delete(k.notFound, n)
