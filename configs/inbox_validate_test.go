@@ -20,19 +20,24 @@ func TestValidateInbox(t *testing.T) {
 		{"desk with secret", func(c *Config) { c.Inbox.DeskWebhookURL, c.Inbox.DeskSecret = "https://desk.example/hook", "s" }, ""},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := Default()
-			tc.mod(&c)
-			err := c.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one naming %s", err, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkValidate(t, tc.mod, tc.want) })
+	}
+}
+
+// checkValidate runs Validate on the defaults changed by mod: want "" means valid, else a
+// substring of the error (the key's name).
+func checkValidate(t *testing.T, mod func(*Config), want string) {
+	t.Helper()
+	c := Default()
+	mod(&c)
+	err := c.Validate()
+	if want == "" {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want one naming %s", err, want)
 	}
 }

@@ -1,7 +1,6 @@
 package configs
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -21,18 +20,7 @@ func TestValidateRuntime(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c := Default()
-			c.Runtime.GCPercent = tc.gc
-			err := c.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one naming %s", err, tc.want)
-			}
+			checkValidate(t, func(c *Config) { c.Runtime.GCPercent = tc.gc }, tc.want)
 		})
 	}
 }
@@ -52,19 +40,6 @@ func TestValidateQueues(t *testing.T) {
 		{"other queues", func(c *Config) { c.Deflect.OtherQueues = "maybe" }, "deflect.other_queues"},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c := Default()
-			tc.mod(&c)
-			err := c.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want one naming %s", err, tc.want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkValidate(t, tc.mod, tc.want) })
 	}
 }

@@ -58,7 +58,6 @@ type call struct {
 	ok200    *sip.Response  // our 200 OK, retransmitted until the ACK comes
 	conn     sip.Connection // the INVITE's connection: the 200 OK goes back the way it came
 	late     bool           // the INVITE had no SDP: the offer is ours, the answer in the ACK
-	dialogID string
 	info     CallInfo
 	session  string
 	lang     string
@@ -206,7 +205,7 @@ func (c *call) run() bool {
 		c.respond(400, "Bad Request")
 		return false
 	}
-	c.dlg, c.dialogID, c.late = dlg, dlg.id, len(c.req.Body()) == 0
+	c.dlg, c.late = dlg, len(c.req.Body()) == 0
 	if tx, ok := c.tx.(interface{ Connection() sip.Connection }); ok {
 		c.conn = tx.Connection()
 	}
@@ -324,7 +323,7 @@ func (c *call) answerCall() (o Outcome, answered bool) {
 				reason = "no-common-codec"
 			}
 			c.logAt(slog.LevelInfo, "sdp offer refused", "reason", reason)
-			c.respond(488, "Not Acceptable Here", sip.NewHeader("Warning", `304 deflectd "Media type not available"`))
+			c.respond(488, "Not Acceptable Here", noMediaWarning())
 			return Outcome{Result: ResultFailed, Reason: reason}, false
 		}
 	}
@@ -455,6 +454,11 @@ func (c *call) end(o Outcome) {
 	c.stream.Close()
 	c.finish(o)
 	c.release()
+}
+
+// noMediaWarning goes with a 488 (RFC 3261 20.43, code 304).
+func noMediaWarning() sip.Header {
+	return sip.NewHeader("Warning", `304 deflectd "Media type not available"`)
 }
 
 // contact is our Contact for the call's transport.
@@ -601,7 +605,7 @@ func (c *call) onReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		ans, p, err := media.Renegotiate(body, req.Body(), c.s.mediaIP(c.info.Source), c.stream.LocalPort())
 		if err != nil {
 			c.logAt(slog.LevelInfo, "re-invite offer refused, session unchanged", "error", err)
-			c.s.reply(req, tx, 488, "Not Acceptable Here", sip.NewHeader("Warning", `304 deflectd "Media type not available"`))
+			c.s.reply(req, tx, 488, "Not Acceptable Here", noMediaWarning())
 			return
 		}
 		body, params, moved = ans, p, true

@@ -319,6 +319,12 @@ func (r *rawUDP) invite(branch, callID, extra, body string) string {
 		r.dst, r.port(), branch, r.dst, callID, r.port(), extra, ct, len(body), body)
 }
 
+// reinvite builds a re-INVITE in the dialog toTag of an INVITE from this socket.
+func (r *rawUDP) reinvite(branch, callID string, cseq int, toTag, body string) string {
+	m := strings.Replace(r.invite(branch, callID, "", body), "CSeq: 1 INVITE", fmt.Sprintf("CSeq: %d INVITE", cseq), 1)
+	return strings.Replace(m, fmt.Sprintf("To: <sip:ivr@%s>", r.dst), fmt.Sprintf("To: <sip:ivr@%s>;tag=%s", r.dst, toTag), 1)
+}
+
 func (r *rawUDP) request(method, branch, callID string, cseq int, toTag, extra string) string {
 	to := fmt.Sprintf("<sip:ivr@%s>", r.dst)
 	if toTag != "" {

@@ -618,15 +618,15 @@ func (s *Server) handleNotify(req *sip.Request, tx sip.ServerTransaction) {
 
 func (s *Server) register(c *call) {
 	s.mu.Lock()
-	s.calls[c.dialogID] = c
+	s.calls[c.dlg.id] = c
 	s.answered[c.dlg.inviteKey()] = c
 	s.mu.Unlock()
 }
 
 func (s *Server) unregister(c *call) {
 	s.mu.Lock()
-	if s.calls[c.dialogID] == c {
-		delete(s.calls, c.dialogID)
+	if s.calls[c.dlg.id] == c {
+		delete(s.calls, c.dlg.id)
 	}
 	if k := c.dlg.inviteKey(); s.answered[k] == c {
 		delete(s.answered, k)

@@ -490,10 +490,7 @@ func TestReinviteAndCallerBye(t *testing.T) {
 	tag := toTag(ok)
 	r.send(r.request("ACK", "z9hG4bK-re1ack", "re@test", 1, tag, ""))
 
-	reinvite := strings.Replace(r.invite("z9hG4bK-re2", "re@test", "", sdpOffer(40010, "8 101", "8 PCMA/8000", "101 telephone-event/8000")),
-		"CSeq: 1 INVITE", "CSeq: 2 INVITE", 1)
-	reinvite = strings.Replace(reinvite, fmt.Sprintf("To: <sip:ivr@%s>", r.dst), fmt.Sprintf("To: <sip:ivr@%s>;tag=%s", r.dst, tag), 1)
-	r.send(reinvite)
+	r.send(r.reinvite("z9hG4bK-re2", "re@test", 2, tag, sdpOffer(40010, "8 101", "8 PCMA/8000", "101 telephone-event/8000")))
 	re := r.recvResponse(3*time.Second, 200)
 	for re.CSeq().SeqNo != 2 { // a late retransmission of the first 200 OK
 		re = r.recvResponse(3*time.Second, 200)
@@ -653,9 +650,7 @@ func TestReinviteHoldResumeAndMove(t *testing.T) {
 
 	reinvite := func(branch string, cseq int, body string) *sip.Response {
 		t.Helper()
-		m := strings.Replace(r.invite(branch, "move@test", "", body), "CSeq: 1 INVITE", fmt.Sprintf("CSeq: %d INVITE", cseq), 1)
-		m = strings.Replace(m, fmt.Sprintf("To: <sip:ivr@%s>", r.dst), fmt.Sprintf("To: <sip:ivr@%s>;tag=%s", r.dst, tag), 1)
-		r.send(m)
+		r.send(r.reinvite(branch, "move@test", cseq, tag, body))
 		res := r.recvResponse(3*time.Second, 200)
 		for res.CSeq().SeqNo != uint32(cseq) {
 			res = r.recvResponse(3*time.Second, 200)
