@@ -14,7 +14,7 @@ test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -timeout 25m ./...
 	$(GO) test -run 'DoesNotAllocate' ./ivr/media/   # allocation checks: built only without -race
-	bash deploy/loadtest/smoke.sh
+	bash deploy/scripts/cold-smoke.sh   # the load smoke from an empty build cache, as on a fresh machine
 
 test-deps:
 	bash deploy/scripts/install-test-deps.sh
