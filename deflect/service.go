@@ -293,6 +293,12 @@ type Decision = ivr.Decision
 
 // Accept sends the template and waits for its status while the caller hears a hold tone.
 func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult {
+	return s.accept(ctx, sessionID, true)
+}
+
+// accept sends the session's template; with waitStatus it also waits (up to the confirmation
+// budget) for the message's first status, else the Graph API's acceptance is the answer.
+func (s *Service) accept(ctx context.Context, sessionID string, waitStatus bool) ivr.AcceptResult {
 	start := time.Now() // the IVR calls Accept right after the key press: the DTMF→send clock starts here
 	log := s.log.With("session_id", sessionID)
 	s.m.accepts.Inc()
@@ -359,6 +365,12 @@ func (s *Service) Accept(ctx context.Context, sessionID string) ivr.AcceptResult
 		x.WAMessageID, x.WAID = sent.MessageID, sent.WAID
 		stamp(x, StepSent, s.now())
 	})
+	if !waitStatus {
+		s.observe(sess, "deflected")
+		s.seed(ctx, sess, sent)
+		log.Info("deflected", "status", "accepted by the Graph API")
+		return ivr.AcceptResult{Deflected: true}
+	}
 
 	waitCtx, cancelWait := context.WithDeadline(ctx, deadline)
 	u, got := s.hub.wait(waitCtx, sent.MessageID)

@@ -259,6 +259,8 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 			MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
 			Region:           cfg.Lookup.DefaultRegion,
 			Engine:           g.engine,
+			Deflector:        g.engine,
+			Idempotency:      g.store,
 			Sessions:         g.store,
 			Presence:         g.presence,
 			Webhook:          webhook,

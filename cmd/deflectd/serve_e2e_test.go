@@ -170,16 +170,18 @@ func (g *testGateway) call(from string, o ivr.CallOptions) ivr.CallReport {
 }
 
 type apiSession struct {
-	ID       string            `json:"id"`
-	CallID   string            `json:"call_id"`
-	Caller   string            `json:"caller"`
-	Queue    string            `json:"queue"`
-	State    string            `json:"state"`
-	Outcome  string            `json:"outcome"`
-	Reason   string            `json:"reason"`
-	Context  map[string]string `json:"context"`
-	Instance string            `json:"instance"`
-	WhatsApp struct {
+	ID         string            `json:"id"`
+	CallID     string            `json:"call_id"`
+	Caller     string            `json:"caller"`
+	Queue      string            `json:"queue"`
+	CustomerID string            `json:"customer_id"`
+	IVRPath    []string          `json:"ivr_path"`
+	State      string            `json:"state"`
+	Outcome    string            `json:"outcome"`
+	Reason     string            `json:"reason"`
+	Context    map[string]string `json:"context"`
+	Instance   string            `json:"instance"`
+	WhatsApp   struct {
 		MessageID string `json:"message_id"`
 		Status    string `json:"status"`
 	} `json:"whatsapp"`

@@ -49,9 +49,13 @@ type Options struct {
 	MaxBodyBytes int64  // request body limit for /api/v1; default 1 MiB
 	Region       string // default region for numbers without a country code
 
-	Engine   Engine
-	Sessions Sessions
-	Presence PresenceAdmin
+	Engine Engine
+	// Deflector runs POST /api/v1/deflections and Idempotency keeps its Idempotency-Key
+	// answers (both nil: the route answers 503).
+	Deflector   Deflector
+	Idempotency IdempotencyStore
+	Sessions    Sessions
+	Presence    PresenceAdmin
 
 	Webhook  http.Handler // /webhooks/whatsapp
 	Sandbox  http.Handler // /sandbox/graph/... and /_sandbox/... when whatsapp.provider is sandbox
@@ -125,6 +129,7 @@ func New(o Options) http.Handler {
 	v1 := r.Group("/api/v1", s.limitBody)
 	v1.GET("/openapi.yaml", func(c *gin.Context) { c.Data(http.StatusOK, "application/yaml; charset=utf-8", openapiYAML) })
 	v1.GET("/eligibility", s.auth(ScopePBX), s.eligibility)
+	v1.POST("/deflections", s.auth(ScopePBX), s.deflect)
 	v1.GET("/sessions", s.auth(ScopeAgent), s.listSessions)
 	v1.GET("/sessions/:id", s.auth(ScopeAgent), s.getSession)
 	v1.GET("/presence/:number", s.auth(ScopeAdmin), s.getPresence)
