@@ -123,6 +123,8 @@ func TestAuthAndScopes(t *testing.T) {
 		{"presence import agent", "POST", "/api/v1/presence", agentToken, `{"entries":[]}`, 403},
 		{"presence import empty", "POST", "/api/v1/presence", adminToken, `{"entries":[]}`, 400},
 		{"openapi is public", "GET", "/api/v1/openapi.yaml", "", "", 200},
+		{"deflections agent", "POST", "/api/v1/deflections", agentToken, `{"number":"+966501234567"}`, 403},
+		{"deflections without token", "POST", "/api/v1/deflections", "", `{"number":"+966501234567"}`, 401},
 		{"healthz", "GET", "/healthz", "", "", 200},
 		{"unknown endpoint", "GET", "/api/v1/nothing", adminToken, "", 404},
 	}
@@ -425,5 +427,36 @@ func TestOpenAPIRefsResolve(t *testing.T) {
 	walk(doc)
 	if n == 0 {
 		t.Fatal("no $ref found; the walk is broken")
+	}
+}
+
+// TestBearerSchemeIsCaseInsensitive: RFC 9110 makes the authentication scheme case-insensitive.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	f := newFixture(t)
+	tests := []struct {
+		name, header string
+		want         int
+	}{
+		{"canonical", "Bearer " + pbxToken, 200},
+		{"lower case", "bearer " + pbxToken, 200},
+		{"upper case", "BEARER " + pbxToken, 200},
+		{"two spaces", "Bearer  " + pbxToken, 200},
+		{"other scheme", "Basic " + pbxToken, 401},
+		{"scheme only", "Bearer", 401},
+		{"no space", "Bearer" + pbxToken, 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", f.srv.URL+"/api/v1/eligibility?number=%2B966501234567", nil)
+			req.Header.Set("Authorization", tt.header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tt.want {
+				t.Errorf("Authorization %q = %d, want %d", tt.header, resp.StatusCode, tt.want)
+			}
+		})
 	}
 }

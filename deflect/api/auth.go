@@ -42,9 +42,8 @@ func tokensOf(c configs.APIConfig) []token {
 // in constant time, and every configured token is compared, so timing tells nothing.
 func (s *server) auth(scope string) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		h := c.GetHeader("Authorization")
-		bearer, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok || bearer == "" {
+		bearer, ok := bearerToken(c.GetHeader("Authorization"))
+		if !ok {
 			c.Header("WWW-Authenticate", `Bearer realm="deflectd"`)
 			fail(c, http.StatusUnauthorized, "missing bearer token")
 			return
@@ -68,4 +67,15 @@ func (s *server) auth(scope string) gin.HandlerFunc {
 		c.Set("token", match.name)
 		c.Next()
 	}
+}
+
+// bearerToken takes the token of an "Authorization: Bearer <token>" header. The scheme is
+// case-insensitive (RFC 9110 section 11.1), so "bearer" and "BEARER" work too.
+func bearerToken(h string) (string, bool) {
+	scheme, token, found := strings.Cut(h, " ")
+	token = strings.TrimLeft(token, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
 }
