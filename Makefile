@@ -3,7 +3,7 @@
 GO ?= go
 # nomsgpack: gin without its MessagePack codec, which deflectd never uses (≈ 2 MiB less resident
 # binary; BENCHMARKS.md). The load harness builds with the same flags.
-BUILD_FLAGS ?= -trimpath -tags nomsgpack -ldflags "-s -w"
+BUILD_FLAGS ?= -buildvcs=auto -trimpath -tags nomsgpack -ldflags "-s -w"
 
 .PHONY: run test test-deps build vet bench
 

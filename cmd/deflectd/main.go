@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version may be set at build time with -ldflags "-X main.version=..."; else buildVersion reads
+// what the Go toolchain recorded in the binary.
+var version = ""
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Environ())) }
 
@@ -79,7 +81,24 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newNotifyCmd(g),
 		newCallCmd(g),
 	)
+	argsAreUsage(root)
 	return root
+}
+
+// argsAreUsage makes argument errors of every command (an unknown command, a missing or extra
+// argument) exit with status 2, like flag errors: they are the user's input, not a failure.
+func argsAreUsage(c *cobra.Command) {
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageErr(err)
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		argsAreUsage(sub)
+	}
 }
 
 func newVersionCmd(g *globals) *cobra.Command {
@@ -88,8 +107,48 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			_, err := fmt.Fprintln(g.stdout, "deflectd", version)
+			_, err := fmt.Fprintln(g.stdout, "deflectd", buildVersion())
 			return err
 		},
 	}
+}
+
+// buildVersion is the version set at link time, else the module version (go install
+// module@version), else the VCS revision the binary was built from (+dirty when modified), else
+// "dev" (go run, or a build outside a repository).
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	return versionOf(bi)
+}
+
+// versionOf is buildVersion's reading of the toolchain's build information.
+func versionOf(bi *debug.BuildInfo) string {
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			modified = s.Value
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if modified == "true" {
+		rev += "+dirty"
+	}
+	return rev
 }

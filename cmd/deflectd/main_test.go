@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -171,4 +172,44 @@ func TestMain(m *testing.M) {
 		_ = os.RemoveAll(filepath.Dir(binPath))
 	}
 	os.Exit(code)
+}
+
+func TestUnknownCommandAndBadArgumentsExit2(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"unknown command", []string{"bogus"}},
+		{"missing argument", []string{"check-number"}},
+		{"unknown flag", []string{"version", "--nope"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, errOut, code := runCLI(t, testEnv(), tt.args...); code != 2 {
+				t.Errorf("deflectd %v: exit %d (%s), want 2", tt.args, code, errOut)
+			}
+		})
+	}
+}
+
+func TestVersionOfBuildInfo(t *testing.T) {
+	tests := []struct {
+		name string
+		bi   debug.BuildInfo
+		want string
+	}{
+		{"module version", debug.BuildInfo{Main: debug.Module{Version: "v1.2.3"}}, "v1.2.3"},
+		{"vcs revision", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "8b691f8d11475f7855091914eccd63968fe21051"}, {Key: "vcs.modified", Value: "false"}}}, "8b691f8d1147"},
+		{"dirty tree", debug.BuildInfo{Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "8b691f8d1147"}, {Key: "vcs.modified", Value: "true"}}}, "8b691f8d1147+dirty"},
+		{"nothing recorded", debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := versionOf(&tt.bi); got != tt.want {
+				t.Errorf("versionOf = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }
