@@ -332,7 +332,7 @@ func Default() Config {
 			WebhookClaimIdle: 30 * time.Second,
 			Sandbox: SandboxConfig{
 				Templates: []TemplateDef{
-					{Name: "call_deflection", Languages: []string{"en", "ar"}, BodyParams: 1, Buttons: 2},
+					{Name: "call_deflection", Languages: []string{"en", "ar", "fr"}, BodyParams: 1, Buttons: 2},
 					{Name: "licence_renewal", Languages: []string{"en", "ar"}, BodyParams: 2},
 				},
 				StatusDelay: 300 * time.Millisecond,
@@ -358,9 +358,9 @@ func Default() Config {
 		},
 		IVR: IVRConfig{
 			DefaultLanguage:   "en",
-			RegionLanguages:   map[string]string{"SA": "ar", "AE": "ar", "EG": "ar", "JO": "ar", "KW": "ar", "QA": "ar", "BH": "ar", "OM": "ar"},
-			FirstDigitTimeout: 8 * time.Second,
-			OfferRepeats:      2,
+			RegionLanguages:   map[string]string{"SA": "ar", "AE": "ar", "EG": "ar", "JO": "ar", "KW": "ar", "QA": "ar", "BH": "ar", "OM": "ar", "FR": "fr", "MC": "fr", "SN": "fr", "CI": "fr"},
+			FirstDigitTimeout: 6 * time.Second, // offer ≤ 8 s + 6 s + return prompt: a silent caller is back in queue within 20 s
+			OfferRepeats:      1,
 		},
 		Deflect: DeflectConfig{
 			UnknownPresence: "offer",
@@ -377,7 +377,7 @@ func Default() Config {
 			SessionTTL:      30 * 24 * time.Hour,
 			Template: TemplateConfig{
 				Name:      "call_deflection",
-				Languages: map[string]string{"en": "en", "ar": "ar"},
+				Languages: map[string]string{"en": "en", "ar": "ar", "fr": "fr"},
 				Params:    []string{"{{.Queue}}"},
 				Buttons:   []string{"wa", "agent"},
 			},

@@ -124,7 +124,7 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 		cfg.IVR.OfferRepeats = 1
 	}
 	if cfg.IVR.FirstDigitTimeout <= 0 {
-		cfg.IVR.FirstDigitTimeout = 8 * time.Second
+		cfg.IVR.FirstDigitTimeout = 6 * time.Second
 	}
 	if cfg.SIP.RetryAfter <= 0 {
 		cfg.SIP.RetryAfter = 30 * time.Second

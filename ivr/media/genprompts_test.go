@@ -30,7 +30,7 @@ func TestGenPromptsScript(t *testing.T) {
 	}
 	same := 0
 	names := []string{PromptOffer, PromptSent, PromptReturnQueue, PromptNotReachable, PromptInvalid, PromptGoodbye}
-	for _, lang := range []string{"en", "ar"} {
+	for _, lang := range []string{"en", "ar", "fr"} {
 		for _, n := range names {
 			gen, err := os.ReadFile(filepath.Join(out, lang, n+".wav"))
 			if err != nil {
@@ -48,5 +48,5 @@ func TestGenPromptsScript(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d of %d generated prompts are byte-identical to the committed ones", same, 2*len(names))
+	t.Logf("%d of %d generated prompts are byte-identical to the committed ones", same, 3*len(names))
 }
