@@ -27,6 +27,9 @@ const (
 	ReasonNotOnWhatsApp       = "not-on-whatsapp"
 	ReasonPresenceUnknown     = "presence-unknown"
 	ReasonWhatsAppUnavailable = "whatsapp-unavailable"
+	// ReasonWhatsAppBusy: the Graph API send budget (messages per second of the phone number) is
+	// taken by the callers already offered; offering more would promise what cannot be sent.
+	ReasonWhatsAppBusy = "whatsapp-busy"
 )
 
 // Facts is everything the policy looks at for one call. The Service gathers them; Policy is pure.

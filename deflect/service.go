@@ -31,6 +31,9 @@ type Options struct {
 	Presence lookup.Presence // nil: presence is always unknown
 	Learner  PresenceLearner // nil: a StoreLearner over Store when it has presence facts
 	Chats    ChatCounter     // nil: chat capacity is never reached
+	// Budget admits offers at the rate templates can be sent (nil: every eligible caller is
+	// offered).
+	Budget *SendBudget
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
 	// Instance names this process in sessions (which instance holds the call).
@@ -54,6 +57,7 @@ type Service struct {
 	presence lookup.Presence
 	learner  PresenceLearner
 	chats    ChatCounter
+	budget   *SendBudget
 	hub      *hub
 	m        *metrics
 	log      *slog.Logger
@@ -75,7 +79,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: o.Config, policy: pol, st: o.Store, sender: o.Sender, presence: o.Presence,
-		learner: o.Learner, chats: o.Chats, log: o.Logger, instance: o.Instance,
+		learner: o.Learner, chats: o.Chats, budget: o.Budget, log: o.Logger, instance: o.Instance,
 		timeout: o.StoreTimeout, now: o.Now,
 	}
 	if s.log == nil {
@@ -248,6 +252,13 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 		s.m.decisions.WithLabelValues("error", "store-unavailable").Inc()
 		log.Error("decide: cannot read policy facts", "err", err)
 		return Decision{}, fmt.Errorf("decide: %w", err)
+	}
+	if reason == "" && s.budget != nil {
+		sctx, cancel := context.WithTimeout(ctx, s.timeout)
+		if !s.budget.Admit(sctx) {
+			reason = ReasonWhatsAppBusy
+		}
+		cancel()
 	}
 	sess.Steps[StepDecided] = s.now()
 	sess.PresencePrior = prior // scored against the delivery outcome (deflectd_presence_offer_outcomes_total)

@@ -203,6 +203,8 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		Presence: g.presence,
 		Learner:  g.presence,
 		Chats:    g.inbox,
+		// Offers are admitted at the number's send rate: nobody is offered what cannot be sent.
+		Budget:   &deflect.SendBudget{Bucket: g.store, Key: "wa:admit:" + cfg.WhatsApp.PhoneNumberID, Rate: cfg.WhatsApp.Throughput},
 		Registry: g.reg,
 		Logger:   log,
 		Instance: g.instance,
