@@ -33,7 +33,7 @@ type Options struct {
 	Chats    ChatCounter     // nil: chat capacity is never reached
 	// Budget admits offers at the rate templates can be sent (nil: every eligible caller is
 	// offered).
-	Budget *SendBudget
+	Budget   *SendBudget
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
 	// Instance names this process in sessions (which instance holds the call).
