@@ -87,6 +87,24 @@ func TestE2EDeflectionAPI(t *testing.T) {
 		t.Errorf("sandbox has %d messages after the repeat, want 1", n)
 	}
 
+	// A form-encoded body, as Asterisk's CURL() posts it.
+	req, _ := http.NewRequest("POST", g.base+"/api/v1/deflections",
+		strings.NewReader("number=%2B966501234576&queue=billing&wait=300&customer_id=C-7&context.Account=ACC-F"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+pbxE2EToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	formRaw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(formRaw), `"result":"deflected"`) {
+		t.Errorf("form body = %d %s", resp.StatusCode, formRaw)
+	}
+	if sent := g.sandbox.Sent("+966501234576"); len(sent) != 1 || !strings.Contains(string(sent[0].Body), "ACC-F") {
+		t.Errorf("form body: sandbox has %v", sent)
+	}
+
 	// wait_for none: the answer comes before the send; the template follows.
 	code, a, raw = g.postDeflection(pbxE2EToken, `{"number":"+966501234575","wait":300,"wait_for":"none"}`)
 	if code != 200 || a.Result != "deflected" || a.MessageID != "" || a.Status != "" {

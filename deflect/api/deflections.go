@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +63,11 @@ func (s *server) deflect(c *gin.Context) {
 		return
 	}
 	var req deflectionRequest
-	if !bindJSON(c, &req) {
+	if c.ContentType() == "application/x-www-form-urlencoded" {
+		if !bindForm(c, &req) {
+			return
+		}
+	} else if !bindJSON(c, &req) {
 		return
 	}
 	r, msg := s.deflectRequest(req)
@@ -180,4 +185,39 @@ func (s *server) releaseKey(key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.Timeout)
 	defer cancel()
 	_ = s.o.Idempotency.DeleteDoc(ctx, idemColl, key)
+}
+
+// bindForm reads a form-encoded body, for dialplans that cannot easily build JSON (Asterisk's
+// CURL() splits and unquotes its arguments): the JSON fields by name, context as
+// context.<Name>=value.
+func bindForm(c *gin.Context, req *deflectionRequest) bool {
+	if err := c.Request.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			fail(c, http.StatusRequestEntityTooLarge, "request body too large")
+			return false
+		}
+		fail(c, http.StatusBadRequest, "invalid form body: "+err.Error())
+		return false
+	}
+	f := c.Request.PostForm
+	req.Number, req.Queue, req.CustomerID = f.Get("number"), f.Get("queue"), f.Get("customer_id")
+	req.Language, req.UUI, req.WaitFor = f.Get("language"), f.Get("uui"), f.Get("wait_for")
+	if w := f.Get("wait"); w != "" {
+		n, err := strconv.Atoi(w)
+		if err != nil {
+			fail(c, http.StatusBadRequest, "wait must be a whole number of seconds")
+			return false
+		}
+		req.Wait = &n
+	}
+	for k, v := range f {
+		if name, ok := strings.CutPrefix(k, "context."); ok && name != "" && len(v) > 0 {
+			if req.Context == nil {
+				req.Context = map[string]string{}
+			}
+			req.Context[name] = v[0]
+		}
+	}
+	return true
 }
