@@ -13,12 +13,14 @@ type Bucket interface {
 
 // SendBudget admits an offer only when the phone number's Graph API throughput can take the
 // template it may lead to: a caller is never offered what cannot be sent. Offers are admitted at
-// the number's messages per second; a caller who presses 1 then finds a send token within the
-// confirmation window, because no more callers were offered than tokens come in.
+// the number's messages per second, with a burst of what that rate sends within the confirmation
+// window: however the offered callers press 1, the send queue never holds more than
+// Rate × Window tokens, so each send finds its token before its confirmation deadline.
 type SendBudget struct {
 	Bucket Bucket
-	Key    string  // one bucket per phone number id
-	Rate   float64 // messages per second (whatsapp.throughput)
+	Key    string        // one bucket per phone number id
+	Rate   float64       // messages per second (whatsapp.throughput)
+	Window time.Duration // deflect.confirm_timeout
 }
 
 // Admit takes one offer slot. A broken bucket (store down) admits: the send path has its own

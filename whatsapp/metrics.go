@@ -50,6 +50,14 @@ func newClientMetrics(reg prometheus.Registerer) *clientMetrics {
 	m.limiterWait = register(reg, m.limiterWait)
 	m.limiterRejects = register(reg, m.limiterRejects)
 	m.limiterErrors = register(reg, m.limiterErrors)
+	// The buckets are known at start: their series exist at 0 from the first scrape, so that
+	// dashboards and alerts see "no waits" rather than "no data".
+	for _, b := range []string{"throughput", "pair"} {
+		m.limiterWaits.WithLabelValues(b)
+		m.limiterWait.WithLabelValues(b)
+		m.limiterRejects.WithLabelValues(b)
+		m.limiterErrors.WithLabelValues(b)
+	}
 	return m
 }
 

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/store/redistest"
+	"github.com/deflectd/deflectd/deploy/testkit"
 )
 
 const pbxE2EToken = "e2e-pbx-token-0123456789"
@@ -202,5 +205,35 @@ func TestE2EDeflectionAPIRedisDown(t *testing.T) {
 			t.Fatalf("after restart still %d %s", code, raw)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestE2EReplayAsteriskRequests runs deploy/scripts/replay-asterisk.sh (the request the Asterisk
+// sample makes, with curl) against a gateway: deflected once, then refused by the cooldown and
+// sent back to the queue; the sandbox customer got one template with the sample's context.
+func TestE2EReplayAsteriskRequests(t *testing.T) {
+	t.Parallel()
+	testkit.RequireTool(t, "curl")
+	g := startGateway(t, withPBXToken)
+	run := func(uniqueid string) (string, error) {
+		cmd := exec.Command("bash", "../../deploy/scripts/replay-asterisk.sh", "+966501234577", "C-9", "ACC-R", "300")
+		cmd.Env = append(os.Environ(), "DEFLECTD_API="+g.base+"/api/v1", "DEFLECTD_PBX_TOKEN="+pbxE2EToken, "UNIQUEID="+uniqueid)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("1733270000.1")
+	if err != nil || !strings.Contains(out, "result=deflected: Playback(deflect/sent), Hangup()") {
+		t.Fatalf("first replay: %v\n%s", err, out)
+	}
+	out, err = run("1733270000.2")
+	if err != nil || !strings.Contains(out, "result=ineligible: Playback(deflect/back-to-queue), Queue() at the saved position") {
+		t.Fatalf("second replay (cooldown): %v\n%s", err, out)
+	}
+	sent := g.sandbox.Sent("+966501234577")
+	if len(sent) != 1 || !strings.Contains(string(sent[0].Body), "ACC-R") || !strings.Contains(string(sent[0].Body), `"billing"`) {
+		t.Errorf("sandbox: %v", sent)
+	}
+	if s := g.session("+966501234577"); s.CustomerID != "C-9" {
+		t.Errorf("session = %+v", s)
 	}
 }

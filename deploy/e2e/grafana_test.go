@@ -80,7 +80,9 @@ func dashboardExprs(t *testing.T) []string {
 func TestGrafanaDashboardMetricsExist(t *testing.T) {
 	exprs := dashboardExprs(t)
 	g := startGateway(t, "grafana",
-		"DEFLECTD_WHATSAPP_THROUGHPUT=0.5", // two sends at once: the second waits for a token
+		// Three offers at once fit the send budget (offers are admitted at this rate, with a
+		// burst of one second's worth); the limiter's series exist from the start.
+		"DEFLECTD_WHATSAPP_THROUGHPUT=3",
 		// Callers share 127.0.0.1 (3 calls ≈ 10 requests): the limit only bites the flood.
 		"DEFLECTD_SIP_PIKE_ENABLED=true", "DEFLECTD_SIP_PIKE_REQUESTS=30", "DEFLECTD_SIP_PIKE_WINDOW=2s", "DEFLECTD_SIP_PIKE_BAN=60s",
 	)

@@ -164,7 +164,21 @@ func TestSigkillWithPendingWebhookEvents(t *testing.T) {
 		}
 		per[n]++
 	}
-	if len(per) != 1 {
+	// Each bot action is claimed once before it is sent (at most once: a reply that may have
+	// reached the customer is never repeated). The one action a had claimed but not yet handed
+	// to Meta when it was killed is lost, so one customer may get one message fewer; nobody may
+	// get more, and nobody else fewer.
+	most := 0
+	for n := range per {
+		most = max(most, n)
+	}
+	short := 0
+	for n, c := range per {
+		if n < most {
+			short += c
+		}
+	}
+	if len(per) > 2 || short > 1 {
 		t.Errorf("customers got different numbers of replies (replies → customers): %v", per)
 	}
 	if b.logged("claimed pending webhook events") == 0 {

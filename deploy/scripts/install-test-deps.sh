@@ -11,6 +11,7 @@ command -v espeak-ng >/dev/null    || need+=(espeak-ng)
 command -v sox >/dev/null          || need+=(sox)
 command -v kamailio >/dev/null     || need+=(kamailio)
 command -v chromium >/dev/null     || need+=(chromium)
+command -v curl >/dev/null         || need+=(curl)
 [ -f /usr/share/sip-tester/dtmf_2833_1.pcap ] || need+=(sip-tester)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
