@@ -375,8 +375,7 @@ func (g *gateway) run(ctx context.Context) error {
 			errc <- fmt.Errorf("serve http: %w", err)
 		}
 	}()
-	g.log.Info("deflectd serving", "http", g.httpLn.Addr().String(), "sip_udp", g.sip.Addr("udp").String(), "sip_tcp", g.sip.Addr("tcp").String(),
-		"store", g.cfg.Store.Backend, "whatsapp", g.cfg.WhatsApp.Provider, "instance", g.instance)
+	g.log.Info("deflectd serving", g.servingAttrs()...)
 
 	var runErr error
 	select {
@@ -469,4 +468,16 @@ func applyRuntime(rc configs.RuntimeConfig, log *slog.Logger) {
 	}
 	debug.SetGCPercent(rc.GCPercent)
 	log.Debug("gc target set", "gc_percent", rc.GCPercent)
+}
+
+// servingAttrs describe the listeners of the start line: only the SIP transports configured (an
+// address that is not listening would print as "invalid AddrPort").
+func (g *gateway) servingAttrs() []any {
+	attrs := []any{"http", g.httpLn.Addr().String()}
+	for _, tr := range []string{"udp", "tcp", "tls"} {
+		if a := g.sip.Addr(tr); a.IsValid() {
+			attrs = append(attrs, "sip_"+tr, a.String())
+		}
+	}
+	return append(attrs, "store", g.cfg.Store.Backend, "whatsapp", g.cfg.WhatsApp.Provider, "instance", g.instance)
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deploy/testkit"
 	"github.com/deflectd/deflectd/ivr"
 	"github.com/deflectd/deflectd/ivr/media"
 )
@@ -70,5 +72,24 @@ func TestE2ESilentCallerBackInQueue(t *testing.T) {
 				t.Errorf("%s: ended by %q %v after the answer, want the gateway within %v", tt.lang, rep.EndedBy, inCall, silentBudget)
 			}
 		})
+	}
+}
+
+// TestE2EStartLineNamesOnlyConfiguredListeners: with a UDP listener only, the start line names
+// it and says nothing of TCP (it printed sip_tcp="invalid AddrPort").
+func TestE2EStartLineNamesOnlyConfiguredListeners(t *testing.T) {
+	t.Parallel()
+	var logs testkit.Buffer
+	startGatewayLogging(t, func(c *configs.Config) { c.SIP.Listen = []string{"udp://127.0.0.1:0"} }, &logs)
+	var line string
+	for deadline := time.Now().Add(3 * time.Second); line == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, l := range strings.Split(logs.String(), "\n") {
+			if strings.Contains(l, `"msg":"deflectd serving"`) {
+				line = l
+			}
+		}
+	}
+	if line == "" || !strings.Contains(line, `"sip_udp":"127.0.0.1:`) || strings.Contains(line, "sip_tcp") || strings.Contains(line, "invalid") {
+		t.Errorf("start line = %s", line)
 	}
 }

@@ -65,7 +65,17 @@ func (h *Handler) WithGroup(name string) slog.Handler {
 	return &Handler{inner: h.inner.WithGroup(name)}
 }
 
+// identifiers are attribute keys whose values name a call, a session or a message: they are
+// kept as they are, so that a call can be followed through the logs. PBXs make digit-heavy
+// Call-IDs (5551234567-1@pbx) that would otherwise be masked like phone numbers.
+var identifiers = map[string]bool{
+	"call_id": true, "session_id": true, "wa_msg_id": true, "message_id": true, "request_id": true,
+}
+
 func maskAttr(a slog.Attr) slog.Attr {
+	if identifiers[a.Key] && a.Value.Kind() == slog.KindString {
+		return a
+	}
 	a.Value = maskValue(a.Value)
 	return a
 }

@@ -146,3 +146,28 @@ func BenchmarkHandler(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestHandlerKeepsIdentifiers: Call-IDs, session and message ids are identifiers, not phone
+// numbers: a digit-heavy Call-ID (sipp -cid_str '5551234567-%u@%s', PBX call ids) stays readable
+// so a call can be followed, while a number under any other key is still masked.
+func TestHandlerKeepsIdentifiers(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewHandler(slog.NewJSONHandler(&buf, nil)))
+	log.With("call_id", "5551234567-1@127.0.0.1").Info("call ended",
+		"session_id", "9665012345670000", "wa_msg_id", "wamid.HBgMOTY2NTAxMjM0NTY3FQIAERgS", "from", number)
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ key, want string }{
+		{"call_id", "5551234567-1@127.0.0.1"},
+		{"session_id", "9665012345670000"},
+		{"wa_msg_id", "wamid.HBgMOTY2NTAxMjM0NTY3FQIAERgS"},
+		{"from", masked},
+	}
+	for _, tt := range tests {
+		if got[tt.key] != tt.want {
+			t.Errorf("%s = %v, want %q", tt.key, got[tt.key], tt.want)
+		}
+	}
+}
