@@ -32,7 +32,7 @@ func TestExampleFileLoads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example config: %v", err)
 	}
-	if cfg.Log.Format != "json" || cfg.SIP.AdvertiseHost != "10.0.0.10" || len(cfg.API.Tokens) != 1 {
+	if cfg.Log.Format != "json" || cfg.SIP.AdvertiseHost != "10.0.0.10" || len(cfg.API.Tokens) != 0 {
 		t.Fatalf("example config not applied: %+v", cfg.SIP)
 	}
 	// Every key of Config must be documented in the example, so it never rots.
@@ -93,7 +93,7 @@ func TestEnvOverrides(t *testing.T) {
 		"DEFLECTD_WHATSAPP_ACCESS_TOKEN=tok-123",
 		"DEFLECTD_WHATSAPP_THROUGHPUT=250",
 		"DEFLECTD_IVR_REGION_LANGUAGES={GB: en, SA: ar}",
-		"DEFLECTD_API_TOKENS=[{name: pbx, token: t1, scopes: [pbx]}]",
+		"DEFLECTD_API_TOKENS=[{name: pbx, token: t1-0123456789abcdef, scopes: [pbx]}]",
 		"DEFLECTD_SIP_PIKE_ENABLED=true",
 		"PATH=/usr/bin",
 	}
@@ -152,7 +152,7 @@ func TestEveryKeyHasAnEnvName(t *testing.T) {
 }
 
 func TestSecretsNeverPrint(t *testing.T) {
-	const s1, s2, s3 = "sekret-access-1", "sekret-app-2", "sekret-redis-3"
+	const s1, s2, s3 = "sekret-access-1-0123", "sekret-app-2-0123456", "sekret-redis-3-01234"
 	cfg, err := Load("", []string{
 		"DEFLECTD_WHATSAPP_ACCESS_TOKEN=" + s1,
 		"DEFLECTD_WHATSAPP_APP_SECRET=" + s2,
@@ -200,5 +200,46 @@ func TestMarshalRoundTrips(t *testing.T) {
 	}
 	if cfg2.Deflect.Cooldown != cfg.Deflect.Cooldown || cfg2.SIP.Listen[1] != cfg.SIP.Listen[1] {
 		t.Fatal("round trip changed values")
+	}
+}
+
+func TestValidateTokensAndRegion(t *testing.T) {
+	const good = "0123456789abcdef-good"
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr string
+	}{
+		{"sound tokens", func(c *Config) {
+			c.API.AdminToken = good
+			c.API.Tokens = []TokenConfig{{Name: "pbx", Token: "0123456789abcdef-pbx", Scopes: []string{"pbx"}}}
+		}, ""},
+		{"short admin token", func(c *Config) { c.API.AdminToken = "short" }, "api.admin_token: is 5 characters"},
+		{"sample token", func(c *Config) {
+			c.API.Tokens = []TokenConfig{{Name: "pbx", Token: "change-me-pbx-token", Scopes: []string{"pbx"}}}
+		}, "api.tokens[0].token: is the sample value"},
+		{"same token twice", func(c *Config) {
+			c.API.AdminToken = good
+			c.API.Tokens = []TokenConfig{{Name: "pbx", Token: good, Scopes: []string{"pbx"}}}
+		}, "api.tokens[0].token: is the same token as api.admin_token"},
+		{"same name twice", func(c *Config) {
+			c.API.Tokens = []TokenConfig{{Name: "pbx", Token: good + "1", Scopes: []string{"pbx"}}, {Name: "pbx", Token: good + "2", Scopes: []string{"pbx"}}}
+		}, `api.tokens[1].name: "pbx" is also the name of api.tokens[0]`},
+		{"unknown region", func(c *Config) { c.Lookup.DefaultRegion = "XX" }, `lookup.default_region: "XX" is not a region`},
+		{"lower-case region", func(c *Config) { c.Lookup.DefaultRegion = "sa" }, "in upper case"},
+		{"known region", func(c *Config) { c.Lookup.DefaultRegion = "FR" }, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(&c)
+			err := c.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("Validate = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("Validate = %v, want %q", err, tt.wantErr)
+			}
+		})
 	}
 }

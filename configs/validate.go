@@ -3,6 +3,7 @@ package configs
 import (
 	"errors"
 	"fmt"
+	"github.com/nyaruka/phonenumbers"
 	"net"
 	"net/url"
 	"regexp"
@@ -144,7 +145,10 @@ func (c Config) Validate() error {
 	}
 
 	if !regionRe.MatchString(c.Lookup.DefaultRegion) {
-		bad("lookup.default_region", "%q is not an ISO 3166 region such as SA or GB", c.Lookup.DefaultRegion)
+		bad("lookup.default_region", "%q is not an ISO 3166 region in upper case such as SA or GB", c.Lookup.DefaultRegion)
+	} else if !phonenumbers.GetSupportedRegions()[c.Lookup.DefaultRegion] {
+		// XX passes the pattern but every national number would then fail at run time.
+		bad("lookup.default_region", "%q is not a region phone numbers are known for", c.Lookup.DefaultRegion)
 	}
 	positive("lookup.presence.budget", c.Lookup.Presence.Budget)
 	positive("lookup.presence.store_timeout", c.Lookup.Presence.StoreTimeout)
@@ -250,11 +254,46 @@ func (c Config) Validate() error {
 		}
 	}
 
-	for i, t := range c.API.Tokens {
+	validateTokens(c.API, bad, oneOf)
+	return errors.Join(errs...)
+}
+
+// minTokenLen: a bearer token shorter than this is guessable; 16 random characters are ~95 bits.
+const minTokenLen = 16
+
+// validateTokens checks api.admin_token and api.tokens: long enough, not a sample value, no
+// name or token used twice (a duplicate would make the token's identity ambiguous).
+func validateTokens(api APIConfig, bad func(key, format string, a ...any), oneOf func(key, val string, allowed ...string)) {
+	strong := func(key string, tok Secret) {
+		v := tok.Reveal()
+		switch {
+		case strings.HasPrefix(v, "change-me"), strings.HasPrefix(v, "replace-me"):
+			bad(key, "is the sample value; set a random token of at least %d characters", minTokenLen)
+		case len(v) < minTokenLen:
+			bad(key, "is %d characters; use a random token of at least %d", len(v), minTokenLen)
+		}
+	}
+	seen := map[string]string{} // token → key of its first use
+	if api.AdminToken.IsSet() {
+		strong("api.admin_token", api.AdminToken)
+		seen[api.AdminToken.Reveal()] = "api.admin_token"
+	}
+	names := map[string]int{}
+	for i, t := range api.Tokens {
 		key := fmt.Sprintf("api.tokens[%d]", i)
 		if !t.Token.IsSet() {
 			bad(key+".token", "is empty")
+		} else {
+			strong(key+".token", t.Token)
+			if first, dup := seen[t.Token.Reveal()]; dup {
+				bad(key+".token", "is the same token as %s", first)
+			}
+			seen[t.Token.Reveal()] = key + ".token"
 		}
+		if j, dup := names[t.Name]; dup && t.Name != "" {
+			bad(key+".name", "%q is also the name of api.tokens[%d]", t.Name, j)
+		}
+		names[t.Name] = i
 		if len(t.Scopes) == 0 {
 			bad(key+".scopes", "needs at least one of admin, agent, pbx")
 		}
@@ -262,7 +301,6 @@ func (c Config) Validate() error {
 			oneOf(key+".scopes", s, "admin", "agent", "pbx")
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // ParseListen splits "udp://host:port" into its transport, host and port.

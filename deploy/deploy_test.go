@@ -84,9 +84,14 @@ func TestKubernetesManifests(t *testing.T) {
 	if err := os.WriteFile(p, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var env []string
+	var env, sample []string
 	for k, v := range dig(kinds["Secret"], "stringData").(map[string]any) {
-		env = append(env, k+"="+v.(string))
+		sample = append(sample, k+"="+v.(string))
+		// What an operator puts in place of the Secret's placeholders.
+		env = append(env, k+"="+strings.ReplaceAll(v.(string), "replace-me", "s3cr3t-value-for-"+strings.ToLower(k)))
+	}
+	if _, err := configs.Load(p, sample); err == nil || !strings.Contains(err.Error(), "sample value") {
+		t.Errorf("the Secret's placeholders load (%v): a deployment must not start on them", err)
 	}
 	cfg, err := configs.Load(p, env)
 	if err != nil {

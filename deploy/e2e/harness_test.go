@@ -22,7 +22,7 @@ import (
 	"github.com/deflectd/deflectd/ivr"
 )
 
-const adminToken = "e2e-admin-token"
+const adminToken = "e2e-admin-token-0123"
 
 // build is the deflectd binary under test, built once per test binary (without -race: it is
 // the product, not the test, that runs under load here).
