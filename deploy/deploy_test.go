@@ -4,6 +4,7 @@ package deploy
 
 import (
 	"bufio"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,11 +185,20 @@ func TestCompose(t *testing.T) {
 		for k, v := range envm {
 			val, _ := v.(string)
 			val = regexp.MustCompile(`\$\{[A-Z_]+:-([^}]*)\}`).ReplaceAllString(val, "$1")
+			// Required variables (${X:?message}) get what an operator sets: an address, a token.
+			val = regexp.MustCompile(`\$\{DEFLECTD_ADVERTISE_ADDR:\?[^}]*\}`).ReplaceAllString(val, "192.0.2.10")
+			val = regexp.MustCompile(`\$\{[A-Z_]+:\?[^}]*\}`).ReplaceAllString(val, "0123456789abcdef-operator")
 			env = append(env, k+"="+val)
 		}
-		if _, err := configs.Load("", env); err != nil {
+		cfg, err := configs.Load("", env)
+		if err != nil {
 			t.Errorf("%s environment is not a valid config: %v", s, err)
+		} else if net.ParseIP(cfg.SIP.AdvertiseHost) == nil {
+			t.Errorf("%s advertises %q: the PBX outside Docker needs an address", s, cfg.SIP.AdvertiseHost)
 		}
+	}
+	if dig(services["redis"], "volumes") == nil || docs[0]["volumes"] == nil {
+		t.Error("compose Redis runs --appendonly yes without a volume: the file dies with the container")
 	}
 	for _, f := range []string{"kamailio/kamailio.compose.cfg", "kamailio/dispatcher.compose.list"} {
 		if _, err := os.Stat(f); err != nil {

@@ -298,7 +298,8 @@ type uuiError string
 func (e uuiError) Error() string { return string(e) }
 
 // decodeUserToUser decodes an RFC 7433 User-to-User value: data;encoding=hex;purpose=...
-// Hex data is decoded to text; other data is kept as sent. Either must be printable and bounded.
+// Hex data is decoded to text, or kept hex-encoded when it is binary; other data is kept as sent
+// and must be printable. Both are bounded.
 func decodeUserToUser(v string) (string, error) {
 	v = strings.TrimSpace(v)
 	data, params, _ := strings.Cut(v, ";")
@@ -321,17 +322,33 @@ func decodeUserToUser(v string) (string, error) {
 		if err != nil {
 			return "", uuiError("bad hex")
 		}
+		if !printable(string(b)) {
+			// Binary data (an ISDN UUIE, a CTI token) is kept as sent, hex-encoded and marked so
+			// (RFC 7433 encoding=hex), for the agent's desk to decode.
+			return strings.ToLower(data) + ";encoding=hex", nil
+		}
 		data = string(b)
 	}
 	if len(data) > maxUserToUser || !utf8.ValidString(data) {
 		return "", uuiError("too long or not text")
 	}
-	for _, r := range data {
-		if unicode.IsControl(r) && r != '\t' {
-			return "", uuiError("not printable")
-		}
+	if !printable(data) {
+		return "", uuiError("not printable")
 	}
 	return data, nil
+}
+
+// printable reports whether s is UTF-8 text without control characters (tabs allowed).
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) && r != '\t' {
+			return false
+		}
+	}
+	return true
 }
 
 // LookupNormalizer adapts lookup.Normalize, with lookup.default_region, to New's normalize

@@ -125,10 +125,10 @@ func TestParseCallInfo(t *testing.T) {
 					t.Errorf("uui %q", ci.UserToUser)
 				}
 			}},
-		{"User-to-User binary ignored", "From: <sip:+966501234567@pbx>;tag=1\nUser-to-User: 0001ff;encoding=hex\n",
+		{"User-to-User binary kept hex-encoded", "From: <sip:+966501234567@pbx>;tag=1\nUser-to-User: 0001FF;encoding=hex\n",
 			func(t *testing.T, ci CallInfo) {
-				if ci.UserToUser != "" {
-					t.Errorf("uui %q", ci.UserToUser)
+				if ci.UserToUser != "0001ff;encoding=hex" {
+					t.Errorf("uui %q, want 0001ff;encoding=hex", ci.UserToUser)
 				}
 			}},
 		{"X-Language primary subtag", "From: <sip:+447700900123@pbx>;tag=1\nX-Language: ar-EG\n",
