@@ -29,11 +29,11 @@ type Options struct {
 }
 
 // Error kinds in deflectd_store_errors_total. Only unavailable counts against the breaker:
-// not_found, conflict and other mean the backend answered.
+// conflict and other mean the backend answered. A not-found is an answer, not an error (every
+// first-time caller has no opt-out record): it is counted in deflectd_store_not_found_total.
 const (
 	KindUnavailable = "unavailable"
 	KindConflict    = "conflict"
-	KindNotFound    = "not_found"
 	KindOther       = "other"
 	KindBreakerOpen = "breaker_open" // rejected by the open breaker, no round trip
 )
@@ -63,6 +63,7 @@ type Observed struct {
 	cb      *gobreaker.CircuitBreaker[struct{}]
 	seconds *prometheus.HistogramVec
 	errs    *prometheus.CounterVec
+	misses  *prometheus.CounterVec
 	state   prometheus.Gauge
 	log     *slog.Logger
 	// latency is each operation's histogram child, resolved once: WithLabelValues on every
@@ -103,8 +104,12 @@ func Wrap(s store.Store, name string, reg prometheus.Registerer, o Options) *Obs
 		}, []string{"op"}),
 		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "deflectd", Subsystem: "store", Name: "errors_total",
-			Help: "Store call errors by operation and kind (unavailable, conflict, not_found, other, breaker_open).",
+			Help: "Store call errors by operation and kind (unavailable, conflict, other, breaker_open).",
 		}, []string{"op", "kind"}),
+		misses: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "deflectd", Subsystem: "store", Name: "not_found_total",
+			Help: "Store reads that found nothing, by operation (an answer, not an error).",
+		}, []string{"op"}),
 		state: NewBreakerStateGauge(nil, name),
 	}
 	failures := uint32(o.Failures)
@@ -132,7 +137,7 @@ func Wrap(s store.Store, name string, reg prometheus.Registerer, o Options) *Obs
 		w.latency[op] = w.seconds.WithLabelValues(op)
 	}
 	if reg != nil {
-		reg.MustRegister(w.seconds, w.errs, w.state)
+		reg.MustRegister(w.seconds, w.errs, w.misses, w.state)
 	}
 	return w
 }
@@ -172,7 +177,11 @@ func (w *Observed) do(ctx context.Context, op string, observe bool, call func() 
 	if observe {
 		w.latency[op].Observe(time.Since(start).Seconds())
 	}
-	if err != nil && (skip == nil || !skip(err)) {
+	switch {
+	case err == nil || (skip != nil && skip(err)):
+	case errors.Is(err, store.ErrNotFound):
+		w.misses.WithLabelValues(op).Inc()
+	default:
 		w.errs.WithLabelValues(op, kind(err)).Inc()
 	}
 	return err
@@ -182,8 +191,6 @@ func kind(err error) string {
 	switch {
 	case errors.Is(err, store.ErrUnavailable):
 		return KindUnavailable
-	case errors.Is(err, store.ErrNotFound):
-		return KindNotFound
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists):
 		return KindConflict
 	}

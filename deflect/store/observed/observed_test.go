@@ -229,7 +229,7 @@ func TestMetrics(t *testing.T) {
 		name, op, kind string
 		want           float64
 	}{
-		{"not found counted", "get_session", observed.KindNotFound, 1},
+		{"not found is not an error", "get_session", "not_found", 0},
 		{"exists counted as conflict", "create_session", observed.KindConflict, 1},
 		{"fn's own abort is not a store error", "update_session", observed.KindOther, 0},
 	}
@@ -242,6 +242,7 @@ func TestMetrics(t *testing.T) {
 	}
 	text := gatherText(t, reg)
 	for _, want := range []string{
+		`deflectd_store_not_found_total{op="get_session"} 1`,
 		`deflectd_store_operation_seconds_count{op="get_session"} 1`,
 		`deflectd_store_operation_seconds_count{op="create_session"} 2`,
 		`deflectd_breaker_state{breaker="store"} 0`,
