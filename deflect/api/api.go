@@ -180,15 +180,20 @@ func fail(c *gin.Context, code int, msg string) {
 // bindJSON decodes the body, answering 413 or 400 itself when it cannot.
 func bindJSON(c *gin.Context, v any) bool {
 	if err := c.ShouldBindJSON(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			fail(c, http.StatusRequestEntityTooLarge, "request body too large")
-			return false
-		}
-		fail(c, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		failBody(c, "JSON", err)
 		return false
 	}
 	return true
+}
+
+// failBody answers a body that could not be read: 413 past the size limit, else 400.
+func failBody(c *gin.Context, kind string, err error) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		fail(c, http.StatusRequestEntityTooLarge, "request body too large")
+		return
+	}
+	fail(c, http.StatusBadRequest, "invalid "+kind+" body: "+err.Error())
 }
 
 func (s *server) ctx(c *gin.Context) (context.Context, context.CancelFunc) {

@@ -192,12 +192,7 @@ func (s *server) releaseKey(key string) {
 // context.<Name>=value.
 func bindForm(c *gin.Context, req *deflectionRequest) bool {
 	if err := c.Request.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			fail(c, http.StatusRequestEntityTooLarge, "request body too large")
-			return false
-		}
-		fail(c, http.StatusBadRequest, "invalid form body: "+err.Error())
+		failBody(c, "form", err)
 		return false
 	}
 	f := c.Request.PostForm

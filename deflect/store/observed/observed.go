@@ -135,6 +135,9 @@ func Wrap(s store.Store, name string, reg prometheus.Registerer, o Options) *Obs
 	w.latency = make(map[string]prometheus.Observer, len(ops))
 	for _, op := range ops {
 		w.latency[op] = w.seconds.WithLabelValues(op)
+		// The error series exist from the start (at zero), so a dashboard's error-rate panel
+		// and an alert on it have a series to read before the first failure.
+		w.errs.WithLabelValues(op, KindUnavailable)
 	}
 	if reg != nil {
 		reg.MustRegister(w.seconds, w.errs, w.misses, w.state)
