@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -673,6 +674,7 @@ func (c *call) refer(o Outcome) {
 		c.bye(o)
 		return
 	}
+	referContext(&to, o, &c.info, c.session)
 	c.step("refer")
 	ctx, cancel := context.WithTimeout(context.Background(), 64*c.s.t1)
 	defer cancel()
@@ -717,6 +719,60 @@ func (c *call) refer(o Outcome) {
 			return
 		}
 	}
+}
+
+// referContext embeds the call's context and result as headers of the Refer-To URI. RFC 3261
+// section 19.1.1 lets a URI carry headers and RFC 3515 section 2.1 has the referee copy them into
+// the request the REFER triggers, so the queue the caller re-enters learns why they are back and
+// who they are without a lookup. Headers already in the target win; phone numbers are never added.
+func referContext(to *sip.Uri, o Outcome, ci *CallInfo, sessionID string) {
+	add := func(name, value string) {
+		if value == "" {
+			return
+		}
+		if to.Headers == nil {
+			to.Headers = sip.NewParams()
+		}
+		if _, ok := to.Headers.Get(name); ok {
+			return
+		}
+		to.Headers.Add(name, escapeHvalue(value))
+	}
+	add("X-Deflect-Result", resultHeader(o).Value())
+	add("X-Deflect-Session", sessionID)
+	add("X-Queue", ci.Queue)
+	if ci.WaitEstimate >= 0 {
+		add("X-Wait-Estimate", strconv.Itoa(ci.WaitEstimate))
+	}
+	add("X-Customer-Id", ci.CustomerID)
+	names := make([]string, 0, len(ci.Context))
+	for name := range ci.Context {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		add("X-Context-"+name, ci.Context[name])
+	}
+}
+
+// escapeHvalue %-escapes what RFC 3261's hvalue may not hold literally (hnv-unreserved and
+// unreserved pass), so ";", "=", "&" and spaces in a value cannot end the header early.
+func escapeHvalue(v string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		switch {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9',
+			strings.IndexByte("-_.!~*'()[]/?:+$", ch) >= 0:
+			b.WriteByte(ch)
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[ch>>4])
+			b.WriteByte(hex[ch&15])
+		}
+	}
+	return b.String()
 }
 
 func parseTarget(s string, u *sip.Uri) error {
