@@ -108,6 +108,21 @@ func TestE2EDeflectionAPI(t *testing.T) {
 		t.Errorf("form body: sandbox has %v", sent)
 	}
 
+	// JSON labelled as a form, as `curl -d '{…}'` sends it without -H Content-Type.
+	req, _ = http.NewRequest("POST", g.base+"/api/v1/deflections",
+		strings.NewReader(` {"number":"+966501234577","queue":"billing","wait":300}`))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+pbxE2EToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	curlRaw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(curlRaw), `"result":"deflected"`) {
+		t.Errorf("JSON with curl's form Content-Type = %d %s", resp.StatusCode, curlRaw)
+	}
+
 	// wait_for none: the answer comes before the send; the template follows.
 	code, a, raw = g.postDeflection(pbxE2EToken, `{"number":"+966501234575","wait":300,"wait_for":"none"}`)
 	if code != 200 || a.Result != "deflected" || a.MessageID != "" || a.Status != "" {

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -63,7 +65,7 @@ func (s *server) deflect(c *gin.Context) {
 		return
 	}
 	var req deflectionRequest
-	if c.ContentType() == "application/x-www-form-urlencoded" {
+	if c.ContentType() == "application/x-www-form-urlencoded" && !looksLikeJSON(c.Request) {
 		if !bindForm(c, &req) {
 			return
 		}
@@ -185,6 +187,33 @@ func (s *server) releaseKey(key string) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.o.Timeout)
 	defer cancel()
 	_ = s.o.Idempotency.DeleteDoc(ctx, idemColl, key)
+}
+
+// looksLikeJSON peeks at a form-typed body: `curl -d '{…}'` labels JSON as a form (curl's default
+// Content-Type for -d), and the shortest request a user tries must work. The peeked bytes stay in
+// the body.
+func looksLikeJSON(r *http.Request) bool {
+	if r.Body == nil {
+		return false
+	}
+	br := bufio.NewReader(r.Body)
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, r.Body}
+	for {
+		b, err := br.Peek(1)
+		if err != nil {
+			return false
+		}
+		if b[0] != ' ' && b[0] != '\t' && b[0] != '\r' && b[0] != '\n' {
+			return b[0] == '{'
+		}
+		// Leading blanks are skipped for both readings.
+		if _, err := br.Discard(1); err != nil {
+			return false
+		}
+	}
 }
 
 // bindForm reads a form-encoded body, for dialplans that cannot easily build JSON (Asterisk's
