@@ -150,7 +150,7 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	// Answered: this goroutine grew a deep stack deciding (store, policy, logging); the ACK wait
-	// runs on a fresh one, and the menu then needs none while it waits (menu.go, issue 9).
+	// runs on a fresh one, and the menu then needs none while it waits (menu.go).
 	go c.converse()
 }
 
@@ -210,7 +210,7 @@ func (c *call) run() bool {
 	if tx, ok := c.tx.(interface{ Connection() sip.Connection }); ok {
 		c.conn = tx.Connection()
 	}
-	// Not derived from c.ctx: a child would leave a map on every call's context (issue 9);
+	// Not derived from c.ctx: a child would leave a map on every call's context;
 	// a CANCEL ends the decision directly.
 	dctx, dcancel := context.WithTimeout(context.Background(), decideBudget)
 	defer dcancel()
@@ -263,7 +263,7 @@ func (c *call) run() bool {
 }
 
 // logAt writes a line carrying the call's ids. They are attached per line rather than kept in
-// a logger per call: a preformatted logger costs every held call a few hundred bytes (issue 9).
+// a logger per call: a preformatted logger costs every held call a few hundred bytes.
 func (c *call) logAt(level slog.Level, msg string, args ...any) {
 	ctx := context.Background()
 	if !c.s.log.Enabled(ctx, level) {
@@ -346,7 +346,7 @@ func (c *call) answerCall() (o Outcome, answered bool) {
 	// the UA core, not the transaction, owns a 2xx and its retransmissions). Sent through it,
 	// sipgo would keep the transaction for 64*T1 (RFC 6026 Accepted) with the INVITE, the
 	// 200 OK and through its callbacks the whole call: about 10 KiB per call for 32 s, longer
-	// than most held calls (issue 9). Ending it before the answer means a CANCEL either won
+	// than most held calls.  Ending it before the answer means a CANCEL either won
 	// already (sipgo sent 487; we send nothing) or finds no transaction (481), and an ACK
 	// reusing the INVITE's branch reaches handleAck; retransmitted INVITEs reach
 	// handleInvite, which drops them (answeredFor).

@@ -1,7 +1,7 @@
 package ivr
 
-// Fuzz target for the SIP context headers (added with issue 8's hardening tests by the e2e
-// owner; the seeds run as part of `go test`). Properties: parseCallInfo never panics on anything
+// Fuzz target for the SIP context headers (added with the hardening tests;
+// the seeds run as part of `go test`). Properties: parseCallInfo never panics on anything
 // sipgo parses, every context name it keeps is an RFC 3261 token, every context value is
 // bounded and printable, and a valid caller is in E.164.
 

@@ -14,7 +14,7 @@ import (
 // dialog is the UAS side of one INVITE dialog (RFC 3261 12.1.1): what responses to the INVITE
 // and our in-dialog requests need, copied out of the INVITE. Unlike sipgo's
 // DialogServerSession it keeps neither the INVITE, its clone, the 200 OK nor the transaction,
-// so a held call costs a few hundred bytes of SIP state once the ACK came (issue 9).
+// so a held call costs a few hundred bytes of SIP state once the ACK came.
 type dialog struct {
 	id        string
 	localTag  string

@@ -7,7 +7,7 @@ import (
 
 // The offer menu is driven by events, not by a goroutine per call: a caller listening to the
 // offer or thinking about it holds no goroutine stack (4 KiB each, the largest share of a held
-// call's memory; issue 9). Whatever can move the menu on — a DTMF digit (RFC 4733 or INFO), the
+// call's memory). Whatever can move the menu on — a DTMF digit (RFC 4733 or INFO), the
 // end of a prompt, the digit timer, the call ending — pokes the call; one short-lived goroutine
 // at a time then advances the menu as far as it goes without waiting. Once the menu has an
 // answer, that goroutine carries on with the rest of the call (accept, closing prompt, hand-back),
