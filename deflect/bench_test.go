@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/memstore"
 	"github.com/deflectd/deflectd/deflect/store/redisstore"
 	"github.com/deflectd/deflectd/deflect/store/redistest"
@@ -36,7 +37,7 @@ func BenchmarkDecide(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			st := stores[name](b)
 			cfg := configs.Default()
-			chain, err := lookup.NewPresence(cfg.Lookup, st.(lookup.Facts), nil)
+			chain, err := lookup.NewPresence(cfg.Lookup, PresenceFacts(st.(store.PresenceFacts)), nil)
 			if err != nil {
 				b.Fatal(err)
 			}

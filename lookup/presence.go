@@ -13,11 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/deflectd/deflectd/configs"
-	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/lookup/redact"
 )
 
-// Sources of a presence answer (Answer.Source, store.PresenceFact.Source).
+// Sources of a presence answer (Answer.Source, Fact.Source).
 const (
 	SourceLearned  = "learned"      // from WhatsApp outcomes (Learn); callers may refine it, e.g. "learned:131026"
 	SourceImport   = "import"       // bulk import (ImportCSV, ImportRows)
@@ -26,11 +25,24 @@ const (
 	SourceChecker  = "http-checker" // the external checker (live or cached in the store)
 )
 
-// Facts is the part of store.Store the presence chain needs (store.PresenceFacts): memstore
-// and redisstore satisfy it.
+// Fact is what the presence chain keeps about a number in a shared store.
+type Fact struct {
+	E164    string
+	Status  string // yes|no
+	Source  string
+	Since   time.Time
+	Expires time.Time
+}
+
+// ErrNoFact is what Facts return when nothing (unexpired) is known about a number.
+var ErrNoFact = errors.New("no presence fact")
+
+// Facts is the storage the presence chain needs, declared here so that lookup depends on no
+// store package; the engine adapts its store to it (deflect.PresenceFacts). Errors other than
+// ErrNoFact are the store's, wrapped as they came (an unavailable backend stays recognisable).
 type Facts interface {
-	GetPresence(ctx context.Context, e164 string) (store.PresenceFact, error)
-	SetPresence(ctx context.Context, f store.PresenceFact) error
+	GetPresence(ctx context.Context, e164 string) (Fact, error)
+	SetPresence(ctx context.Context, f Fact) error
 	DeletePresence(ctx context.Context, e164 string) error
 }
 
@@ -171,7 +183,7 @@ func (c *Chain) fromStore(ctx context.Context, e164 string) (Answer, bool) {
 	f, err := c.facts.GetPresence(sctx, e164)
 	switch {
 	case err == nil:
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, ErrNoFact):
 		c.m.cache.WithLabelValues("miss").Inc()
 		return Answer{}, false
 	default:
@@ -194,7 +206,7 @@ func (c *Chain) fromStore(ctx context.Context, e164 string) (Answer, bool) {
 
 // factAnswer reads a stored fact; expired or unreadable facts count as absent (backends
 // expire them too, this guards against clock skew and odd data).
-func factAnswer(f store.PresenceFact, now time.Time) (Answer, bool) {
+func factAnswer(f Fact, now time.Time) (Answer, bool) {
 	if !f.Expires.IsZero() && !now.Before(f.Expires) {
 		return Answer{}, false
 	}
@@ -248,8 +260,8 @@ func (c *Chain) storeTimeout() time.Duration {
 	return c.cfg.Budget
 }
 
-func answerFact(e164 string, a Answer) store.PresenceFact {
-	return store.PresenceFact{E164: e164, Status: a.Status.String(), Source: a.Source, Since: a.Since, Expires: a.Expires}
+func answerFact(e164 string, a Answer) Fact {
+	return Fact{E164: e164, Status: a.Status.String(), Source: a.Source, Since: a.Since, Expires: a.Expires}
 }
 
 // relearnAfter: a fact learned again with the same status and source within this time is left
@@ -288,7 +300,7 @@ func (c *Chain) Learn(ctx context.Context, e164 string, yes bool, source string)
 	} else if a, ok := c.static.Load().get(e164); ok {
 		prior = a.Status
 	}
-	f := store.PresenceFact{E164: e164, Status: status.String(), Source: source, Since: now, Expires: now.Add(ttl)}
+	f := Fact{E164: e164, Status: status.String(), Source: source, Since: now, Expires: now.Add(ttl)}
 	if err := c.facts.SetPresence(ctx, f); err != nil {
 		return fmt.Errorf("learn presence: %w", err)
 	}
@@ -341,7 +353,7 @@ func (c *Chain) Forget(ctx context.Context, e164 string) error {
 	if c.facts == nil {
 		return errors.New("forget presence: no store")
 	}
-	if err := c.facts.DeletePresence(ctx, e164); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err := c.facts.DeletePresence(ctx, e164); err != nil && !errors.Is(err, ErrNoFact) {
 		return fmt.Errorf("forget presence: %w", err)
 	}
 	return nil
@@ -349,7 +361,7 @@ func (c *Chain) Forget(ctx context.Context, e164 string) error {
 
 // Inspect reports what deflectd knows about e164 without asking the external checker (API GET
 // /api/v1/presence/{number}): the stored fact, else the static list, else Unknown with an
-// empty Source. Unlike Status it returns store errors (wrapping store.ErrUnavailable when the
+// empty Source. Unlike Status it returns store errors (wrapping the store's own error when the
 // backend is down), so the API can answer 503.
 func (c *Chain) Inspect(ctx context.Context, e164 string) (Answer, error) {
 	if !IsE164(e164) {
@@ -362,7 +374,7 @@ func (c *Chain) Inspect(ctx context.Context, e164 string) (Answer, error) {
 			if a, ok := factAnswer(f, time.Now()); ok {
 				return a, nil
 			}
-		case !errors.Is(err, store.ErrNotFound):
+		case !errors.Is(err, ErrNoFact):
 			return Answer{}, fmt.Errorf("inspect presence: %w", err)
 		}
 	}

@@ -18,7 +18,7 @@ import (
 func BenchmarkPresenceStatus(b *testing.B) {
 	m := memstore.New(memstore.Options{})
 	defer m.Close()
-	benchStatus(b, m)
+	benchStatus(b, storeFacts{m})
 }
 
 func benchStatus(b *testing.B, facts Facts) {

@@ -32,8 +32,8 @@ func TestPresenceRedisSharedFacts(t *testing.T) {
 	url, prefix := redistest.Start(t), redistest.Prefix(t)
 	cfg := testConfig()
 	cfg.Presence.YesTTL = 300 * time.Millisecond
-	a, _ := newChain(t, cfg, newRedis(t, url, prefix))
-	b, _ := newChain(t, cfg, newRedis(t, url, prefix))
+	a, _ := newChain(t, cfg, storeFacts{newRedis(t, url, prefix)})
+	b, _ := newChain(t, cfg, storeFacts{newRedis(t, url, prefix)})
 	ctx := context.Background()
 
 	if err := a.Learn(ctx, numA, false, "learned:131026"); err != nil {
@@ -68,7 +68,7 @@ func TestPresenceRedisDown(t *testing.T) {
 	cfg := testConfig()
 	cfg.Presence.StoreTimeout = 50 * time.Millisecond
 	cfg.Presence.Allow = []string{numA}
-	c, _ := newChain(t, cfg, newRedis(t, srv.URL(), redistest.Prefix(t)))
+	c, _ := newChain(t, cfg, storeFacts{newRedis(t, srv.URL(), redistest.Prefix(t))})
 	srv.Stop()
 	start := time.Now()
 	if got := status(t, c, numA); got.Status != Yes || got.Source != SourceStatic {
@@ -81,5 +81,5 @@ func TestPresenceRedisDown(t *testing.T) {
 
 // BenchmarkPresenceStatusRedis is BenchmarkPresenceStatus on a real redis-server.
 func BenchmarkPresenceStatusRedis(b *testing.B) {
-	benchStatus(b, newRedis(b, redistest.Start(b), redistest.Prefix(b)))
+	benchStatus(b, storeFacts{newRedis(b, redistest.Start(b), redistest.Prefix(b))})
 }

@@ -37,11 +37,11 @@ func testConfig() configs.LookupConfig {
 	return cfg
 }
 
-func newMem(t *testing.T) *memstore.Mem {
+func newMem(t *testing.T) Facts {
 	t.Helper()
 	m := memstore.New(memstore.Options{})
 	t.Cleanup(func() { m.Close() })
-	return m
+	return storeFacts{m}
 }
 
 func newChain(t *testing.T, cfg configs.LookupConfig, facts Facts, opts ...Option) (*Chain, *prometheus.Registry) {
@@ -267,16 +267,16 @@ type slowFacts struct {
 	d time.Duration
 }
 
-func (s slowFacts) GetPresence(ctx context.Context, _ string) (store.PresenceFact, error) {
+func (s slowFacts) GetPresence(ctx context.Context, _ string) (Fact, error) {
 	select {
 	case <-time.After(s.d):
-		return store.PresenceFact{}, store.ErrNotFound
+		return Fact{}, ErrNoFact
 	case <-ctx.Done():
-		return store.PresenceFact{}, fmt.Errorf("get presence: %w: %w", store.ErrUnavailable, ctx.Err())
+		return Fact{}, fmt.Errorf("get presence: %w: %w", store.ErrUnavailable, ctx.Err())
 	}
 }
-func (slowFacts) SetPresence(context.Context, store.PresenceFact) error { return nil }
-func (slowFacts) DeletePresence(context.Context, string) error          { return nil }
+func (slowFacts) SetPresence(context.Context, Fact) error      { return nil }
+func (slowFacts) DeletePresence(context.Context, string) error { return nil }
 
 func TestPresenceSlowStoreFallsThrough(t *testing.T) {
 	cfg := testConfig()
@@ -579,7 +579,7 @@ type countingFacts struct {
 	writes int
 }
 
-func (f *countingFacts) SetPresence(ctx context.Context, p store.PresenceFact) error {
+func (f *countingFacts) SetPresence(ctx context.Context, p Fact) error {
 	f.mu.Lock()
 	f.writes++
 	f.mu.Unlock()

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/deflect/api"
 	"github.com/deflectd/deflectd/lookup"
 )
@@ -183,5 +184,5 @@ func openPresenceFacts(cfg configs.StoreConfig, memoryOnly bool) (lookup.Facts, 
 	if err != nil {
 		return nil, nil, err
 	}
-	return st, func() { _ = st.Close() }, nil
+	return deflect.PresenceFacts(st), func() { _ = st.Close() }, nil
 }

@@ -181,7 +181,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	}, queue, log, g.reg)
 
 	// Presence: learned and imported facts in the store, static lists, optional HTTP checker.
-	if g.presence, err = lookup.NewPresence(cfg.Lookup, g.store, g.reg, lookup.WithLogger(log)); err != nil {
+	if g.presence, err = lookup.NewPresence(cfg.Lookup, deflect.PresenceFacts(g.store), g.reg, lookup.WithLogger(log)); err != nil {
 		return nil, fmt.Errorf("presence: %w", err)
 	}
 	g.closers = append(g.closers, func() { _ = g.presence.Close() })

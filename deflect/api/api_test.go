@@ -55,7 +55,7 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{mem: memstore.New(memstore.Options{})}
 	t.Cleanup(func() { f.mem.Close() })
 	reg := prometheus.NewRegistry()
-	facts, err := lookup.NewPresence(cfg.Lookup, f.mem, nil)
+	facts, err := lookup.NewPresence(cfg.Lookup, deflect.PresenceFacts(f.mem), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
