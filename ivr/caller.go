@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -339,13 +340,34 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 		return rep, fmt.Errorf("send invite: %w", err)
 	}
 	rep.CallID = callID(inv)
-	err = d.WaitAnswer(ctx, sipgo.AnswerOptions{Username: opts.Username, Password: opts.Password, OnResponse: func(res *sip.Response) error {
+	// The whole-call timeout bounds the wait for the answer too. sipgo CANCELs on ctx's end, and
+	// RFC 3261 section 9.1 allows a CANCEL only after a provisional response: with none (a dead
+	// port) it would wait for Timer B (32 s). Then the wait is given up at once instead.
+	var provisional atomic.Bool
+	answerCtx, stopAnswer := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopAnswer(nil)
+	stopAfter := context.AfterFunc(ctx, func() {
+		if provisional.Load() {
+			stopAnswer(ctx.Err())
+		} else {
+			stopAnswer(sipgo.WaitAnswerForceCancelErr)
+		}
+	})
+	defer stopAfter()
+	err = d.WaitAnswer(answerCtx, sipgo.AnswerOptions{Username: opts.Username, Password: opts.Password, OnResponse: func(res *sip.Response) error {
+		if res.IsProvisional() {
+			provisional.Store(true)
+		}
 		line := fmt.Sprintf("%d %s", res.StatusCode, res.Reason)
 		rep.Responses = append(rep.Responses, line)
 		event("< %s", line)
 		return nil
 	}})
 	rep.InviteAfter = time.Since(start)
+	if err != nil && ctx.Err() != nil {
+		rep.Duration = time.Since(start)
+		return rep, fmt.Errorf("no answer within %s: %w", opts.Timeout, err)
+	}
 	if err != nil {
 		var de *sipgo.ErrDialogResponse
 		if errors.As(err, &de) {

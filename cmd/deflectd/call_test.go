@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -84,5 +86,71 @@ func TestCallPrintsResult(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("no outcome")
+	}
+}
+
+// refuseAll answers every INVITE before the answer: ineligible (480 with a result) or, with
+// err set, "cannot decide" (503, no result).
+type refuseAll struct{ err error }
+
+func (r refuseAll) Decide(context.Context, *ivr.CallInfo) (ivr.Decision, error) {
+	if r.err != nil {
+		return ivr.Decision{}, r.err
+	}
+	return ivr.Decision{Offer: false, Reason: "cooldown"}, nil
+}
+func (refuseAll) Accept(context.Context, string) ivr.AcceptResult { return ivr.AcceptResult{} }
+func (refuseAll) Finish(context.Context, string, ivr.Outcome)     {}
+
+// TestCallExitStatus: 0 when the gateway gave a result, whatever it was (ineligible included),
+// 1 when it gave none (503 cannot-decide, no answer within --timeout).
+func TestCallExitStatus(t *testing.T) {
+	prompts, err := media.LoadPrompts("../../ivr/testdata/prompts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := media.NewEngine(media.EngineConfig{BindIP: netip.MustParseAddr("127.0.0.1"), Schedulers: 1}, prompts, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	serve := func(t *testing.T, dec ivr.Decider) string {
+		def := configs.Default()
+		def.SIP.Listen = []string{"udp://127.0.0.1:0"}
+		srv, err := ivr.New(ivr.Config{SIP: def.SIP, IVR: def.IVR}, dec, eng, prompts, ivr.LookupNormalizer("SA"), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- srv.Serve(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return "sip:ivr@" + srv.Addr("udp").String()
+	}
+	dead, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	tests := []struct {
+		name     string
+		target   func(t *testing.T) string
+		wantCode int
+		wantOut  string
+	}{
+		{"ineligible is a result", func(t *testing.T) string { return serve(t, refuseAll{}) }, 0, "X-Deflect-Result: ineligible;reason=cooldown"},
+		{"503 is no result", func(t *testing.T) string { return serve(t, refuseAll{err: errors.New("store down")}) }, 1, "final response: 503"},
+		{"no answer is no result", func(*testing.T) string { return "sip:ivr@" + dead.LocalAddr().String() }, 1, "X-Deflect-Result: (none)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, testEnv(), "call", tc.target(t), "--from", "+966501234567", "--timeout", "2s")
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, stdout, stderr)
+			}
+			if !strings.Contains(stdout, tc.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tc.wantOut, stdout)
+			}
+		})
 	}
 }
