@@ -65,6 +65,26 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 				"(prior yes|unknown): how good the presence guesses are.",
 		}, []string{"prior", "result"}),
 	}
+	// Every series whose labels are known at start exists from the start (at zero): a dashboard
+	// panel or an alert on a rate has something to read before the first event of its kind.
+	m.decisions.WithLabelValues("offer", "")
+	m.decisions.WithLabelValues("error", "store-unavailable")
+	for _, r := range []string{ReasonInvalidNumber, ReasonNotMobile, ReasonRegion, ReasonQueue,
+		ReasonWaitTooShort, ReasonWaitUnknown, ReasonClosed, ReasonOptedOut, ReasonChatCapacity,
+		ReasonCooldown, ReasonDailyLimit, ReasonNotOnWhatsApp, ReasonPresenceUnknown,
+		ReasonWhatsAppUnavailable, ReasonWhatsAppBusy} {
+		m.decisions.WithLabelValues("ineligible", r)
+	}
+	m.sends.WithLabelValues("ok", "")
+	for _, st := range []string{StatusSent, StatusDelivered, StatusRead, StatusFailed} {
+		m.statuses.WithLabelValues(st)
+	}
+	for _, o := range []string{OutcomeDeflected, OutcomeDeclined, OutcomeTimeout, OutcomeAbandoned} {
+		m.outcomes.WithLabelValues(o, "")
+	}
+	for _, r := range []string{"deflected", "failed"} {
+		m.confirm.WithLabelValues(r)
+	}
 	// Both results exist from the start, so a ratio is defined before the first failure.
 	for _, prior := range []string{lookup.Yes.String(), lookup.Unknown.String()} {
 		for _, result := range []string{offerDelivered, offerFailed} {

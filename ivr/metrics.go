@@ -58,6 +58,19 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.dropped.WithLabelValues(r)
 	}
 	m.rejected.WithLabelValues("too-large")
+	// And the series of a call's life, at zero until the first call.
+	for _, method := range []string{"INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "NOTIFY"} {
+		m.requests.WithLabelValues(method)
+	}
+	for _, code := range []string{"200", "480", "503"} {
+		m.responses.WithLabelValues(code)
+	}
+	for _, src := range []string{"rfc4733", "info"} {
+		m.dtmf.WithLabelValues(src)
+	}
+	for _, r := range []string{ResultDeflected, ResultDeclined, ResultTimeout, ResultFailed, ResultAbandoned} {
+		m.outcomes.WithLabelValues(r)
+	}
 	if reg != nil {
 		reg.MustRegister(m.activeCalls, m.responses, m.dtmf, m.outcomes, m.requests, m.dropped, m.rejected, m.pikeBans)
 	}

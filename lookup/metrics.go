@@ -63,6 +63,30 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Rows of presence imports by result (stored, invalid).",
 		}, []string{"result"}),
 	}
+	// Every series whose labels are known exists from the start (at zero), so a dashboard reads
+	// "none yet" rather than "no data", and rates are defined before the first event.
+	for _, src := range []string{"store", "static", "checker", "none"} {
+		for _, st := range []string{Yes.String(), No.String(), Unknown.String()} {
+			m.lookups.WithLabelValues(src, st)
+		}
+	}
+	for _, r := range []string{"hit", "miss"} {
+		m.cache.WithLabelValues(r)
+	}
+	for _, st := range []string{Yes.String(), No.String()} {
+		for _, prior := range []string{Yes.String(), No.String(), Unknown.String()} {
+			m.learned.WithLabelValues(st, prior)
+		}
+	}
+	for _, o := range []string{"yes", "no", "not_found", "not_found_cached", "error", "timeout", "breaker_open"} {
+		m.checkerSeconds.WithLabelValues(o)
+	}
+	for _, r := range []string{"transport", "status", "decode", "timeout", "breaker_open"} {
+		m.checkerErrors.WithLabelValues(r)
+	}
+	for _, r := range []string{"stored", "invalid"} {
+		m.imported.WithLabelValues(r)
+	}
 	if reg == nil {
 		return m, nil
 	}

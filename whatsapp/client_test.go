@@ -203,8 +203,27 @@ func TestSendParsesSuccess(t *testing.T) {
 	if n := testutil.ToFloat64(c.m.requests.WithLabelValues("text", "ok")); n != 1 {
 		t.Errorf("ok requests metric = %v", n)
 	}
-	if n, _ := testutil.GatherAndCount(reg, "deflectd_whatsapp_api_request_duration_seconds"); n != 1 {
-		t.Errorf("latency series = %d", n)
+	// Every operation's latency series exists from the start; the text one has the request.
+	if n, _ := testutil.GatherAndCount(reg, "deflectd_whatsapp_api_request_duration_seconds"); n != 6 {
+		t.Errorf("latency series = %d, want one per operation (6)", n)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "deflectd_whatsapp_api_request_duration_seconds" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			want := uint64(0)
+			if m.GetLabel()[0].GetValue() == "text" {
+				want = 1
+			}
+			if got := m.GetHistogram().GetSampleCount(); got != want {
+				t.Errorf("latency samples for %s = %d, want %d", m.GetLabel()[0].GetValue(), got, want)
+			}
+		}
 	}
 }
 

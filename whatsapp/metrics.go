@@ -58,6 +58,11 @@ func newClientMetrics(reg prometheus.Registerer) *clientMetrics {
 		m.limiterRejects.WithLabelValues(b)
 		m.limiterErrors.WithLabelValues(b)
 	}
+	for _, op := range []string{"template", "text", "buttons", "list", "media", "mark_read"} {
+		m.requests.WithLabelValues(op, "ok")
+		m.latency.WithLabelValues(op)
+		m.retries.WithLabelValues(op)
+	}
 	return m
 }
 
@@ -78,6 +83,15 @@ func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
 	}
 	m.requests = register(reg, m.requests)
 	m.events = register(reg, m.events)
+	// At zero from the start, like the client's series.
+	for _, r := range []string{"ok", "verify_ok", "unauthorized", "bad_json", "too_large", "enqueue_error"} {
+		m.requests.WithLabelValues(r)
+	}
+	for _, k := range []string{KindMessage, KindStatus} {
+		for _, r := range []string{"enqueued", "processed", "duplicate", "handler_error"} {
+			m.events.WithLabelValues(k, r)
+		}
+	}
 	return m
 }
 
