@@ -287,7 +287,7 @@ func applyEnv(cfg *Config, environ []string) error {
 		}
 	})
 	for name := range env {
-		if !known[name] && name != EnvPrefix+"CONFIG" {
+		if !known[name] && !commandEnv[strings.TrimPrefix(name, EnvPrefix)] {
 			errs = append(errs, fmt.Errorf("%s: unknown environment variable (no such config key)", name))
 		}
 	}
@@ -397,4 +397,13 @@ func toNode(v reflect.Value) *yaml.Node {
 		_ = n.Encode(v.Interface())
 		return &n
 	}
+}
+
+// commandEnv are DEFLECTD_ variables that are not configuration keys but read by commands: the
+// config file's path, and secrets a command takes from the environment rather than a flag (a
+// flag shows in ps and shell history).
+var commandEnv = map[string]bool{
+	"CONFIG":        true, // --config
+	"CALL_PASSWORD": true, // deflectd call --auth-user
+	"API_TOKEN":     true, // deflectd notify --gateway
 }

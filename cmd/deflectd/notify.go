@@ -44,9 +44,9 @@ func graphAPI(cfg *configs.Config, log *slog.Logger) (baseURL string, stop func(
 
 func newNotifyCmd(g *globals) *cobra.Command {
 	var (
-		csvPath, template, keyColumn, report, region string
-		dryRun, requireOptIn, noProgress             bool
-		concurrency                                  int
+		csvPath, template, keyColumn, report, region, gateway string
+		dryRun, requireOptIn, noProgress                      bool
+		concurrency                                           int
 	)
 	cmd := &cobra.Command{
 		Use:   "notify --csv FILE --template NAME",
@@ -57,7 +57,14 @@ The file has a header row; column "phone" is required, "language" and "send_at" 
 other column in order is a body parameter. Each row has an idempotency key (file hash + line, or
 --key-column): running the same file again sends nothing twice. Opted-out numbers are skipped.
 Rows not sent are written with their line numbers to the report file. Rows with a future send_at
-are stored and sent by a running gateway (needs store.backend redis).`,
+are stored and sent by a running gateway (needs store.backend redis).
+
+--gateway URL sends the rows through a running gateway's notifications API (token from the
+environment, DEFLECTD_API_TOKEN, admin scope): its store keeps the keys, its WhatsApp client (or
+sandbox) sends. With the embedded default (memory store, sandbox, no whatsapp.base_url) a real run
+needs it: a notify process alone would send into a private sandbox nobody sees and forget what it
+sent. With the sandbox provider every row is checked against the template definitions (name,
+language, number of body parameters) before anything is sent, dry runs included.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if csvPath == "" || template == "" {
@@ -77,6 +84,16 @@ are stored and sent by a running gateway (needs store.backend redis).`,
 			rows, problems, err := notify.ParseCSV(data, notify.CSVOptions{KeyColumn: keyColumn, Region: region})
 			if err != nil {
 				return usageErr(err)
+			}
+			if gateway != "" {
+				return notifyThroughGateway(cmd.Context(), g, gatewayRun{url: gateway, template: template,
+					dryRun: dryRun, rows: rows, problems: problems, report: reportPath(report, csvPath)})
+			}
+			if !dryRun && cfg.Store.Backend == "memory" && cfg.WhatsApp.Provider == "sandbox" && cfg.WhatsApp.BaseURL == "" {
+				return usageErr(errors.New("notify: with a memory store and the sandbox provider (the embedded default) this " +
+					"process would send into its own private sandbox, which no gateway shows, and forget what it sent. " +
+					"Send through the running gateway: DEFLECTD_API_TOKEN=<admin token> deflectd notify --gateway http://127.0.0.1:8080 " +
+					"--csv FILE --template NAME; or configure store.backend redis and whatsapp.base_url; --dry-run checks the file here"))
 			}
 			for _, r := range rows {
 				if r.SendAt.After(time.Now()) && cfg.Store.Backend != "redis" && !dryRun {
@@ -101,7 +118,11 @@ are stored and sent by a running gateway (needs store.backend redis).`,
 			n := notify.New(st, client, notify.Config{
 				Template: template, Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage,
 				Concurrency: concurrency, RequireOptIn: requireOptIn, DryRun: dryRun,
+				Templates: notifyTemplates(cfg),
 			}, log)
+			if err := n.CheckTemplate(); err != nil {
+				return usageErr(fmt.Errorf("--template: %w", err))
+			}
 
 			var bar *progressbar.ProgressBar
 			if !noProgress {
@@ -115,26 +136,11 @@ are stored and sent by a running gateway (needs store.backend redis).`,
 				}
 			})
 			sum.Problems = append(problems, sum.Problems...)
-			if report == "" {
-				report = csvPath + ".report.csv"
-			}
-			if err := writeReport(report, sum.Problems); err != nil {
-				return err
-			}
-			fmt.Fprintf(g.stdout, "rows: %d valid, %d invalid\n", len(rows), len(problems))
-			for _, k := range []string{notify.OutSent, notify.OutScheduled, notify.OutWouldSend, notify.OutDuplicate, notify.OutOptedOut, notify.OutFailed, notify.OutUncertain} {
-				if sum.Counts[k] > 0 {
-					fmt.Fprintf(g.stdout, "%-10s %d\n", k+":", sum.Counts[k])
-				}
-			}
-			fmt.Fprintf(g.stdout, "report: %s (%d rows not sent)\n", report, len(sum.Problems))
 			if cmd.Context().Err() != nil {
+				_ = printNotifySummary(g, reportPath(report, csvPath), len(rows), len(problems), sum)
 				return errors.New("interrupted: run the same command again to send the rest")
 			}
-			if sum.Counts[notify.OutFailed] > 0 {
-				return fmt.Errorf("%d rows failed; see the report, a re-run retries them", sum.Counts[notify.OutFailed])
-			}
-			return nil
+			return printNotifySummary(g, reportPath(report, csvPath), len(rows), len(problems), sum)
 		},
 	}
 	f := cmd.Flags()
@@ -147,6 +153,7 @@ are stored and sent by a running gateway (needs store.backend redis).`,
 	f.BoolVar(&requireOptIn, "require-opt-in", false, "send only to numbers with an opt-in on record")
 	f.BoolVar(&noProgress, "no-progress", false, "no progress bar")
 	f.IntVar(&concurrency, "concurrency", 16, "parallel sends (the throughput limit still applies)")
+	f.StringVar(&gateway, "gateway", "", "send through a running gateway's API at this URL (token from env DEFLECTD_API_TOKEN)")
 	return cmd
 }
 
@@ -162,4 +169,47 @@ func writeReport(path string, problems []notify.Problem) error {
 	}
 	w.Flush()
 	return errors.Join(w.Error(), f.Close())
+}
+
+func reportPath(report, csvPath string) string {
+	if report == "" {
+		return csvPath + ".report.csv"
+	}
+	return report
+}
+
+// printNotifySummary writes the report and prints the counts; an error when rows failed or do
+// not fit the template.
+func printNotifySummary(g *globals, report string, valid, invalid int, sum notify.Summary) error {
+	if err := writeReport(report, sum.Problems); err != nil {
+		return err
+	}
+	fmt.Fprintf(g.stdout, "rows: %d valid, %d invalid\n", valid, invalid)
+	for _, k := range []string{notify.OutSent, notify.OutScheduled, notify.OutWouldSend, notify.OutDuplicate,
+		notify.OutOptedOut, notify.OutInvalid, notify.OutFailed, notify.OutUncertain} {
+		if sum.Counts[k] > 0 {
+			fmt.Fprintf(g.stdout, "%-10s %d\n", k+":", sum.Counts[k])
+		}
+	}
+	fmt.Fprintf(g.stdout, "report: %s (%d rows not sent)\n", report, len(sum.Problems))
+	if n := sum.Counts[notify.OutInvalid]; n > 0 {
+		return fmt.Errorf("%d rows do not fit the template; see the report", n)
+	}
+	if n := sum.Counts[notify.OutFailed]; n > 0 {
+		return fmt.Errorf("%d rows failed; see the report, a re-run retries them", n)
+	}
+	return nil
+}
+
+// notifyTemplates are the template shapes rows are checked against: the sandbox's definitions.
+// With the Cloud API they are Meta's, not read here: nil, nothing is checked before sending.
+func notifyTemplates(cfg configs.Config) []notify.TemplateDef {
+	if cfg.WhatsApp.Provider != "sandbox" {
+		return nil
+	}
+	defs := make([]notify.TemplateDef, 0, len(cfg.WhatsApp.Sandbox.Templates))
+	for _, t := range cfg.WhatsApp.Sandbox.Templates {
+		defs = append(defs, notify.TemplateDef{Name: t.Name, Languages: t.Languages, BodyParams: t.BodyParams})
+	}
+	return defs
 }

@@ -193,6 +193,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 
 	g.notifier = notify.New(g.store, g.client, notify.Config{
 		Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage,
+		Templates: notifyTemplates(cfg),
 	}, log)
 
 	// The engine, and the consumer that feeds webhook events exactly once to it, then to the inbox.
@@ -280,7 +281,8 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 			Templates:    inbox.ConsoleTemplates(cfg),
 			NotifySender: g.client,
 			NotifyStore:  g.store,
-			NotifyConfig: notify.Config{Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage},
+			NotifyConfig: notify.Config{Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage,
+				Templates: notifyTemplates(cfg)},
 		}),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,

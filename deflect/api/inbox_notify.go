@@ -83,6 +83,10 @@ func (ib *inboxAPI) notifications(c *gin.Context) {
 	cfg := ib.in.NotifyConfig
 	cfg.Template, cfg.DryRun = req.Template, req.DryRun
 	n := notify.New(ib.in.NotifyStore, ib.in.NotifySender, cfg, ib.s.log)
+	if err := n.CheckTemplate(); err != nil {
+		fail(c, http.StatusBadRequest, err.Error())
+		return
+	}
 	// Not the short API timeout: a batch goes at the number's throughput.
 	sum := n.Run(c.Request.Context(), rows, nil)
 	for k, v := range sum.Counts {

@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +40,22 @@ type Config struct {
 	Retention       time.Duration // how long a key is remembered (re-runs within it send nothing)
 	RequireOptIn    bool          // send only to numbers with an opt-in record
 	DryRun          bool
+	// Templates are the approved templates' shapes, when known (the sandbox's definitions):
+	// rows are checked against them before anything is sent, dry run included, so a dry run
+	// fails where Meta would answer 132001 (no such template or language) or 132000 (wrong
+	// number of parameters). nil = not known here: not checked.
+	Templates []TemplateDef
 }
+
+// TemplateDef is what a notification row is checked against.
+type TemplateDef struct {
+	Name       string
+	Languages  []string
+	BodyParams int
+}
+
+// ErrUnknownTemplate: Config.Template is not among Config.Templates.
+var ErrUnknownTemplate = errors.New("unknown template")
 
 // Outcomes of one row.
 const (
@@ -48,6 +66,7 @@ const (
 	OutFailed    = "failed"     // the API refused; a re-run tries again
 	OutUncertain = "uncertain"  // a send may or may not have happened (a run died mid-send): never resent
 	OutWouldSend = "would-send" // dry run
+	OutInvalid   = "invalid"    // the row does not fit the template (language, parameter count)
 )
 
 // Result is what happened to one row.
@@ -158,13 +177,17 @@ func (n *Notifier) process(ctx context.Context, row Row) Result {
 		res.Outcome, res.Reason = out, reason
 		return res
 	}
-	if n.cfg.DryRun {
-		res.Outcome = OutWouldSend
-		return res
-	}
 	lang := row.Language
 	if lang == "" {
 		lang = n.cfg.DefaultLanguage
+	}
+	if reason := n.misfit(lang, len(row.Params)); reason != "" {
+		res.Outcome, res.Reason = OutInvalid, reason
+		return res
+	}
+	if n.cfg.DryRun {
+		res.Outcome = OutWouldSend
+		return res
 	}
 	rec := record{Key: row.Key, E164: row.E164, Template: n.cfg.Template, Language: lang, Params: row.Params,
 		SendAt: row.SendAt, Line: row.Line, UpdatedAt: n.now()}
@@ -224,12 +247,62 @@ func (n *Notifier) optedOut(ctx context.Context, e164 string) (string, string) {
 	return "", ""
 }
 
+// CheckTemplate reports a Config.Template the known definitions do not have (nil when they
+// have it, or when none are known). Check it before Run: every row would fail the same way.
+func (n *Notifier) CheckTemplate() error {
+	if n.cfg.Templates == nil {
+		return nil
+	}
+	if _, ok := n.template(); ok {
+		return nil
+	}
+	names := make([]string, 0, len(n.cfg.Templates))
+	for _, t := range n.cfg.Templates {
+		names = append(names, t.Name)
+	}
+	return fmt.Errorf("%w %q (Meta would refuse it with 132001); known: %s", ErrUnknownTemplate, n.cfg.Template, strings.Join(names, ", "))
+}
+
+func (n *Notifier) template() (TemplateDef, bool) {
+	for _, t := range n.cfg.Templates {
+		if t.Name == n.cfg.Template {
+			return t, true
+		}
+	}
+	return TemplateDef{}, false
+}
+
+// templateCode maps a row language to the template's language code.
+func (n *Notifier) templateCode(lang string) string {
+	if c, ok := n.cfg.Languages[lang]; ok {
+		return c
+	}
+	return lang
+}
+
+// misfit says why a row (its language, its number of body parameters) cannot be sent with the
+// template, as Meta would refuse it; "" when it fits or the definitions are not known.
+func (n *Notifier) misfit(lang string, params int) string {
+	if n.cfg.Templates == nil {
+		return ""
+	}
+	t, ok := n.template()
+	if !ok {
+		return "template " + strconv.Quote(n.cfg.Template) + " does not exist (132001)"
+	}
+	code := n.templateCode(lang)
+	if !slices.Contains(t.Languages, code) {
+		return fmt.Sprintf("template %q has no language %q (132001); it has %s", t.Name, code, strings.Join(t.Languages, ", "))
+	}
+	if params != t.BodyParams {
+		return fmt.Sprintf("template %q takes %d body parameters, the row has %d (132000)", t.Name, t.BodyParams, params)
+	}
+	return ""
+}
+
 // deliver sends a claimed record (state "sending", at version) and records the result.
 func (n *Notifier) deliver(ctx context.Context, rec record, version int64) (string, string) {
-	code := rec.Language
-	if c, ok := n.cfg.Languages[rec.Language]; ok {
-		code = c
-	}
+	code := n.templateCode(rec.Language)
 	r, err := n.send.SendTemplate(ctx, rec.E164, whatsapp.Template{Name: rec.Template, Language: code, BodyParams: rec.Params})
 	outcome, reason := OutSent, ""
 	rec.UpdatedAt = n.now()

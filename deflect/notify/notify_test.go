@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -263,5 +264,54 @@ func TestScheduledRowsSentOnceByOneOfTwoInstances(t *testing.T) {
 	wg.Wait()
 	if ka+kb != 40 || receivedOnce(t, r.sb) != 40 {
 		t.Fatalf("instances sent %d + %d; sandbox %d", ka, kb, len(r.sb.All()))
+	}
+}
+
+// TestDryRunChecksTheTemplate: with the template definitions known, a dry run refuses what Meta
+// would refuse (132001 unknown template or language, 132000 wrong parameter count), row by row,
+// and sends nothing; without definitions nothing is checked.
+func TestDryRunChecksTheTemplate(t *testing.T) {
+	defs := []TemplateDef{{Name: "licence_renewal", Languages: []string{"en", "ar"}, BodyParams: 2}}
+	row := func(line int, lang string, params ...string) Row {
+		return Row{Line: line, E164: fmt.Sprintf("+96650123%04d", line), Language: lang, Params: params, Key: fmt.Sprint(line)}
+	}
+	tests := []struct {
+		name     string
+		template string
+		defs     []TemplateDef
+		row      Row
+		want     string // outcome
+		reason   string
+	}{
+		{"fits", "licence_renewal", defs, row(2, "ar", "Aisha", "2027-01-10"), OutWouldSend, ""},
+		{"default language", "licence_renewal", defs, row(3, "", "Bob", "2027-01-11"), OutWouldSend, ""},
+		{"too many parameters", "licence_renewal", defs, row(4, "en", "a", "b", "c"), OutInvalid, "takes 2 body parameters, the row has 3 (132000)"},
+		{"too few parameters", "licence_renewal", defs, row(5, "en", "a"), OutInvalid, "the row has 1 (132000)"},
+		{"language the template lacks", "licence_renewal", defs, row(6, "fr", "a", "b"), OutInvalid, `has no language "fr" (132001)`},
+		{"unknown template", "nope", defs, row(7, "en", "a", "b"), OutInvalid, `"nope" does not exist (132001)`},
+		{"definitions unknown", "nope", nil, row(8, "en", "a"), OutWouldSend, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, 0)
+			n := r.notifier(Config{Template: tc.template, Templates: tc.defs, DryRun: true, DefaultLanguage: "en"})
+			sum := n.Run(context.Background(), []Row{tc.row}, nil)
+			if sum.Counts[tc.want] != 1 {
+				t.Fatalf("counts %+v, want one %s", sum.Counts, tc.want)
+			}
+			if tc.reason != "" && (len(sum.Problems) != 1 || !strings.Contains(sum.Problems[0].Reason, tc.reason)) {
+				t.Errorf("problems %+v, want a reason with %q", sum.Problems, tc.reason)
+			}
+			if len(r.sb.All()) != 0 {
+				t.Errorf("a dry run sent %d messages", len(r.sb.All()))
+			}
+		})
+	}
+	r := newRig(t, 0)
+	if err := r.notifier(Config{Template: "nope", Templates: defs}).CheckTemplate(); !errors.Is(err, ErrUnknownTemplate) {
+		t.Errorf("CheckTemplate(nope) = %v, want ErrUnknownTemplate", err)
+	}
+	if err := r.notifier(Config{Template: "licence_renewal", Templates: defs}).CheckTemplate(); err != nil {
+		t.Errorf("CheckTemplate(licence_renewal) = %v", err)
 	}
 }
