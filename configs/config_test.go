@@ -58,13 +58,16 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"list expected", "sip:\n  listen: udp://x:1\n", []string{"sip.listen", "expected a list"}},
 		{"mapping expected", "store: memory\n", []string{"store", "expected a mapping"}},
 		{"nested unknown", "whatsapp:\n  sandbox:\n    templatez: []\n", []string{":3: whatsapp.sandbox.templatez: unknown key"}},
-		{"port range", "rtp:\n  port_min: 30000\n  port_max: 20000\n", []string{"rtp.port_min: 30000 is above rtp.port_max"}},
-		{"store backend", "store:\n  backend: mysql\n", []string{"store.backend"}},
-		{"listen url", "sip:\n  listen: ['bogus']\n", []string{"sip.listen[0]"}},
+		{"port range", "rtp:\n  port_min: 30000\n  port_max: 20000\n", []string{":2: rtp.port_min: 30000 is above rtp.port_max"}},
+		{"store backend", "store:\n  backend: mysql\n", []string{":2: store.backend"}},
+		{"listen url", "sip:\n  listen: ['bogus']\n", []string{":2: sip.listen[0]"}},
+		{"listen url, second item", "sip:\n  listen:\n    - udp://127.0.0.1:5060\n    - bogus\n", []string{":4: sip.listen[1]"}},
 		{"cloudapi without id", "whatsapp:\n  provider: cloudapi\n  phone_number_id: ''\n", []string{"whatsapp.phone_number_id", "whatsapp.access_token"}},
 		{"bad region", "lookup:\n  default_region: Saudi\n", []string{"lookup.default_region"}},
-		{"bad enum", "deflect:\n  on_decline: hangup\n", []string{"deflect.on_decline"}},
-		{"bad scope", "api:\n  tokens:\n    - {name: x, token: y, scopes: [root]}\n", []string{"api.tokens[0].scopes"}},
+		{"bad enum", "deflect:\n  on_decline: hangup\n", []string{":2: deflect.on_decline"}},
+		{"value error", "log:\n  level: info\ndeflect:\n  route_to: human\n", []string{`:4: deflect.route_to: "human" is not one of bot, agent`}},
+		{"value of a map entry", "deflect:\n  queues:\n    billing:\n      min_wait: -1s\n", []string{":4: deflect.queues.billing.min_wait"}},
+		{"bad scope", "api:\n  tokens:\n    - {name: x, token: y, scopes: [root]}\n", []string{":3: api.tokens[0].scopes"}},
 		{"zero breaker cool-down", "whatsapp:\n  breaker_cooldown: 0s\n", []string{"whatsapp.breaker_cooldown"}},
 		{"negative claim idle", "whatsapp:\n  webhook_claim_idle: -1s\n", []string{"whatsapp.webhook_claim_idle"}},
 	}
@@ -122,6 +125,8 @@ func TestEnvErrors(t *testing.T) {
 		{"bad int", "DEFLECTD_RTP_PORT_MIN=lots", "rtp.port_min (DEFLECTD_RTP_PORT_MIN)"},
 		{"unknown var", "DEFLECTD_SIP_LISTN=x", "DEFLECTD_SIP_LISTN: unknown environment variable"},
 		{"bad duration", "DEFLECTD_SIP_DRAIN_TIMEOUT=5", "sip.drain_timeout"},
+		{"bad value", "DEFLECTD_DEFLECT_ROUTE_TO=human", `DEFLECTD_DEFLECT_ROUTE_TO: deflect.route_to: "human" is not one of bot, agent`},
+		{"bad list item", "DEFLECTD_SIP_LISTEN=udp://127.0.0.1:5060,bogus", "DEFLECTD_SIP_LISTEN: sip.listen[1]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

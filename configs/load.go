@@ -23,6 +23,7 @@ var durationType = reflect.TypeOf(time.Duration(0))
 // environment, then validated. Every error names the key (and the file line for YAML).
 func Load(path string, environ []string) (Config, error) {
 	cfg := Default()
+	var lines map[string]int
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -31,14 +32,84 @@ func Load(path string, environ []string) (Config, error) {
 		if err := decodeYAML(path, data, &cfg); err != nil {
 			return cfg, err
 		}
+		lines = keyLines(data)
 	}
 	if err := applyEnv(&cfg, environ); err != nil {
 		return cfg, err
 	}
 	if err := cfg.Validate(); err != nil {
-		return cfg, err
+		return cfg, locate(err, path, lines, environ)
 	}
 	return cfg, nil
+}
+
+// keyLines maps every key path of a YAML document ("sip.listen", "sip.listen[0]",
+// "deflect.queues.billing.min_wait") to its line.
+func keyLines(data []byte) map[string]int {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	lines := map[string]int{}
+	var walk func(prefix string, n *yaml.Node)
+	walk = func(prefix string, n *yaml.Node) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := join(prefix, n.Content[i].Value)
+				lines[key] = n.Content[i].Line
+				walk(key, n.Content[i+1])
+			}
+		case yaml.SequenceNode:
+			for i, item := range n.Content {
+				key := fmt.Sprintf("%s[%d]", prefix, i)
+				lines[key] = item.Line
+				walk(key, item)
+			}
+		}
+	}
+	walk("", doc.Content[0])
+	return lines
+}
+
+// locate says where each invalid value came from: the environment variable that set it (or a
+// parent of it), else the config file's line for the key (or its nearest parent).
+func locate(err error, path string, lines map[string]int, environ []string) error {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return err
+	}
+	env := map[string]bool{}
+	for _, kv := range environ {
+		if name, _, ok := strings.Cut(kv, "="); ok {
+			env[name] = true
+		}
+	}
+	for _, e := range joined.Unwrap() {
+		var ke *KeyError
+		if !errors.As(e, &ke) {
+			continue
+		}
+		for key := ke.Key; key != ""; key = parentKey(key) {
+			if name := EnvName(strings.Split(key, "[")[0]); env[name] {
+				ke.Source = name
+				break
+			}
+			if line, ok := lines[key]; ok {
+				ke.Source = fmt.Sprintf("%s:%d", path, line)
+				break
+			}
+		}
+	}
+	return err
+}
+
+// parentKey is "a.b" for "a.b.c" and "a.b[2]", "" for "a".
+func parentKey(key string) string {
+	if i := strings.LastIndexAny(key, ".["); i > 0 {
+		return key[:i]
+	}
+	return ""
 }
 
 // decodeYAML checks the document against the Config type first, so that an unknown key or a

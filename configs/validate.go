@@ -14,263 +14,311 @@ import (
 
 var regionRe = regexp.MustCompile(`^[A-Z]{2}$`)
 
-// Validate rejects impossible settings; each error starts with the key's name.
+// KeyError is one validation failure: the key's name and what is wrong with its value. Load
+// adds where the value came from (the file and line, or the environment variable).
+type KeyError struct {
+	Key    string
+	Msg    string
+	Source string // "file.yaml:12" or "DEFLECTD_X"; empty for defaults
+}
+
+func (e *KeyError) Error() string {
+	if e.Source != "" {
+		return e.Source + ": " + e.Key + ": " + e.Msg
+	}
+	return e.Key + ": " + e.Msg
+}
+
+// checker collects KeyErrors.
+type checker struct{ errs []error }
+
+func (v *checker) bad(key, format string, a ...any) {
+	v.errs = append(v.errs, &KeyError{Key: key, Msg: fmt.Sprintf(format, a...)})
+}
+
+func (v *checker) oneOf(key, val string, allowed ...string) {
+	if !slices.Contains(allowed, val) {
+		v.bad(key, "%q is not one of %s", val, strings.Join(allowed, ", "))
+	}
+}
+
+func (v *checker) positive(key string, d time.Duration) {
+	if d <= 0 {
+		v.bad(key, "must be a positive duration, got %s", d)
+	}
+}
+
+// Validate rejects impossible settings; each error is a *KeyError naming the key.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, a ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
-	}
-	oneOf := func(key, val string, allowed ...string) {
-		if !slices.Contains(allowed, val) {
-			bad(key, "%q is not one of %s", val, strings.Join(allowed, ", "))
-		}
-	}
-	positive := func(key string, d time.Duration) {
-		if d <= 0 {
-			bad(key, "must be a positive duration, got %s", d)
-		}
-	}
+	v := &checker{}
+	v.general(c)
+	v.sip(c.SIP)
+	v.rtp(c.RTP)
+	v.http(c.HTTP)
+	v.store(c.Store)
+	v.whatsapp(c.WhatsApp)
+	v.lookup(c.Lookup)
+	v.ivr(c.IVR)
+	v.deflect(c.Deflect)
+	v.inbox(c.Inbox)
+	v.tokens(c.API)
+	return errors.Join(v.errs...)
+}
 
-	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	oneOf("log.format", c.Log.Format, "text", "json")
+func (v *checker) general(c Config) {
+	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	v.oneOf("log.format", c.Log.Format, "text", "json")
 	if g := c.Runtime.GCPercent; g != 0 && (g < 10 || g > 1000) {
-		bad("runtime.gc_percent", "must be 0 (Go default) or between 10 and 1000, got %d", g)
+		v.bad("runtime.gc_percent", "must be 0 (Go default) or between 10 and 1000, got %d", g)
 	}
+}
 
-	if len(c.SIP.Listen) == 0 {
-		bad("sip.listen", "at least one listen URL is needed")
+func (v *checker) sip(s SIPConfig) {
+	if len(s.Listen) == 0 {
+		v.bad("sip.listen", "at least one listen URL is needed")
 	}
-	for i, l := range c.SIP.Listen {
+	for i, l := range s.Listen {
 		if _, _, _, err := ParseListen(l); err != nil {
-			bad(fmt.Sprintf("sip.listen[%d]", i), "%v", err)
-		} else if strings.HasPrefix(l, "tls://") && (c.SIP.TLS.CertFile == "" || c.SIP.TLS.KeyFile == "") {
-			bad("sip.tls.cert_file", "a tls:// listener needs sip.tls.cert_file and sip.tls.key_file")
+			v.bad(fmt.Sprintf("sip.listen[%d]", i), "%v", err)
+		} else if strings.HasPrefix(l, "tls://") && (s.TLS.CertFile == "" || s.TLS.KeyFile == "") {
+			v.bad("sip.tls.cert_file", "a tls:// listener needs sip.tls.cert_file and sip.tls.key_file")
 		}
 	}
-	if c.SIP.MaxCalls < 1 {
-		bad("sip.max_calls", "must be at least 1, got %d", c.SIP.MaxCalls)
+	if s.MaxCalls < 1 {
+		v.bad("sip.max_calls", "must be at least 1, got %d", s.MaxCalls)
 	}
-	positive("sip.max_call_duration", c.SIP.MaxCallDuration)
-	positive("sip.drain_timeout", c.SIP.DrainTimeout)
-	if c.SIP.MaxMessageSize < 1024 || c.SIP.MaxMessageSize > 65535 {
-		bad("sip.max_message_size", "must be within 1024..65535, got %d", c.SIP.MaxMessageSize)
+	v.positive("sip.max_call_duration", s.MaxCallDuration)
+	v.positive("sip.drain_timeout", s.DrainTimeout)
+	if s.MaxMessageSize < 1024 || s.MaxMessageSize > 65535 {
+		v.bad("sip.max_message_size", "must be within 1024..65535, got %d", s.MaxMessageSize)
 	}
-	for i, cidr := range c.SIP.AllowCIDRs {
+	for i, cidr := range s.AllowCIDRs {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			bad(fmt.Sprintf("sip.allow_cidrs[%d]", i), "%q is not a CIDR such as 10.0.0.0/8", cidr)
+			v.bad(fmt.Sprintf("sip.allow_cidrs[%d]", i), "%q is not a CIDR such as 10.0.0.0/8", cidr)
 		}
 	}
-	if c.SIP.Pike.Enabled {
-		if c.SIP.Pike.Requests < 1 {
-			bad("sip.pike.requests", "must be at least 1")
+	if s.Pike.Enabled {
+		if s.Pike.Requests < 1 {
+			v.bad("sip.pike.requests", "must be at least 1")
 		}
-		positive("sip.pike.window", c.SIP.Pike.Window)
-		positive("sip.pike.ban", c.SIP.Pike.Ban)
+		v.positive("sip.pike.window", s.Pike.Window)
+		v.positive("sip.pike.ban", s.Pike.Ban)
 	}
-	if c.SIP.Auth.Username != "" && !c.SIP.Auth.Password.IsSet() {
-		bad("sip.auth.password", "is required when sip.auth.username is set")
+	if s.Auth.Username != "" && !s.Auth.Password.IsSet() {
+		v.bad("sip.auth.password", "is required when sip.auth.username is set")
 	}
+}
 
-	if c.RTP.PortMin < 1024 || c.RTP.PortMin > 65535 {
-		bad("rtp.port_min", "must be within 1024..65535, got %d", c.RTP.PortMin)
+func (v *checker) rtp(r RTPConfig) {
+	if r.PortMin < 1024 || r.PortMin > 65535 {
+		v.bad("rtp.port_min", "must be within 1024..65535, got %d", r.PortMin)
 	}
-	if c.RTP.PortMax < 1024 || c.RTP.PortMax > 65535 {
-		bad("rtp.port_max", "must be within 1024..65535, got %d", c.RTP.PortMax)
+	if r.PortMax < 1024 || r.PortMax > 65535 {
+		v.bad("rtp.port_max", "must be within 1024..65535, got %d", r.PortMax)
 	}
-	if c.RTP.PortMin > c.RTP.PortMax {
-		bad("rtp.port_min", "%d is above rtp.port_max %d", c.RTP.PortMin, c.RTP.PortMax)
+	if r.PortMin > r.PortMax {
+		v.bad("rtp.port_min", "%d is above rtp.port_max %d", r.PortMin, r.PortMax)
 	}
+}
 
-	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
-		bad("http.listen", "%q is not host:port", c.HTTP.Listen)
+func (v *checker) http(h HTTPConfig) {
+	if _, _, err := net.SplitHostPort(h.Listen); err != nil {
+		v.bad("http.listen", "%q is not host:port", h.Listen)
 	}
-	if c.HTTP.AdminListen != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP.AdminListen); err != nil {
-			bad("http.admin_listen", "%q is not host:port", c.HTTP.AdminListen)
+	if h.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(h.AdminListen); err != nil {
+			v.bad("http.admin_listen", "%q is not host:port", h.AdminListen)
 		}
 	}
-	positive("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
-	if c.HTTP.MaxBodyBytes < 1024 {
-		bad("http.max_body_bytes", "must be at least 1024")
+	v.positive("http.read_header_timeout", h.ReadHeaderTimeout)
+	if h.MaxBodyBytes < 1024 {
+		v.bad("http.max_body_bytes", "must be at least 1024")
 	}
+}
 
-	oneOf("store.backend", c.Store.Backend, "memory", "redis")
-	if c.Store.BreakerFailures < 1 {
-		bad("store.breaker_failures", "must be at least 1")
+func (v *checker) store(s StoreConfig) {
+	v.oneOf("store.backend", s.Backend, "memory", "redis")
+	if s.BreakerFailures < 1 {
+		v.bad("store.breaker_failures", "must be at least 1")
 	}
-	positive("store.breaker_cooldown", c.Store.BreakerCooldown)
-	if c.Store.Backend == "redis" && len(c.Store.Redis.Addrs) == 0 {
-		if u, err := url.Parse(c.Store.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-			bad("store.redis.url", "must be a redis://, rediss:// or unix:// URL")
+	v.positive("store.breaker_cooldown", s.BreakerCooldown)
+	if s.Backend == "redis" && len(s.Redis.Addrs) == 0 {
+		if u, err := url.Parse(s.Redis.URL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			v.bad("store.redis.url", "must be a redis://, rediss:// or unix:// URL")
 		}
 	}
+}
 
-	oneOf("whatsapp.provider", c.WhatsApp.Provider, "sandbox", "cloudapi")
-	if c.WhatsApp.Provider == "cloudapi" {
-		if c.WhatsApp.PhoneNumberID == "" {
-			bad("whatsapp.phone_number_id", "is required with whatsapp.provider cloudapi")
+func (v *checker) whatsapp(w WhatsAppConfig) {
+	v.oneOf("whatsapp.provider", w.Provider, "sandbox", "cloudapi")
+	if w.Provider == "cloudapi" {
+		if w.PhoneNumberID == "" {
+			v.bad("whatsapp.phone_number_id", "is required with whatsapp.provider cloudapi")
 		}
-		if !c.WhatsApp.AccessToken.IsSet() {
-			bad("whatsapp.access_token", "is required with whatsapp.provider cloudapi")
+		if !w.AccessToken.IsSet() {
+			v.bad("whatsapp.access_token", "is required with whatsapp.provider cloudapi")
 		}
-		if !c.WhatsApp.AppSecret.IsSet() {
-			bad("whatsapp.app_secret", "is required with whatsapp.provider cloudapi (webhook signatures)")
+		if !w.AppSecret.IsSet() {
+			v.bad("whatsapp.app_secret", "is required with whatsapp.provider cloudapi (webhook signatures)")
 		}
-		if c.WhatsApp.BaseURL == "" {
-			bad("whatsapp.base_url", "is required with whatsapp.provider cloudapi")
-		}
-	}
-	if c.WhatsApp.BaseURL != "" {
-		if u, err := url.Parse(c.WhatsApp.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("whatsapp.base_url", "%q is not an http(s) URL", c.WhatsApp.BaseURL)
+		if w.BaseURL == "" {
+			v.bad("whatsapp.base_url", "is required with whatsapp.provider cloudapi")
 		}
 	}
-	if c.WhatsApp.Throughput <= 0 || c.WhatsApp.Throughput > 1000 {
-		bad("whatsapp.throughput", "must be within (0, 1000] messages/s, got %g", c.WhatsApp.Throughput)
+	if w.BaseURL != "" {
+		if u, err := url.Parse(w.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			v.bad("whatsapp.base_url", "%q is not an http(s) URL", w.BaseURL)
+		}
 	}
-	positive("whatsapp.pair_period", c.WhatsApp.PairPeriod)
-	if c.WhatsApp.PairBurst < 1 {
-		bad("whatsapp.pair_burst", "must be at least 1")
+	if w.Throughput <= 0 || w.Throughput > 1000 {
+		v.bad("whatsapp.throughput", "must be within (0, 1000] messages/s, got %g", w.Throughput)
 	}
-	positive("whatsapp.request_timeout", c.WhatsApp.RequestTimeout)
-	positive("whatsapp.breaker_cooldown", c.WhatsApp.BreakerCooldown)
-	positive("whatsapp.webhook_claim_idle", c.WhatsApp.WebhookClaimIdle)
-	if c.WhatsApp.Sandbox.Latency < 0 {
-		bad("whatsapp.sandbox.latency", "must not be negative")
+	v.positive("whatsapp.pair_period", w.PairPeriod)
+	if w.PairBurst < 1 {
+		v.bad("whatsapp.pair_burst", "must be at least 1")
 	}
-	for i, t := range c.WhatsApp.Sandbox.Templates {
+	v.positive("whatsapp.request_timeout", w.RequestTimeout)
+	v.positive("whatsapp.breaker_cooldown", w.BreakerCooldown)
+	v.positive("whatsapp.webhook_claim_idle", w.WebhookClaimIdle)
+	if w.Sandbox.Latency < 0 {
+		v.bad("whatsapp.sandbox.latency", "must not be negative")
+	}
+	for i, t := range w.Sandbox.Templates {
 		if t.Name == "" || len(t.Languages) == 0 {
-			bad(fmt.Sprintf("whatsapp.sandbox.templates[%d]", i), "needs a name and at least one language")
+			v.bad(fmt.Sprintf("whatsapp.sandbox.templates[%d]", i), "needs a name and at least one language")
 		}
 	}
+}
 
-	if !regionRe.MatchString(c.Lookup.DefaultRegion) {
-		bad("lookup.default_region", "%q is not an ISO 3166 region in upper case such as SA or GB", c.Lookup.DefaultRegion)
-	} else if !phonenumbers.GetSupportedRegions()[c.Lookup.DefaultRegion] {
+func (v *checker) lookup(l LookupConfig) {
+	if !regionRe.MatchString(l.DefaultRegion) {
+		v.bad("lookup.default_region", "%q is not an ISO 3166 region in upper case such as SA or GB", l.DefaultRegion)
+	} else if !phonenumbers.GetSupportedRegions()[l.DefaultRegion] {
 		// XX passes the pattern but every national number would then fail at run time.
-		bad("lookup.default_region", "%q is not a region phone numbers are known for", c.Lookup.DefaultRegion)
+		v.bad("lookup.default_region", "%q is not a region phone numbers are known for", l.DefaultRegion)
 	}
-	positive("lookup.presence.budget", c.Lookup.Presence.Budget)
-	positive("lookup.presence.store_timeout", c.Lookup.Presence.StoreTimeout)
-	positive("lookup.presence.list_poll", c.Lookup.Presence.ListPoll)
-	positive("lookup.presence.yes_ttl", c.Lookup.Presence.YesTTL)
-	positive("lookup.presence.no_ttl", c.Lookup.Presence.NoTTL)
-	positive("lookup.presence.http.timeout", c.Lookup.Presence.HTTP.Timeout)
-	positive("lookup.presence.http.positive_ttl", c.Lookup.Presence.HTTP.PositiveTTL)
-	positive("lookup.presence.http.negative_ttl", c.Lookup.Presence.HTTP.NegativeTTL)
-	if c.Lookup.Presence.HTTP.NotFoundTTL < 0 {
-		bad("lookup.presence.http.not_found_ttl", "must not be negative, got %s", c.Lookup.Presence.HTTP.NotFoundTTL)
+	v.positive("lookup.presence.budget", l.Presence.Budget)
+	v.positive("lookup.presence.store_timeout", l.Presence.StoreTimeout)
+	v.positive("lookup.presence.list_poll", l.Presence.ListPoll)
+	v.positive("lookup.presence.yes_ttl", l.Presence.YesTTL)
+	v.positive("lookup.presence.no_ttl", l.Presence.NoTTL)
+	v.positive("lookup.presence.http.timeout", l.Presence.HTTP.Timeout)
+	v.positive("lookup.presence.http.positive_ttl", l.Presence.HTTP.PositiveTTL)
+	v.positive("lookup.presence.http.negative_ttl", l.Presence.HTTP.NegativeTTL)
+	if l.Presence.HTTP.NotFoundTTL < 0 {
+		v.bad("lookup.presence.http.not_found_ttl", "must not be negative, got %s", l.Presence.HTTP.NotFoundTTL)
 	}
-	positive("lookup.presence.http.breaker_cooldown", c.Lookup.Presence.HTTP.BreakerCooldown)
-	if c.Lookup.Presence.HTTP.BreakerFailures < 1 {
-		bad("lookup.presence.http.breaker_failures", "must be at least 1")
+	v.positive("lookup.presence.http.breaker_cooldown", l.Presence.HTTP.BreakerCooldown)
+	if l.Presence.HTTP.BreakerFailures < 1 {
+		v.bad("lookup.presence.http.breaker_failures", "must be at least 1")
 	}
-	if u := c.Lookup.Presence.HTTP.URL; u != "" {
+	if u := l.Presence.HTTP.URL; u != "" {
 		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") {
-			bad("lookup.presence.http.url", "%q is not an http(s) URL", u)
+			v.bad("lookup.presence.http.url", "%q is not an http(s) URL", u)
 		}
 	}
+}
 
-	if c.IVR.DefaultLanguage == "" {
-		bad("ivr.default_language", "is required")
+func (v *checker) ivr(i IVRConfig) {
+	if i.DefaultLanguage == "" {
+		v.bad("ivr.default_language", "is required")
 	}
-	positive("ivr.first_digit_timeout", c.IVR.FirstDigitTimeout)
-	if c.IVR.OfferRepeats < 1 {
-		bad("ivr.offer_repeats", "must be at least 1")
+	v.positive("ivr.first_digit_timeout", i.FirstDigitTimeout)
+	if i.OfferRepeats < 1 {
+		v.bad("ivr.offer_repeats", "must be at least 1")
 	}
+}
 
-	d := c.Deflect
-	oneOf("deflect.unknown_presence", d.UnknownPresence, "offer", "skip")
-	oneOf("deflect.missing_wait", d.MissingWait, "offer", "skip")
-	oneOf("deflect.other_queues", d.OtherQueues, "offer", "skip")
+func (v *checker) deflect(d DeflectConfig) {
+	v.oneOf("deflect.unknown_presence", d.UnknownPresence, "offer", "skip")
+	v.oneOf("deflect.missing_wait", d.MissingWait, "offer", "skip")
+	v.oneOf("deflect.other_queues", d.OtherQueues, "offer", "skip")
 	for name, q := range d.Queues {
 		if strings.TrimSpace(name) == "" {
-			bad("deflect.queues", "a queue name is empty")
+			v.bad("deflect.queues", "a queue name is empty")
 		}
 		if q.MinWait < 0 {
-			bad("deflect.queues."+name+".min_wait", "must not be negative, got %s", q.MinWait)
+			v.bad("deflect.queues."+name+".min_wait", "must not be negative, got %s", q.MinWait)
 		}
 	}
-	oneOf("deflect.route_to", d.RouteTo, "bot", "agent")
-	oneOf("deflect.on_decline", d.OnDecline, "bye", "refer")
-	oneOf("deflect.on_no_status", d.OnNoStatus, "sent", "failed")
+	v.oneOf("deflect.route_to", d.RouteTo, "bot", "agent")
+	v.oneOf("deflect.on_decline", d.OnDecline, "bye", "refer")
+	v.oneOf("deflect.on_no_status", d.OnNoStatus, "sent", "failed")
 	for i, t := range d.AllowedTypes {
-		oneOf(fmt.Sprintf("deflect.allowed_types[%d]", i), t, "mobile", "fixed-line", "fixed-line-or-mobile", "voip", "toll-free", "premium", "shared-cost", "personal", "pager", "uan", "voicemail", "unknown")
+		v.oneOf(fmt.Sprintf("deflect.allowed_types[%d]", i), t, "mobile", "fixed-line", "fixed-line-or-mobile", "voip", "toll-free", "premium", "shared-cost", "personal", "pager", "uan", "voicemail", "unknown")
 	}
 	for i, r := range d.Regions {
 		if !regionRe.MatchString(r) {
-			bad(fmt.Sprintf("deflect.regions[%d]", i), "%q is not an ISO 3166 region", r)
+			v.bad(fmt.Sprintf("deflect.regions[%d]", i), "%q is not an ISO 3166 region", r)
 		}
 	}
 	if d.MinWait < 0 {
-		bad("deflect.min_wait", "must not be negative")
+		v.bad("deflect.min_wait", "must not be negative")
 	}
 	bh := d.BusinessHours
 	if bh.TimeZone != "" {
 		if _, err := time.LoadLocation(bh.TimeZone); err != nil {
-			bad("deflect.business_hours.time_zone", "%q is not a known time zone", bh.TimeZone)
+			v.bad("deflect.business_hours.time_zone", "%q is not a known time zone", bh.TimeZone)
 		}
 	}
 	if (bh.Open == "") != (bh.Close == "") {
-		bad("deflect.business_hours.open", "open and close are set together")
+		v.bad("deflect.business_hours.open", "open and close are set together")
 	}
 	for _, kv := range [][2]string{{"open", bh.Open}, {"close", bh.Close}} {
 		if kv[1] != "" {
 			if _, err := time.Parse("15:04", kv[1]); err != nil {
-				bad("deflect.business_hours."+kv[0], "%q is not HH:MM", kv[1])
+				v.bad("deflect.business_hours."+kv[0], "%q is not HH:MM", kv[1])
 			}
 		}
 	}
 	for i, day := range bh.Days {
-		oneOf(fmt.Sprintf("deflect.business_hours.days[%d]", i), strings.ToLower(day), "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+		v.oneOf(fmt.Sprintf("deflect.business_hours.days[%d]", i), strings.ToLower(day), "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 	}
 	for i, h := range bh.Holidays {
 		if _, err := time.Parse(time.DateOnly, h); err != nil {
-			bad(fmt.Sprintf("deflect.business_hours.holidays[%d]", i), "%q is not YYYY-MM-DD", h)
+			v.bad(fmt.Sprintf("deflect.business_hours.holidays[%d]", i), "%q is not YYYY-MM-DD", h)
 		}
 	}
 	if d.Cooldown < 0 {
-		bad("deflect.cooldown", "must not be negative")
+		v.bad("deflect.cooldown", "must not be negative")
 	}
-	positive("deflect.confirm_timeout", d.ConfirmTimeout)
-	positive("deflect.session_ttl", d.SessionTTL)
+	v.positive("deflect.confirm_timeout", d.ConfirmTimeout)
+	v.positive("deflect.session_ttl", d.SessionTTL)
 	if d.Template.Name == "" {
-		bad("deflect.template.name", "is required")
+		v.bad("deflect.template.name", "is required")
 	}
+}
 
-	in := c.Inbox
+func (v *checker) inbox(in InboxConfig) {
 	if in.MaxChatsPerAgent < 1 {
-		bad("inbox.max_chats_per_agent", "must be at least 1")
+		v.bad("inbox.max_chats_per_agent", "must be at least 1")
 	}
 	if in.FallbackAfter < 0 || in.DeskRetries < 0 || in.PresenceTTL < 0 {
-		bad("inbox", "fallback_after, desk_retries and presence_ttl must not be negative")
+		v.bad("inbox", "fallback_after, desk_retries and presence_ttl must not be negative")
 	}
-	positive("inbox.window_duration", in.WindowDuration)
+	v.positive("inbox.window_duration", in.WindowDuration)
 	if in.DeskWebhookURL != "" {
 		if u, err := url.Parse(in.DeskWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("inbox.desk_webhook_url", "%q is not an http(s) URL", in.DeskWebhookURL)
+			v.bad("inbox.desk_webhook_url", "%q is not an http(s) URL", in.DeskWebhookURL)
 		} else if !in.DeskSecret.IsSet() {
-			bad("inbox.desk_secret", "is required with a desk webhook (receivers check the signature)")
+			v.bad("inbox.desk_secret", "is required with a desk webhook (receivers check the signature)")
 		}
 	}
-
-	validateTokens(c.API, bad, oneOf)
-	return errors.Join(errs...)
 }
 
 // minTokenLen: a bearer token shorter than this is guessable; 16 random characters are ~95 bits.
 const minTokenLen = 16
 
-// validateTokens checks api.admin_token and api.tokens: long enough, not a sample value, no
+// tokens checks api.admin_token and api.tokens: long enough, not a sample value, no
 // name or token used twice (a duplicate would make the token's identity ambiguous).
-func validateTokens(api APIConfig, bad func(key, format string, a ...any), oneOf func(key, val string, allowed ...string)) {
+func (v *checker) tokens(api APIConfig) {
 	strong := func(key string, tok Secret) {
-		v := tok.Reveal()
+		val := tok.Reveal()
 		switch {
-		case strings.HasPrefix(v, "change-me"), strings.HasPrefix(v, "replace-me"):
-			bad(key, "is the sample value; set a random token of at least %d characters", minTokenLen)
-		case len(v) < minTokenLen:
-			bad(key, "is %d characters; use a random token of at least %d", len(v), minTokenLen)
+		case strings.HasPrefix(val, "change-me"), strings.HasPrefix(val, "replace-me"):
+			v.bad(key, "is the sample value; set a random token of at least %d characters", minTokenLen)
+		case len(val) < minTokenLen:
+			v.bad(key, "is %d characters; use a random token of at least %d", len(val), minTokenLen)
 		}
 	}
 	seen := map[string]string{} // token → key of its first use
@@ -282,23 +330,23 @@ func validateTokens(api APIConfig, bad func(key, format string, a ...any), oneOf
 	for i, t := range api.Tokens {
 		key := fmt.Sprintf("api.tokens[%d]", i)
 		if !t.Token.IsSet() {
-			bad(key+".token", "is empty")
+			v.bad(key+".token", "is empty")
 		} else {
 			strong(key+".token", t.Token)
 			if first, dup := seen[t.Token.Reveal()]; dup {
-				bad(key+".token", "is the same token as %s", first)
+				v.bad(key+".token", "is the same token as %s", first)
 			}
 			seen[t.Token.Reveal()] = key + ".token"
 		}
 		if j, dup := names[t.Name]; dup && t.Name != "" {
-			bad(key+".name", "%q is also the name of api.tokens[%d]", t.Name, j)
+			v.bad(key+".name", "%q is also the name of api.tokens[%d]", t.Name, j)
 		}
 		names[t.Name] = i
 		if len(t.Scopes) == 0 {
-			bad(key+".scopes", "needs at least one of admin, agent, pbx")
+			v.bad(key+".scopes", "needs at least one of admin, agent, pbx")
 		}
 		for _, s := range t.Scopes {
-			oneOf(key+".scopes", s, "admin", "agent", "pbx")
+			v.oneOf(key+".scopes", s, "admin", "agent", "pbx")
 		}
 	}
 }
