@@ -30,6 +30,10 @@ type InboxOptions struct {
 
 	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
 	Heartbeat time.Duration
+
+	// SignIn holds one-time console sign-in links (the embedded default's demo accounts); nil:
+	// POST /api/v1/signin knows no code.
+	SignIn *SignInLinks
 }
 
 // NewWithInbox is New with the inbox routes (RegisterInbox) added to the same router.
@@ -54,6 +58,7 @@ func RegisterInbox(r gin.IRouter, o Options, in InboxOptions) {
 
 	v1 := r.Group("/api/v1", s.limitBody)
 	agent := s.auth(ScopeAgent)
+	v1.POST("/signin", ib.redeemSignIn)
 	v1.GET("/agents", agent, ib.needInbox, ib.listAgents)
 	v1.GET("/agents/me", agent, ib.needInbox, ib.me)
 	v1.PUT("/agents/me/presence", agent, ib.needInbox, ib.setPresence)

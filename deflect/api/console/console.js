@@ -68,7 +68,11 @@
     $("signin-view").hidden = true;
     $("app-view").hidden = false;
     $("others-section").hidden = !me.admin;
-    if (me.presence === "offline") {
+    // Admins supervise: they take chats only when they choose to (status "Taking chats").
+    if (me.admin) {
+      $("presence").options[0].textContent = "Taking chats";
+      $("presence").options[2].textContent = "Supervising (no chats)";
+    } else if (me.presence === "offline") {
       await api("PUT", "/agents/me/presence", { presence: "online" });
       me.presence = "online";
     }
@@ -322,5 +326,23 @@
     scheduleRefresh();
   }
 
-  if (state.token) signIn(state.token).catch(() => { sessionStorage.removeItem("deflectd-token"); state.token = ""; });
+  // A one-time sign-in link (#signin=<code>, logged by the embedded default for its demo
+  // accounts) is exchanged for the account's token; the code leaves the address bar at once.
+  async function signInFromLink() {
+    const m = /^#signin=([0-9a-f]+)$/.exec(location.hash);
+    if (!m) return false;
+    history.replaceState(null, "", location.pathname);
+    const resp = await fetch("/api/v1/signin", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: m[1] }) });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      $("signin-error").textContent = data.error || "That sign-in link did not work.";
+      return true;
+    }
+    await signIn(data.token);
+    return true;
+  }
+
+  signInFromLink().then((used) => {
+    if (!used && state.token) signIn(state.token).catch(() => { sessionStorage.removeItem("deflectd-token"); state.token = ""; });
+  }).catch((e) => { $("signin-error").textContent = "Sign-in failed: " + e.message; });
 })();
