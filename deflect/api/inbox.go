@@ -68,6 +68,7 @@ func RegisterInbox(r gin.IRouter, o Options, in InboxOptions) {
 	v1.GET("/conversations/:id", agent, ib.needInbox, ib.getConversation)
 	v1.POST("/conversations/:id/messages", agent, ib.needInbox, ib.postMessage)
 	v1.POST("/conversations/:id/claim", agent, ib.needInbox, ib.claim)
+	v1.POST("/conversations/:id/takeover", agent, ib.needInbox, ib.takeover)
 	v1.POST("/conversations/:id/transfer", agent, ib.needInbox, ib.transfer)
 	v1.POST("/conversations/:id/close", agent, ib.needInbox, ib.close)
 	v1.GET("/desk/dead-letters", s.auth(ScopeAdmin), ib.deadLetters)
@@ -261,6 +262,21 @@ func (ib *inboxAPI) claim(c *gin.Context) {
 	ctx, cancel := ib.s.ctx(c)
 	defer cancel()
 	if err := ib.in.Inbox.Claim(ctx, id, c.Param("id")); err != nil {
+		ib.inboxError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"agent": id})
+}
+
+// takeover gives the agent a conversation the bot is answering; the bot stops answering it.
+func (ib *inboxAPI) takeover(c *gin.Context) {
+	id, ok := ib.agentID(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := ib.s.ctx(c)
+	defer cancel()
+	if err := ib.in.Inbox.Takeover(ctx, id, c.Param("id")); err != nil {
 		ib.inboxError(c, err)
 		return
 	}

@@ -139,8 +139,13 @@
     renderList($("mine"), l.mine, "mine");
     renderList($("waiting"), l.waiting, "waiting");
     renderList($("others"), l.others || [], "others");
+    renderList($("bot"), l.bot || [], "bot");
     $("mine-count").textContent = `(${l.mine.length})`;
     $("waiting-count").textContent = `(${l.waiting_total})`;
+    $("bot-count").textContent = `(${l.bot_total || 0})`;
+    $("others-count").textContent = `(${(l.others || []).length})`;
+    // No heading without something under it: a supervisor's empty "others" list is hidden.
+    $("others-section").hidden = !state.me.admin || !(l.others || []).length;
     $("load").textContent = `${l.mine.length}/${state.me.max} chats`;
     if (state.selected) await loadConversation(state.selected);
   }
@@ -148,6 +153,7 @@
   // renderList updates the list in place, keyed by conversation id, so that a live update
   // neither moves keyboard focus nor replaces the button under the pointer.
   function renderList(ul, items, kind) {
+    ul.dataset.empty = items.length ? "" : "none";
     const existing = new Map([...ul.children].map((li) => [li.dataset.id, li]));
     const lis = items.map((c) => {
       let li = existing.get(c.id);
@@ -157,8 +163,9 @@
         li = el("li", { "data-id": c.id }, b);
       }
       const meta = [c.caller, c.queue && "Queue " + c.queue, kind === "waiting" && c.position && "#" + c.position + " in line",
-        c.wait_estimate !== undefined && "wait " + waitText(c.wait_estimate), c.language,
-        kind === "others" && c.agent].filter(Boolean).join(" · ");
+        c.wait_estimate !== undefined && kind !== "bot" && "wait " + waitText(c.wait_estimate), c.language,
+        kind === "others" && c.agent, kind === "bot" && c.since && "since " + new Date(c.since).toLocaleTimeString(),
+        kind === "bot" && c.last_message && "“" + (c.last_message.text || c.last_message.type).slice(0, 60) + "”"].filter(Boolean).join(" · ");
       const b = li.firstChild;
       if (b.children[0].textContent !== who(c)) b.children[0].textContent = who(c);
       if (b.children[1].textContent !== meta) b.children[1].textContent = meta;
@@ -212,8 +219,10 @@
 
     const mine = c.agent === state.me.id || state.me.admin;
     $("claim").hidden = c.status !== "waiting";
-    $("reply").hidden = !c.window_open || c.status === "waiting" && !state.me.admin;
-    $("template").hidden = c.window_open;
+    $("takeover").hidden = c.status !== "bot";
+    // A bot conversation is taken over before anyone writes in it (else bot and agent both answer).
+    $("reply").hidden = !c.window_open || c.status === "bot" || c.status === "waiting" && !state.me.admin;
+    $("template").hidden = c.window_open || c.status === "bot";
     $("transfer").hidden = !(c.status === "assigned" || c.status === "waiting") || !mine && c.status === "assigned";
     $("close").hidden = !(c.status === "assigned" && mine);
   }
@@ -232,6 +241,8 @@
   }
 
   $("claim").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/claim`), "Conversation taken"));
+
+  $("takeover").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/takeover`), "Conversation taken over from the bot"));
 
   $("reply").addEventListener("submit", (ev) => {
     ev.preventDefault();
