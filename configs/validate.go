@@ -254,6 +254,19 @@ func (c Config) Validate() error {
 		}
 	}
 
+	for name, texts := range in.TemplateTexts {
+		for lang, text := range texts {
+			if name == "" || lang == "" || strings.TrimSpace(text) == "" {
+				bad("inbox.template_texts", "template %q language %q: name, language and text are required", name, lang)
+			}
+		}
+	}
+	for lang, texts := range in.CannedResponses {
+		if lang == "" || slices.ContainsFunc(texts, func(t string) bool { return strings.TrimSpace(t) == "" }) {
+			bad("inbox.canned_responses", "language %q: a language code and non-empty texts are required", lang)
+		}
+	}
+
 	validateTokens(c.API, bad, oneOf)
 	return errors.Join(errs...)
 }

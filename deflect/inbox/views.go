@@ -145,7 +145,7 @@ func (s *Service) view(ctx context.Context, waID string, sessions SessionGetter)
 	if err != nil {
 		return nil, err
 	}
-	v := &View{Summary: s.summaryOf(waID, c), Messages: c.Messages}
+	v := &View{Summary: s.summaryOf(waID, c), Messages: s.rendered(c.Messages, c.Language)}
 	v.Since = c.CreatedAt
 	if v.Messages == nil {
 		v.Messages = []deflect.ConversationMessage{}
@@ -241,10 +241,7 @@ func (s *Service) Send(ctx context.Context, by, waID string, r Reply, key string
 			lang = s.templateLanguage(ctx, waID)
 		}
 		res, err = s.send.SendTemplate(ctx, waID, whatsapp.Template{Name: r.Template, Language: lang, BodyParams: r.Params})
-		m.Type, m.Text = "template", r.Template
-		if len(r.Params) > 0 {
-			m.Text += " (" + strings.Join(r.Params, ", ") + ")"
-		}
+		m.Type, m.Text, m.Template, m.Params, m.Lang = "template", r.Template, r.Template, r.Params, lang
 	case len(r.Buttons) > 0:
 		bs := make([]whatsapp.Button, 0, len(r.Buttons))
 		for i, t := range r.Buttons {
@@ -257,6 +254,15 @@ func (s *Service) Send(ctx context.Context, by, waID string, r Reply, key string
 		m.Type, m.Text = "text", r.Text
 	}
 	if err != nil {
+		var ae *whatsapp.APIError
+		if errors.As(err, &ae) {
+			// Meta refused it: the agent sees the message marked failed, with the reason.
+			m.Status, m.Error = "failed", messageError([]whatsapp.EventError{{Code: ae.Code, Message: ae.Message}})
+			s.recordOutbound(ctx, waID, m)
+		}
+		if whatsapp.IsWindowClosed(err) {
+			return "", ErrWindowClosed
+		}
 		return "", fmt.Errorf("send reply: %w: %w", ErrSend, err)
 	}
 	m.ID = res.MessageID

@@ -208,14 +208,27 @@
     const ol = $("messages");
     const shown = state.seen[id] || 0;
     if (shown === 0 || shown > c.messages.length) ol.replaceChildren();
-    for (const m of c.messages.slice(ol.children.length)) {
-      const from = m.direction === "in" ? who(c) : (m.payload && m.payload.startsWith("agent:") ? m.payload.slice(6) : "bot");
-      ol.append(el("li", { class: m.direction, "data-id": m.id || "" },
-        el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${m.type !== "text" ? " · " + m.type : ""}`),
-        el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")")));
-    }
+    const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+    c.messages.forEach((m, i) => {
+      let li = ol.children[i];
+      if (!li) {
+        const from = m.direction === "in" ? who(c) : (m.payload && m.payload.startsWith("agent:") ? m.payload.slice(6) : "bot");
+        const kind = m.type === "template" ? " · template " + (m.template || "") : m.type !== "text" ? " · " + m.type : "";
+        li = el("li", { class: m.direction, "data-id": m.id || "" },
+          el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${kind}`),
+          el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")"));
+        if (m.direction === "out") li.append(el("span", { class: "state" }));
+        ol.append(li);
+      }
+      if (m.direction === "out") renderState(li, m);
+    });
     state.seen[id] = c.messages.length;
-    ol.scrollTop = ol.scrollHeight;
+    if (shown === 0 || atBottom) ol.scrollTop = ol.scrollHeight;
+
+    // The last reply failed because the window closed (Meta's 131047): offer the templates.
+    const last = [...c.messages].reverse().find((m) => m.direction === "out");
+    const windowFailed = last && last.status === "failed" && last.error && last.error.code === 131047;
+    if (windowFailed) c.window_open = false;
 
     const mine = c.agent === state.me.id || state.me.admin;
     $("claim").hidden = c.status !== "waiting";
@@ -225,6 +238,22 @@
     $("template").hidden = c.window_open || c.status === "bot";
     $("transfer").hidden = !(c.status === "assigned" || c.status === "waiting") || !mine && c.status === "assigned";
     $("close").hidden = !(c.status === "assigned" && mine);
+  }
+
+  // Delivery state of an outbound message, as WhatsApp reported it: ✓ sent, ✓✓ delivered,
+  // ✓✓ (blue) read, or failed with Meta's code, a plain reason and what to do.
+  const stateText = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read", failed: "Failed" };
+  function renderState(li, m) {
+    const st = li.querySelector(".state");
+    const status = m.status || "pending";
+    if (st.dataset.status === status) return;
+    st.dataset.status = status;
+    li.dataset.status = status;
+    st.replaceChildren(stateText[status] || "🕓 Sending");
+    if (status === "failed" && m.error) {
+      st.append(el("span", { class: "reason" }, ` — ${m.error.reason} (WhatsApp error ${m.error.code}${m.error.title ? ": " + m.error.title : ""}) `),
+        el("span", { class: "todo" }, m.error.action));
+    }
   }
 
   function showError(e) {
@@ -237,7 +266,15 @@
       await fn();
       if (doneText) announce(doneText);
       await refresh();
-    } catch (e) { showError(e); }
+    } catch (e) {
+      showError(e);
+      if (e.status === 409 && /window is closed/.test(e.message)) {
+        await refresh().catch(() => {});
+        $("reply").hidden = true;
+        $("template").hidden = false;
+        $("template-name").focus();
+      }
+    }
   }
 
   $("claim").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/claim`), "Conversation taken"));
