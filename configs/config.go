@@ -265,6 +265,12 @@ type InboxConfig struct {
 	// PresenceTTL: an online agent whose console has been disconnected this long gets no new
 	// chats (0 = presence never expires).
 	PresenceTTL time.Duration `yaml:"presence_ttl"`
+	// TemplateTexts are the approved templates' bodies as the customer reads them, by template
+	// name and language code, with Meta's {{1}}, {{2}} placeholders: the console shows a sent
+	// template as this text with its parameters.
+	TemplateTexts map[string]map[string]string `yaml:"template_texts"`
+	// CannedResponses are ready answers the console offers, by conversation language.
+	CannedResponses map[string][]string `yaml:"canned_responses"`
 }
 
 // APIConfig holds bearer tokens.
@@ -390,6 +396,22 @@ func Default() Config {
 			DeskRetries:      5,
 			WindowDuration:   24 * time.Hour,
 			PresenceTTL:      time.Minute,
+			TemplateTexts: map[string]map[string]string{
+				"call_deflection": {
+					"en": "Thanks for calling about {{1}}. Instead of waiting on hold, continue here: tell us how we can help.",
+					"ar": "شكرًا لاتصالك بخصوص {{1}}. بدلًا من الانتظار على الخط، تابع هنا: أخبرنا كيف نساعدك.",
+					"fr": "Merci pour votre appel concernant {{1}}. Plutôt que d'attendre en ligne, continuez ici : dites-nous comment vous aider.",
+				},
+				"licence_renewal": {
+					"en": "Your licence {{1}} expires on {{2}}. Reply here to renew it.",
+					"ar": "رخصتك {{1}} تنتهي في {{2}}. رد هنا لتجديدها.",
+				},
+			},
+			CannedResponses: map[string][]string{
+				"en": {"Hello, I'm looking into this now.", "Could you send me your customer number, please?", "Is there anything else I can help with?", "Thank you, have a good day."},
+				"ar": {"مرحبًا، أتابع طلبك الآن.", "هل يمكنك إرسال رقم العميل من فضلك؟", "هل هناك شيء آخر يمكنني مساعدتك به؟", "شكرًا لك، يومك سعيد."},
+				"fr": {"Bonjour, je m'en occupe.", "Pouvez-vous m'envoyer votre numéro client, s'il vous plaît ?", "Puis-je vous aider pour autre chose ?", "Merci, bonne journée."},
+			},
 		},
 	}
 }

@@ -17,6 +17,10 @@ func TestValidateInbox(t *testing.T) {
 		{"zero window", func(c *Config) { c.Inbox.WindowDuration = 0 }, "inbox.window_duration"},
 		{"desk url not http", func(c *Config) { c.Inbox.DeskWebhookURL, c.Inbox.DeskSecret = "ftp://desk", "s" }, "inbox.desk_webhook_url"},
 		{"desk without secret", func(c *Config) { c.Inbox.DeskWebhookURL = "https://desk.example/hook" }, "inbox.desk_secret"},
+		{"empty template text", func(c *Config) { c.Inbox.TemplateTexts = map[string]map[string]string{"t": {"en": " "}} }, "inbox.template_texts"},
+		{"template text without language", func(c *Config) { c.Inbox.TemplateTexts = map[string]map[string]string{"t": {"": "x"}} }, "inbox.template_texts"},
+		{"empty canned response", func(c *Config) { c.Inbox.CannedResponses = map[string][]string{"en": {"hi", ""}} }, "inbox.canned_responses"},
+		{"no canned responses", func(c *Config) { c.Inbox.CannedResponses = nil }, ""},
 		{"desk with secret", func(c *Config) { c.Inbox.DeskWebhookURL, c.Inbox.DeskSecret = "https://desk.example/hook", "s" }, ""},
 	}
 	for _, tc := range tests {

@@ -304,6 +304,18 @@ func (v *checker) inbox(in InboxConfig) {
 			v.bad("inbox.desk_secret", "is required with a desk webhook (receivers check the signature)")
 		}
 	}
+	for name, texts := range in.TemplateTexts {
+		for lang, text := range texts {
+			if name == "" || lang == "" || strings.TrimSpace(text) == "" {
+				v.bad("inbox.template_texts", "template %q language %q: name, language and text are required", name, lang)
+			}
+		}
+	}
+	for lang, texts := range in.CannedResponses {
+		if lang == "" || slices.ContainsFunc(texts, func(t string) bool { return strings.TrimSpace(t) == "" }) {
+			v.bad("inbox.canned_responses", "language %q: a language code and non-empty texts are required", lang)
+		}
+	}
 }
 
 // minTokenLen: a bearer token shorter than this is guessable; 16 random characters are ~95 bits.

@@ -47,6 +47,24 @@ type ConversationMessage struct {
 	Text      string    `json:"text,omitempty"`
 	Payload   string    `json:"payload,omitempty"`
 	At        time.Time `json:"at"`
+	// Template messages: the name, body parameters and language code (Text is the body as the
+	// customer read it when the inbox knows the template's text, else the name).
+	Template string   `json:"template,omitempty"`
+	Params   []string `json:"params,omitempty"`
+	Lang     string   `json:"lang,omitempty"`
+	// Outbound messages: the latest delivery state from Meta's status webhooks, and why a
+	// failed one failed.
+	Status string        `json:"status,omitempty"` // sent|delivered|read|failed
+	Error  *MessageError `json:"error,omitempty"`
+}
+
+// MessageError is Meta's error on a failed message, with a plain-language reason and what the
+// agent can do about it.
+type MessageError struct {
+	Code   int    `json:"code"`
+	Title  string `json:"title,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	Action string `json:"action,omitempty"`
 }
 
 // seedFrom points the conversation at a session and copies its context.

@@ -140,8 +140,9 @@ func (s *Service) OnMessage(ctx context.Context, m InboundMessage) error {
 }
 
 // seed opens (or re-points) the customer's conversation at a deflected session, so that a reply
-// lands with the bot or an agent together with the call's context.
-func (s *Service) seed(ctx context.Context, sess *store.Session, sent Sent) {
+// lands with the bot or an agent together with the call's context. status is the delivery
+// state already known (its webhook came before the message was in the conversation).
+func (s *Service) seed(ctx context.Context, sess *store.Session, sent Sent, status string) {
 	waID := sent.WAID
 	if waID == "" {
 		waID = strings.TrimPrefix(sess.Caller, "+")
@@ -150,7 +151,12 @@ func (s *Service) seed(ctx context.Context, sess *store.Session, sent Sent) {
 	defer cancel()
 	err := s.updateConversation(sctx, waID, func(c *Conversation, _ bool) error {
 		c.seedFrom(sess, s.cfg.Deflect.RouteTo)
-		c.add(ConversationMessage{ID: sent.MessageID, Direction: "out", Type: "template", Text: s.cfg.Deflect.Template.Name, At: s.now()})
+		m := ConversationMessage{ID: sent.MessageID, Direction: "out", Type: "template", Text: s.cfg.Deflect.Template.Name,
+			Template: s.cfg.Deflect.Template.Name, Status: status, At: s.now()}
+		if t, err := s.render(sess); err == nil { // the console shows what the customer read
+			m.Params, m.Lang = t.BodyParams, t.Language
+		}
+		c.add(m)
 		return nil
 	})
 	if err != nil {

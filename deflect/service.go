@@ -378,7 +378,7 @@ func (s *Service) accept(ctx context.Context, sessionID string, waitStatus bool)
 	})
 	if !waitStatus {
 		s.observe(sess, "deflected")
-		s.seed(ctx, sess, sent)
+		s.seed(ctx, sess, sent, "")
 		log.Info("deflected", "status", "accepted by the Graph API")
 		return ivr.AcceptResult{Deflected: true}
 	}
@@ -389,7 +389,7 @@ func (s *Service) accept(ctx context.Context, sessionID string, waitStatus bool)
 	switch {
 	case !got && ctx.Err() != nil:
 		// The caller hung up; Finish records abandoned. The message is out, so seed anyway.
-		s.seed(ctx, sess, sent)
+		s.seed(ctx, sess, sent, "")
 		return ivr.AcceptResult{Deflected: false, Reason: "hangup"}
 	case !got:
 		if s.cfg.Deflect.OnNoStatus == "failed" {
@@ -409,7 +409,7 @@ func (s *Service) accept(ctx context.Context, sessionID string, waitStatus bool)
 	}
 	s.recordStatus(ctx, sessionID, u, func(x *store.Session) { stamp(x, StepConfirmed, s.now()) }) // see above
 	s.observe(sess, "deflected")
-	s.seed(ctx, sess, sent)
+	s.seed(ctx, sess, sent, u.Status)
 	log.Info("deflected", "status", u.Status)
 	return ivr.AcceptResult{Deflected: true}
 }

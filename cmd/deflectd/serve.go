@@ -115,7 +115,10 @@ type gateway struct {
 	http     *http.Server
 	admin    *http.Server // pprof on http.admin_listen; nil when unset
 	draining atomic.Bool
-	sipUp    atomic.Bool // the SIP server is serving (readyz)
+	signIn   *api.SignInLinks // one-time console sign-in links of the demo accounts
+	// demoLinks logs the demo accounts' sign-in links once serving.
+	demoLinks func()
+	sipUp     atomic.Bool // the SIP server is serving (readyz)
 
 	closers []func() // undone in reverse by close
 }
@@ -144,6 +147,10 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.store = g.storeCB
 	g.closers = append(g.closers, func() { _ = g.store.Close() })
 
+	// Demo accounts (embedded default only): decided on the configured, not the bound, address.
+	g.signIn = api.NewSignInLinks()
+	demo := addDemoAccounts(&cfg, g.signIn, g.log)
+
 	// HTTP listener first: the sandbox's Graph API and webhooks live on it.
 	if g.httpLn, err = net.Listen("tcp", cfg.HTTP.Listen); err != nil {
 		return nil, fmt.Errorf("listen http %s: %w", cfg.HTTP.Listen, err)
@@ -151,6 +158,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.closers = append(g.closers, func() { _ = g.httpLn.Close() })
 	httpAddr := dialable(g.httpLn.Addr().String())
 	cfg.HTTP.Listen = httpAddr // the sandbox's default webhook URL is our own bound address
+	g.demoLinks = func() { logDemoLinks(demo, httpAddr, g.log) }
 
 	// WhatsApp: the sandbox in process (embedded default), or Meta's Cloud API.
 	baseURL := cfg.WhatsApp.BaseURL
@@ -283,6 +291,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 			NotifyStore:  g.store,
 			NotifyConfig: notify.Config{Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage,
 				Templates: notifyTemplates(cfg)},
+			SignIn: g.signIn,
 		}),
 		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       cfg.HTTP.ReadTimeout,
@@ -378,6 +387,9 @@ func (g *gateway) run(ctx context.Context) error {
 		}
 	}()
 	g.log.Info("deflectd serving", g.servingAttrs()...)
+	if g.demoLinks != nil {
+		g.demoLinks()
+	}
 
 	var runErr error
 	select {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/deflectd/deflectd/deflect/inbox"
 	"github.com/deflectd/deflectd/deploy/testkit"
+	"github.com/deflectd/deflectd/whatsapp/sandbox"
 )
 
 // chromiumPath finds Debian's chromium; missing means skip, or fail on CI.
@@ -224,7 +225,8 @@ func TestConsoleTemplateAndTransferInChromium(t *testing.T) {
 		chromedp.SetValue(chromedp.ID("template-name"), "licence_renewal"),
 		chromedp.SendKeys(chromedp.ID("template-params"), "L-1, 2027-01-31"),
 		chromedp.Click(chromedp.CSS("#template button[type=submit]")),
-		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[contains(@class,"out")]/p[contains(., "licence_renewal")]`)),
+		// Shown as the customer read it: the template's Arabic body with the parameters.
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[contains(@class,"out")]/p[contains(., "رخصتك L-1 تنتهي في 2027-01-31")]`)),
 	); err != nil {
 		t.Fatalf("send a template: %v", err)
 	}
@@ -245,5 +247,51 @@ func TestConsoleTemplateAndTransferInChromium(t *testing.T) {
 	}
 	if v.Agent != "alice" || v.Status != inbox.StatusAssigned {
 		t.Fatalf("after the transfer: agent %q status %q", v.Agent, v.Status)
+	}
+}
+
+// TestConsoleMessageStatesInChromium: the agent's reply shows ✓ sent, then ✓✓ read when the
+// sandbox customer reads it; an undeliverable reply shows failed with Meta's code, a plain
+// reason and what to do; a reply Meta refuses for the closed window brings up the templates.
+func TestConsoleMessageStatesInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixtureStatuses(t, "", 150*time.Millisecond)
+	const waID = "966501239300"
+	f.deflectedCustomer(waID, "en", "agent")
+
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+	conv := chromedp.CSS(`#mine button[data-id="` + waID + `"]`)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/"),
+		chromedp.SendKeys(chromedp.ID("token"), ibAlice+"\r"),
+		chromedp.WaitVisible(conv),
+		chromedp.Click(conv),
+		chromedp.WaitVisible(chromedp.ID("reply-text")),
+		chromedp.SendKeys(chromedp.ID("reply-text"), "Checking your case now"),
+		chromedp.Click(chromedp.CSS("#reply button[type=submit]")),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[@data-status="read"][p[contains(., "Checking your case now")]]/span[@class="state" and contains(., "✓✓ Read")]`)),
+	); err != nil {
+		t.Fatalf("reply turning read: %v", err)
+	}
+
+	f.sb.InjectFailures(sandbox.Failure{Code: 131026, Count: 1})
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("reply-text"), "Hello?"),
+		chromedp.Click(chromedp.CSS("#reply button[type=submit]")),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[@data-status="failed"][p[contains(., "Hello?")]]/span[contains(., "WhatsApp error 131026") and contains(., "not be on WhatsApp")]`)),
+	); err != nil {
+		t.Fatalf("failed reply with its reason: %v", err)
+	}
+
+	f.sb.InjectFailures(sandbox.Failure{Code: 131047, Count: 1})
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("reply-text"), "One more thing"),
+		chromedp.Click(chromedp.CSS("#reply button[type=submit]")),
+		chromedp.WaitVisible(chromedp.ID("template")),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[@data-status="failed"][p[contains(., "One more thing")]]/span[contains(., "131047")]`)),
+	); err != nil {
+		t.Fatalf("window closed by Meta → template picker: %v", err)
 	}
 }

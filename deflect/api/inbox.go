@@ -30,6 +30,10 @@ type InboxOptions struct {
 
 	// Heartbeat is the interval of SSE keep-alive comments (default 15 s).
 	Heartbeat time.Duration
+
+	// SignIn holds one-time console sign-in links (the embedded default's demo accounts); nil:
+	// POST /api/v1/signin knows no code.
+	SignIn *SignInLinks
 }
 
 // NewWithInbox is New with the inbox routes (RegisterInbox) added to the same router.
@@ -54,6 +58,7 @@ func RegisterInbox(r gin.IRouter, o Options, in InboxOptions) {
 
 	v1 := r.Group("/api/v1", s.limitBody)
 	agent := s.auth(ScopeAgent)
+	v1.POST("/signin", ib.redeemSignIn)
 	v1.GET("/agents", agent, ib.needInbox, ib.listAgents)
 	v1.GET("/agents/me", agent, ib.needInbox, ib.me)
 	v1.PUT("/agents/me/presence", agent, ib.needInbox, ib.setPresence)
@@ -63,6 +68,7 @@ func RegisterInbox(r gin.IRouter, o Options, in InboxOptions) {
 	v1.GET("/conversations/:id", agent, ib.needInbox, ib.getConversation)
 	v1.POST("/conversations/:id/messages", agent, ib.needInbox, ib.postMessage)
 	v1.POST("/conversations/:id/claim", agent, ib.needInbox, ib.claim)
+	v1.POST("/conversations/:id/takeover", agent, ib.needInbox, ib.takeover)
 	v1.POST("/conversations/:id/transfer", agent, ib.needInbox, ib.transfer)
 	v1.POST("/conversations/:id/close", agent, ib.needInbox, ib.close)
 	v1.GET("/desk/dead-letters", s.auth(ScopeAdmin), ib.deadLetters)
@@ -256,6 +262,21 @@ func (ib *inboxAPI) claim(c *gin.Context) {
 	ctx, cancel := ib.s.ctx(c)
 	defer cancel()
 	if err := ib.in.Inbox.Claim(ctx, id, c.Param("id")); err != nil {
+		ib.inboxError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"agent": id})
+}
+
+// takeover gives the agent a conversation the bot is answering; the bot stops answering it.
+func (ib *inboxAPI) takeover(c *gin.Context) {
+	id, ok := ib.agentID(c)
+	if !ok {
+		return
+	}
+	ctx, cancel := ib.s.ctx(c)
+	defer cancel()
+	if err := ib.in.Inbox.Takeover(ctx, id, c.Param("id")); err != nil {
 		ib.inboxError(c, err)
 		return
 	}

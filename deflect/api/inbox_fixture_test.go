@@ -45,6 +45,13 @@ type inboxFixture struct {
 
 func newInboxFixture(t *testing.T, deskURL string) *inboxFixture {
 	t.Helper()
+	return newInboxFixtureStatuses(t, deskURL, time.Hour) // an hour: no statuses during a test
+}
+
+// newInboxFixtureStatuses is newInboxFixture with the sandbox phone reporting sent, delivered
+// and read statusDelay apart.
+func newInboxFixtureStatuses(t *testing.T, deskURL string, statusDelay time.Duration) *inboxFixture {
+	t.Helper()
 	cfg := configs.Default()
 	cfg.API.AdminToken = ibAdmin
 	cfg.API.Tokens = []configs.TokenConfig{
@@ -59,7 +66,7 @@ func newInboxFixture(t *testing.T, deskURL string) *inboxFixture {
 	wh := httptest.NewServer(http.HandlerFunc(f.webhook))
 	t.Cleanup(wh.Close)
 	f.sb = sandbox.New(sandbox.Config{PhoneNumberID: cfg.WhatsApp.PhoneNumberID, AccessToken: "wa-token", AppSecret: "app-secret",
-		Templates: cfg.WhatsApp.Sandbox.Templates, WebhookURL: wh.URL, StatusDelay: time.Hour}, nil)
+		Templates: cfg.WhatsApp.Sandbox.Templates, WebhookURL: wh.URL, StatusDelay: statusDelay}, nil)
 	f.sb.Start(t.Context())
 	t.Cleanup(f.sb.Close)
 	graph := httptest.NewServer(f.sb.Handler())

@@ -384,3 +384,34 @@ func TestOpenAPIDocumentsInboxEndpoints(t *testing.T) {
 }
 
 var _ = fmt.Sprint
+
+// TestInboxAPITakeover: GET /conversations lists a bot conversation under "bot"; POST
+// /takeover gives it to the agent; a second agent gets 409.
+func TestInboxAPITakeover(t *testing.T) {
+	f := newInboxFixture(t, "")
+	const waID = "966501239501"
+	f.deflectedCustomer(waID, "en", "hello")
+	var lists inbox.Lists
+	_, body := f.do("GET", "/api/v1/conversations", ibBob, "")
+	if err := json.Unmarshal([]byte(body), &lists); err != nil || len(lists.Bot) != 1 || lists.Bot[0].ID != waID {
+		t.Fatalf("bot list: %s", body)
+	}
+	tests := []struct {
+		name, token, id string
+		want            int
+	}{
+		{"alice takes it over", ibAlice, waID, 200},
+		{"bob is too late", ibBob, waID, 409},
+		{"unknown conversation", ibBob, "447700900999", 404},
+	}
+	for _, tc := range tests {
+		if code, body := f.do("POST", "/api/v1/conversations/"+tc.id+"/takeover", tc.token, ""); code != tc.want {
+			t.Fatalf("%s: %d %s, want %d", tc.name, code, body, tc.want)
+		}
+	}
+	_, body = f.do("GET", "/api/v1/conversations", ibAlice, "")
+	lists = inbox.Lists{}
+	if err := json.Unmarshal([]byte(body), &lists); err != nil || len(lists.Bot) != 0 || len(lists.Mine) != 1 {
+		t.Fatalf("after takeover: %s", body)
+	}
+}

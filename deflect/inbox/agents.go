@@ -204,23 +204,28 @@ func (s *Service) Touch(ctx context.Context, agentID string) error {
 	return nil
 }
 
-// reserve takes one of the agent's slots for waID (checkCapacity: only below the maximum and
-// when online). It fails with ErrTaken when the slot is already reserved by someone else.
-func (s *Service) reserve(ctx context.Context, agentID, waID string, checkCapacity bool) (string, error) {
+// reserveRule says what a reservation checks.
+type reserveRule int
+
+const (
+	ruleDispatch reserveRule = iota // online and below the maximum (assignment, claim)
+	ruleTransfer                    // not offline (a transfer may exceed the maximum)
+	ruleTakeover                    // below the maximum, any presence: the agent chose to take it
+)
+
+// reserve takes one of the agent's slots for waID under rule. It fails with ErrTaken when the
+// slot is already reserved by someone else.
+func (s *Service) reserve(ctx context.Context, agentID, waID string, rule reserveRule) (string, error) {
 	token := newToken()
 	_, err := s.updateAgent(ctx, agentID, func(a *agentDoc) error {
 		if _, ok := a.Chats[waID]; ok {
 			return ErrTaken
 		}
-		if checkCapacity {
-			if s.presence(a) != PresenceOnline {
-				return ErrUnavailable
-			}
-			if len(a.Chats) >= s.max {
-				return ErrFull
-			}
-		} else if s.presence(a) == PresenceOffline {
+		switch {
+		case rule == ruleDispatch && s.presence(a) != PresenceOnline, rule == ruleTransfer && s.presence(a) == PresenceOffline:
 			return ErrUnavailable
+		case rule != ruleTransfer && len(a.Chats) >= s.max:
+			return ErrFull
 		}
 		a.Chats[waID] = slot{Token: token, At: s.now()}
 		return nil
@@ -342,7 +347,7 @@ func (s *Service) Dispatch(ctx context.Context) error {
 			if agent == "" {
 				return nil // nobody free: the rest waits
 			}
-			err = s.assign(ctx, agent, e.WAID, true)
+			err = s.assign(ctx, agent, e.WAID)
 			if err == nil || errors.Is(err, ErrTaken) || errors.Is(err, ErrBadState) || attempt >= 5 {
 				break
 			}
@@ -376,8 +381,8 @@ func (s *Service) leastLoaded(ctx context.Context) (string, error) {
 
 // assign gives a waiting conversation to agent: reserve a slot, then claim the record (waiting →
 // assigned) with compare-and-set; a lost claim gives the slot back.
-func (s *Service) assign(ctx context.Context, agentID, waID string, checkCapacity bool) error {
-	token, err := s.reserve(ctx, agentID, waID, checkCapacity)
+func (s *Service) assign(ctx context.Context, agentID, waID string) error {
+	token, err := s.reserve(ctx, agentID, waID, ruleDispatch)
 	if err != nil {
 		return err
 	}
@@ -406,7 +411,7 @@ func (s *Service) assign(ctx context.Context, agentID, waID string, checkCapacit
 // Claim lets an agent take a waiting conversation (the console's "take" button); it honours
 // the agent's chat limit.
 func (s *Service) Claim(ctx context.Context, agentID, waID string) error {
-	return s.assign(ctx, agentID, waID, true)
+	return s.assign(ctx, agentID, waID)
 }
 
 // Transfer hands an assigned (or waiting) conversation to another agent, or back to the bot
@@ -452,7 +457,7 @@ func (s *Service) Transfer(ctx context.Context, by, waID, to string) error {
 	if to == from {
 		return nil
 	}
-	token, err := s.reserve(ctx, to, waID, false)
+	token, err := s.reserve(ctx, to, waID, ruleTransfer)
 	if err != nil {
 		return err
 	}

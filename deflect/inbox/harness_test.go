@@ -50,6 +50,13 @@ type harnessOpt func(*configs.Config, *Options)
 
 func newHarness(t testing.TB, st store.Store, opts ...harnessOpt) *harness {
 	t.Helper()
+	return newHarnessStatuses(t, st, time.Hour, opts...) // an hour: no statuses during a test
+}
+
+// newHarnessStatuses is newHarness with the sandbox phone reporting sent, delivered and read
+// statusDelay apart.
+func newHarnessStatuses(t testing.TB, st store.Store, statusDelay time.Duration, opts ...harnessOpt) *harness {
+	t.Helper()
 	cfg := configs.Default()
 	cfg.API.AdminToken = "admin-token"
 	cfg.API.Tokens = []configs.TokenConfig{
@@ -67,7 +74,7 @@ func newHarness(t testing.TB, st store.Store, opts ...harnessOpt) *harness {
 	wh := httptest.NewServer(http.HandlerFunc(h.webhook))
 	t.Cleanup(wh.Close)
 	h.sb = sandbox.New(sandbox.Config{PhoneNumberID: phoneID, AccessToken: waToken, AppSecret: appSec,
-		Templates: cfg.WhatsApp.Sandbox.Templates, WebhookURL: wh.URL, StatusDelay: time.Hour}, nil)
+		Templates: cfg.WhatsApp.Sandbox.Templates, WebhookURL: wh.URL, StatusDelay: statusDelay}, nil)
 	h.sb.Start(t.Context())
 	t.Cleanup(h.sb.Close)
 	graph := httptest.NewServer(h.sb.Handler())

@@ -161,9 +161,12 @@ func New(o Options) (*Service, error) {
 }
 
 // HandleEvent handles one webhook event after deflect's handler (which records the message in
-// the conversation). Statuses are ignored. An error makes the consumer retry the event; every
+// the conversation). A status marks the conversation's message sent, delivered, read or failed. An error makes the consumer retry the event; every
 // send is guarded per inbound message id, so a retry never replies twice.
 func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
+	if e.Kind == whatsapp.KindStatus && e.Status != nil {
+		return s.onStatus(ctx, e.Status)
+	}
 	if e.Kind != whatsapp.KindMessage || e.Message == nil || e.Message.From == "" {
 		return nil
 	}
@@ -428,6 +431,7 @@ func withChoices(a bot.Action) string {
 
 // recordOutbound appends a sent message to the conversation and tells the consoles.
 func (s *Service) recordOutbound(ctx context.Context, waID string, m deflect.ConversationMessage) {
+	s.applyEarlyStatuses(ctx, &m)
 	if _, err := s.updateConversation(ctx, waID, func(c *deflect.Conversation, _ bool) error {
 		addMessage(c, m)
 		return nil

@@ -42,6 +42,9 @@ type Summary struct {
 	WindowOpen   bool              `json:"window_open"`
 	Disposition  string            `json:"disposition,omitempty"`
 	UpdatedAt    time.Time         `json:"updated_at"`
+	// Since is when the conversation began (the bot list's "since when").
+	Since       time.Time `json:"since,omitzero"`
+	LastMessage *Preview  `json:"last_message,omitempty"`
 }
 
 // View is a conversation with its history.
@@ -57,7 +60,11 @@ type Lists struct {
 	WaitingTotal int       `json:"waiting_total"`
 	Mine         []Summary `json:"mine"`
 	Others       []Summary `json:"others,omitempty"` // assigned to other agents (admins only)
-	Presence     string    `json:"presence"`
+	// Bot are the conversations the bot is answering (newest first, at most MaxListed):
+	// anyone may take one over.
+	Bot      []Summary `json:"bot"`
+	BotTotal int       `json:"bot_total"`
+	Presence string    `json:"presence"`
 }
 
 // MaxListed bounds the waiting conversations List returns.
@@ -122,6 +129,9 @@ func (s *Service) List(ctx context.Context, agentID string, sessions SessionGett
 	}
 	byTime(out.Mine)
 	byTime(out.Others)
+	if out.Bot, out.BotTotal, err = s.withBot(ctx); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -135,12 +145,8 @@ func (s *Service) view(ctx context.Context, waID string, sessions SessionGetter)
 	if err != nil {
 		return nil, err
 	}
-	v := &View{Summary: Summary{ID: waID, Name: c.Name, Caller: c.Caller, Status: StatusBot, Queue: c.Queue,
-		CustomerID: c.CustomerID, Language: c.Language, IVRPath: c.IVRPath, Context: c.Context,
-		UserToUser: c.UserToUser, SessionID: c.SessionID, UpdatedAt: c.UpdatedAt}, Messages: c.Messages}
-	if v.Caller == "" {
-		v.Caller = "+" + waID
-	}
+	v := &View{Summary: s.summaryOf(waID, c), Messages: s.rendered(c.Messages, c.Language)}
+	v.Since = c.CreatedAt
 	if v.Messages == nil {
 		v.Messages = []deflect.ConversationMessage{}
 	}
@@ -235,10 +241,7 @@ func (s *Service) Send(ctx context.Context, by, waID string, r Reply, key string
 			lang = s.templateLanguage(ctx, waID)
 		}
 		res, err = s.send.SendTemplate(ctx, waID, whatsapp.Template{Name: r.Template, Language: lang, BodyParams: r.Params})
-		m.Type, m.Text = "template", r.Template
-		if len(r.Params) > 0 {
-			m.Text += " (" + strings.Join(r.Params, ", ") + ")"
-		}
+		m.Type, m.Text, m.Template, m.Params, m.Lang = "template", r.Template, r.Template, r.Params, lang
 	case len(r.Buttons) > 0:
 		bs := make([]whatsapp.Button, 0, len(r.Buttons))
 		for i, t := range r.Buttons {
@@ -251,6 +254,15 @@ func (s *Service) Send(ctx context.Context, by, waID string, r Reply, key string
 		m.Type, m.Text = "text", r.Text
 	}
 	if err != nil {
+		var ae *whatsapp.APIError
+		if errors.As(err, &ae) {
+			// Meta refused it: the agent sees the message marked failed, with the reason.
+			m.Status, m.Error = "failed", messageError([]whatsapp.EventError{{Code: ae.Code, Message: ae.Message}})
+			s.recordOutbound(ctx, waID, m)
+		}
+		if whatsapp.IsWindowClosed(err) {
+			return "", ErrWindowClosed
+		}
 		return "", fmt.Errorf("send reply: %w: %w", ErrSend, err)
 	}
 	m.ID = res.MessageID

@@ -127,6 +127,11 @@ func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, cont
 //	POST   customers/{wa_id}/text         {"body","name"}
 //	POST   customers/{wa_id}/button       {"payload","text","context_message_id","name"}
 //	POST   customers/{wa_id}/interactive  {"type":"button_reply"|"list_reply","id","title","description","context_message_id","name"}
+//	POST   customers/{wa_id}/image        {"mime_type","data" (base64),"caption"}; also document ("filename"),
+//	                                      audio ("voice"), video, sticker: the file gets a media id
+//	POST   customers/{wa_id}/location     {"latitude","longitude","place","address"}
+//	POST   customers/{wa_id}/contacts     {"contact_name","phones"}
+//	POST   customers/{wa_id}/reaction     {"message_id","emoji"}
 //	GET    messages[?to=wa_id]            what the phone received, with statuses so far
 //	DELETE messages                       reset everything
 //	GET    templates                      the template registry
@@ -197,6 +202,23 @@ type customerRequest struct {
 	ID               string `json:"id"`
 	Title            string `json:"title"`
 	Description      string `json:"description"`
+	// image, document, audio, video, sticker
+	MimeType string `json:"mime_type"`
+	Data     []byte `json:"data"` // base64
+	Caption  string `json:"caption"`
+	Filename string `json:"filename"`
+	Voice    bool   `json:"voice"`
+	// location
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Place     string  `json:"place"`
+	Address   string  `json:"address"`
+	// contacts
+	ContactName string   `json:"contact_name"`
+	Phones      []string `json:"phones"`
+	// reaction
+	MessageID string `json:"message_id"`
+	Emoji     string `json:"emoji"`
 }
 
 func (s *Sandbox) serveCustomer(w http.ResponseWriter, r *http.Request, waID, kind string) {
@@ -219,8 +241,16 @@ func (s *Sandbox) serveCustomer(w http.ResponseWriter, r *http.Request, waID, ki
 		id, err = s.CustomerButton(ctx, waID, Button{Payload: req.Payload, Text: req.Text, ContextMessageID: req.ContextMessageID})
 	case "interactive":
 		id, err = s.CustomerInteractive(ctx, waID, Reply{Type: req.Type, ID: req.ID, Title: req.Title, Description: req.Description, ContextMessageID: req.ContextMessageID})
+	case "image", "document", "audio", "video", "sticker":
+		id, err = s.CustomerMedia(ctx, waID, kind, MediaFile{MimeType: req.MimeType, Data: req.Data, Caption: req.Caption, Filename: req.Filename, Voice: req.Voice})
+	case "location":
+		id, err = s.CustomerLocation(ctx, waID, Location{Latitude: req.Latitude, Longitude: req.Longitude, Name: req.Place, Address: req.Address})
+	case "contacts":
+		id, err = s.CustomerContact(ctx, waID, Contact{Name: req.ContactName, Phones: req.Phones})
+	case "reaction":
+		id, err = s.CustomerReaction(ctx, waID, req.MessageID, req.Emoji)
 	default:
-		controlError(w, http.StatusNotFound, "unknown customer action "+kind+" (text, button, interactive)")
+		controlError(w, http.StatusNotFound, "unknown customer action "+kind+" (text, button, interactive, image, document, audio, video, sticker, location, contacts, reaction)")
 		return
 	}
 	switch {

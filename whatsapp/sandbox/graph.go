@@ -146,6 +146,9 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	segs := strings.Split(strings.Trim(p, "/"), "/")
+	if s.routeMedia(w, r, segs) {
+		return
+	}
 	if len(segs) >= 2 && segs[len(segs)-1] == "messages" {
 		s.serveMessages(w, r, segs[len(segs)-2])
 		return

@@ -232,6 +232,9 @@ type Sandbox struct {
 	inByID   map[string]*Inbound
 	pairs    map[string]*rate.Limiter
 	failures []Failure
+	// media: uploads and customers' files by media id, oldest first in mediaOrder
+	media      map[string]*mediaFile
+	mediaOrder []string
 
 	q scheduler
 }

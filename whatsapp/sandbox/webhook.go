@@ -92,14 +92,22 @@ type whErrorData struct {
 }
 
 type whMessage struct {
-	Context     *whContext     `json:"context,omitempty"`
-	From        string         `json:"from"`
-	ID          string         `json:"id"`
-	Timestamp   string         `json:"timestamp"`
-	Type        string         `json:"type"`
-	Text        *whText        `json:"text,omitempty"`
-	Button      *whButton      `json:"button,omitempty"`
-	Interactive *whInteractive `json:"interactive,omitempty"`
+	Context     *whContext      `json:"context,omitempty"`
+	From        string          `json:"from"`
+	ID          string          `json:"id"`
+	Timestamp   string          `json:"timestamp"`
+	Type        string          `json:"type"`
+	Text        *whText         `json:"text,omitempty"`
+	Button      *whButton       `json:"button,omitempty"`
+	Interactive *whInteractive  `json:"interactive,omitempty"`
+	Image       *whMedia        `json:"image,omitempty"`
+	Document    *whMedia        `json:"document,omitempty"`
+	Audio       *whMedia        `json:"audio,omitempty"`
+	Video       *whMedia        `json:"video,omitempty"`
+	Sticker     *whMedia        `json:"sticker,omitempty"`
+	Location    *whLocation     `json:"location,omitempty"`
+	Contacts    []whContactCard `json:"contacts,omitempty"`
+	Reaction    *whReaction     `json:"reaction,omitempty"`
 }
 
 type whContext struct {

@@ -68,7 +68,11 @@
     $("signin-view").hidden = true;
     $("app-view").hidden = false;
     $("others-section").hidden = !me.admin;
-    if (me.presence === "offline") {
+    // Admins supervise: they take chats only when they choose to (status "Taking chats").
+    if (me.admin) {
+      $("presence").options[0].textContent = "Taking chats";
+      $("presence").options[2].textContent = "Supervising (no chats)";
+    } else if (me.presence === "offline") {
       await api("PUT", "/agents/me/presence", { presence: "online" });
       me.presence = "online";
     }
@@ -135,8 +139,13 @@
     renderList($("mine"), l.mine, "mine");
     renderList($("waiting"), l.waiting, "waiting");
     renderList($("others"), l.others || [], "others");
+    renderList($("bot"), l.bot || [], "bot");
     $("mine-count").textContent = `(${l.mine.length})`;
     $("waiting-count").textContent = `(${l.waiting_total})`;
+    $("bot-count").textContent = `(${l.bot_total || 0})`;
+    $("others-count").textContent = `(${(l.others || []).length})`;
+    // No heading without something under it: a supervisor's empty "others" list is hidden.
+    $("others-section").hidden = !state.me.admin || !(l.others || []).length;
     $("load").textContent = `${l.mine.length}/${state.me.max} chats`;
     if (state.selected) await loadConversation(state.selected);
   }
@@ -144,6 +153,7 @@
   // renderList updates the list in place, keyed by conversation id, so that a live update
   // neither moves keyboard focus nor replaces the button under the pointer.
   function renderList(ul, items, kind) {
+    ul.dataset.empty = items.length ? "" : "none";
     const existing = new Map([...ul.children].map((li) => [li.dataset.id, li]));
     const lis = items.map((c) => {
       let li = existing.get(c.id);
@@ -153,8 +163,9 @@
         li = el("li", { "data-id": c.id }, b);
       }
       const meta = [c.caller, c.queue && "Queue " + c.queue, kind === "waiting" && c.position && "#" + c.position + " in line",
-        c.wait_estimate !== undefined && "wait " + waitText(c.wait_estimate), c.language,
-        kind === "others" && c.agent].filter(Boolean).join(" · ");
+        c.wait_estimate !== undefined && kind !== "bot" && "wait " + waitText(c.wait_estimate), c.language,
+        kind === "others" && c.agent, kind === "bot" && c.since && "since " + new Date(c.since).toLocaleTimeString(),
+        kind === "bot" && c.last_message && "“" + (c.last_message.text || c.last_message.type).slice(0, 60) + "”"].filter(Boolean).join(" · ");
       const b = li.firstChild;
       if (b.children[0].textContent !== who(c)) b.children[0].textContent = who(c);
       if (b.children[1].textContent !== meta) b.children[1].textContent = meta;
@@ -197,21 +208,52 @@
     const ol = $("messages");
     const shown = state.seen[id] || 0;
     if (shown === 0 || shown > c.messages.length) ol.replaceChildren();
-    for (const m of c.messages.slice(ol.children.length)) {
-      const from = m.direction === "in" ? who(c) : (m.payload && m.payload.startsWith("agent:") ? m.payload.slice(6) : "bot");
-      ol.append(el("li", { class: m.direction, "data-id": m.id || "" },
-        el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${m.type !== "text" ? " · " + m.type : ""}`),
-        el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")")));
-    }
+    const atBottom = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40;
+    c.messages.forEach((m, i) => {
+      let li = ol.children[i];
+      if (!li) {
+        const from = m.direction === "in" ? who(c) : (m.payload && m.payload.startsWith("agent:") ? m.payload.slice(6) : "bot");
+        const kind = m.type === "template" ? " · template " + (m.template || "") : m.type !== "text" ? " · " + m.type : "";
+        li = el("li", { class: m.direction, "data-id": m.id || "" },
+          el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${kind}`),
+          el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")"));
+        if (m.direction === "out") li.append(el("span", { class: "state" }));
+        ol.append(li);
+      }
+      if (m.direction === "out") renderState(li, m);
+    });
     state.seen[id] = c.messages.length;
-    ol.scrollTop = ol.scrollHeight;
+    if (shown === 0 || atBottom) ol.scrollTop = ol.scrollHeight;
+
+    // The last reply failed because the window closed (Meta's 131047): offer the templates.
+    const last = [...c.messages].reverse().find((m) => m.direction === "out");
+    const windowFailed = last && last.status === "failed" && last.error && last.error.code === 131047;
+    if (windowFailed) c.window_open = false;
 
     const mine = c.agent === state.me.id || state.me.admin;
     $("claim").hidden = c.status !== "waiting";
-    $("reply").hidden = !c.window_open || c.status === "waiting" && !state.me.admin;
-    $("template").hidden = c.window_open;
+    $("takeover").hidden = c.status !== "bot";
+    // A bot conversation is taken over before anyone writes in it (else bot and agent both answer).
+    $("reply").hidden = !c.window_open || c.status === "bot" || c.status === "waiting" && !state.me.admin;
+    $("template").hidden = c.window_open || c.status === "bot";
     $("transfer").hidden = !(c.status === "assigned" || c.status === "waiting") || !mine && c.status === "assigned";
     $("close").hidden = !(c.status === "assigned" && mine);
+  }
+
+  // Delivery state of an outbound message, as WhatsApp reported it: ✓ sent, ✓✓ delivered,
+  // ✓✓ (blue) read, or failed with Meta's code, a plain reason and what to do.
+  const stateText = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read", failed: "Failed" };
+  function renderState(li, m) {
+    const st = li.querySelector(".state");
+    const status = m.status || "pending";
+    if (st.dataset.status === status) return;
+    st.dataset.status = status;
+    li.dataset.status = status;
+    st.replaceChildren(stateText[status] || "🕓 Sending");
+    if (status === "failed" && m.error) {
+      st.append(el("span", { class: "reason" }, ` — ${m.error.reason} (WhatsApp error ${m.error.code}${m.error.title ? ": " + m.error.title : ""}) `),
+        el("span", { class: "todo" }, m.error.action));
+    }
   }
 
   function showError(e) {
@@ -224,10 +266,20 @@
       await fn();
       if (doneText) announce(doneText);
       await refresh();
-    } catch (e) { showError(e); }
+    } catch (e) {
+      showError(e);
+      if (e.status === 409 && /window is closed/.test(e.message)) {
+        await refresh().catch(() => {});
+        $("reply").hidden = true;
+        $("template").hidden = false;
+        $("template-name").focus();
+      }
+    }
   }
 
   $("claim").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/claim`), "Conversation taken"));
+
+  $("takeover").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/takeover`), "Conversation taken over from the bot"));
 
   $("reply").addEventListener("submit", (ev) => {
     ev.preventDefault();
@@ -322,5 +374,23 @@
     scheduleRefresh();
   }
 
-  if (state.token) signIn(state.token).catch(() => { sessionStorage.removeItem("deflectd-token"); state.token = ""; });
+  // A one-time sign-in link (#signin=<code>, logged by the embedded default for its demo
+  // accounts) is exchanged for the account's token; the code leaves the address bar at once.
+  async function signInFromLink() {
+    const m = /^#signin=([0-9a-f]+)$/.exec(location.hash);
+    if (!m) return false;
+    history.replaceState(null, "", location.pathname);
+    const resp = await fetch("/api/v1/signin", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ code: m[1] }) });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok) {
+      $("signin-error").textContent = data.error || "That sign-in link did not work.";
+      return true;
+    }
+    await signIn(data.token);
+    return true;
+  }
+
+  signInFromLink().then((used) => {
+    if (!used && state.token) signIn(state.token).catch(() => { sessionStorage.removeItem("deflectd-token"); state.token = ""; });
+  }).catch((e) => { $("signin-error").textContent = "Sign-in failed: " + e.message; });
 })();
