@@ -33,6 +33,7 @@ type Store interface {
 	Events
 	Streams
 	Docs
+	Counters
 	// Ping checks the backend; /readyz uses it.
 	Ping(ctx context.Context) error
 	Close() error
@@ -198,4 +199,14 @@ type Docs interface {
 	DeleteDoc(ctx context.Context, coll, id string) error
 	// ListDocs returns the collection's live documents ordered by ID.
 	ListDocs(ctx context.Context, coll string) ([]Doc, error)
+}
+
+// Counters are integer fields grouped under a key (a Redis hash), added to atomically by every
+// instance: the statistics' daily aggregates.
+type Counters interface {
+	// IncrCounters adds each delta to its field of key and keeps key for ttl from now (0 =
+	// forever). An empty deltas map does nothing.
+	IncrCounters(ctx context.Context, key string, deltas map[string]int64, ttl time.Duration) error
+	// GetCounters returns key's fields; an empty map when key does not exist.
+	GetCounters(ctx context.Context, key string) (map[string]int64, error)
 }

@@ -56,6 +56,7 @@ type Mem struct {
 	subs      map[string]map[*subscriber]struct{}
 	streams   map[string]*stream
 	docs      map[string]map[string]*doc // coll → id → doc
+	counters  map[string]*counterHash
 }
 
 // New returns an empty store with its janitor running.
@@ -83,6 +84,7 @@ func New(o Options) *Mem {
 		subs:      map[string]map[*subscriber]struct{}{},
 		streams:   map[string]*stream{},
 		docs:      map[string]map[string]*doc{},
+		counters:  map[string]*counterHash{},
 	}
 	go m.janitor()
 	return m
@@ -160,6 +162,11 @@ func (m *Mem) sweep(now time.Time) {
 	for k, b := range m.buckets {
 		if !now.Before(b.fullAt) {
 			delete(m.buckets, k) // a full bucket is the same as no bucket
+		}
+	}
+	for k, c := range m.counters {
+		if expired(c.expires, now) {
+			delete(m.counters, k)
 		}
 	}
 	for coll, docs := range m.docs {
@@ -779,5 +786,50 @@ func (m *Mem) ListDocs(_ context.Context, coll string) ([]store.Doc, error) {
 		out = append(out, store.Doc{ID: id, Data: slices.Clone(d.data), Version: d.version})
 	}
 	slices.SortFunc(out, func(a, b store.Doc) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// --- counters ---
+
+type counterHash struct {
+	fields  map[string]int64
+	expires time.Time
+}
+
+func (m *Mem) IncrCounters(_ context.Context, key string, deltas map[string]int64, ttl time.Duration) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("incr counters: %w", store.ErrUnavailable)
+	}
+	c := m.counters[key]
+	if c == nil || expired(c.expires, now) {
+		c = &counterHash{fields: map[string]int64{}}
+		m.counters[key] = c
+	}
+	for f, d := range deltas {
+		c.fields[f] += d
+	}
+	c.expires = time.Time{}
+	if ttl > 0 {
+		c.expires = now.Add(ttl)
+	}
+	return nil
+}
+
+func (m *Mem) GetCounters(_ context.Context, key string) (map[string]int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, fmt.Errorf("get counters: %w", store.ErrUnavailable)
+	}
+	out := map[string]int64{}
+	if c := m.counters[key]; c != nil && !expired(c.expires, time.Now()) {
+		maps.Copy(out, c.fields)
+	}
 	return out, nil
 }

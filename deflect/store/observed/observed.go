@@ -130,7 +130,7 @@ func Wrap(s store.Store, name string, reg prometheus.Registerer, o Options) *Obs
 		"set_once", "record_offer", "offers_since", "set_opt", "get_opt",
 		"set_presence", "get_presence", "delete_presence", "take", "publish", "subscribe",
 		"stream_add", "stream_read", "stream_ack", "stream_claim",
-		"put_doc", "get_doc", "delete_doc", "list_docs", "ping",
+		"put_doc", "get_doc", "delete_doc", "list_docs", "incr_counters", "get_counters", "ping",
 	}
 	w.latency = make(map[string]prometheus.Observer, len(ops))
 	for _, op := range ops {
@@ -355,3 +355,12 @@ func (w *Observed) Ping(ctx context.Context) error {
 
 // Close closes the decorated store; it is not a backend call worth a breaker.
 func (w *Observed) Close() error { return w.s.Close() }
+
+func (w *Observed) IncrCounters(ctx context.Context, key string, deltas map[string]int64, ttl time.Duration) error {
+	return w.do(ctx, "incr_counters", true, func() error { return w.s.IncrCounters(ctx, key, deltas, ttl) }, nil)
+}
+
+func (w *Observed) GetCounters(ctx context.Context, key string) (out map[string]int64, err error) {
+	err = w.do(ctx, "get_counters", true, func() error { out, err = w.s.GetCounters(ctx, key); return err }, nil)
+	return out, err
+}

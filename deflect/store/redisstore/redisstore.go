@@ -921,3 +921,47 @@ func (r *Redis) ListDocs(ctx context.Context, coll string) ([]store.Doc, error) 
 	}
 	return out, nil
 }
+
+// --- counters ---
+
+func (r *Redis) countersKey(key string) string { return r.p + "counters:" + key }
+
+// IncrCounters adds the deltas with HINCRBY and sets the expiry in one MULTI, so a crash
+// between them cannot leave a hash that never expires.
+func (r *Redis) IncrCounters(ctx context.Context, key string, deltas map[string]int64, ttl time.Duration) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	k := r.countersKey(key)
+	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for f, d := range deltas {
+			p.HIncrBy(ctx, k, f, d)
+		}
+		if ttl > 0 {
+			p.PExpire(ctx, k, ttl)
+		} else {
+			p.Persist(ctx, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable("incr counters", err)
+	}
+	return nil
+}
+
+func (r *Redis) GetCounters(ctx context.Context, key string) (map[string]int64, error) {
+	vals, err := r.c.HGetAll(ctx, r.countersKey(key)).Result()
+	if err != nil {
+		return nil, unavailable("get counters", err)
+	}
+	out := make(map[string]int64, len(vals))
+	for f, v := range vals {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("get counters %s: field %s is %q, not a number", key, f, v)
+		}
+		out[f] = n
+	}
+	return out, nil
+}

@@ -70,6 +70,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Docs/Race", testDocsRace},
 		{"Docs/List", testDocsList},
 		{"Docs/TTL", testDocsTTL},
+		{"Counters/Race", testCountersRace},
+		{"Counters/TTL", testCountersTTL},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -891,5 +893,50 @@ func testDocsTTL(t *testing.T, s store.Store) {
 	}
 	if v, err := s.PutDoc(ctx(t), "tmp", "short", []byte("x"), 0, 0); err != nil || v != 1 {
 		t.Errorf("PutDoc(new) over expired doc = %d, %v; want 1", v, err)
+	}
+}
+
+// testCountersRace: increments from many goroutines (instances) all count.
+func testCountersRace(t *testing.T, s store.Store) {
+	if got, err := s.GetCounters(ctx(t), "day"); err != nil || len(got) != 0 {
+		t.Fatalf("GetCounters(missing) = %v, %v; want empty", got, err)
+	}
+	const workers, each = 8, 25
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				if err := s.IncrCounters(ctx(t), "day", map[string]int64{"offered": 1, "wait": 30}, time.Hour); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := s.IncrCounters(ctx(t), "day", map[string]int64{"offered": -1}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetCounters(ctx(t), "day")
+	if err != nil || got["offered"] != workers*each-1 || got["wait"] != workers*each*30 || len(got) != 2 {
+		t.Errorf("GetCounters = %v, %v; want offered %d, wait %d", got, err, workers*each-1, workers*each*30)
+	}
+}
+
+func testCountersTTL(t *testing.T, s store.Store) {
+	if err := s.IncrCounters(ctx(t), "short", map[string]int64{"n": 1}, ttl); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.IncrCounters(ctx(t), "long", map[string]int64{"n": 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(ttl + settle)
+	if got, err := s.GetCounters(ctx(t), "short"); err != nil || len(got) != 0 {
+		t.Errorf("GetCounters after ttl = %v, %v; want empty", got, err)
+	}
+	if got, err := s.GetCounters(ctx(t), "long"); err != nil || got["n"] != 1 {
+		t.Errorf("GetCounters(no ttl) = %v, %v; want n 1", got, err)
 	}
 }
