@@ -1,0 +1,265 @@
+// Package stats keeps the outcome of every deflection as daily counters in the store (memory or
+// Redis, so every instance adds to the same numbers) and reads them back as reports: the funnel
+// (offered → accepted → sent → delivered → read → replied → resolved), calls back within 24 h and
+// 72 h of a deflection, queue time saved, cost of the messages Meta bills, per day, queue,
+// language and experiment variant.
+//
+// Every event is counted on the day its call started (UTC), so a day's funnel is a cohort: the
+// read receipts that come in after midnight still count for the callers of that day.
+package stats
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/deflectd/deflectd/deflect/store"
+)
+
+// Store is what statistics need from the store.
+type Store interface {
+	store.Counters
+	store.Once
+	store.Docs
+}
+
+// Metrics counted per day and dimension.
+const (
+	Offered         = "offered"
+	Ineligible      = "ineligible"
+	Accepted        = "accepted"
+	Sent            = "sent"
+	Delivered       = "delivered"
+	Read            = "read"
+	Replied         = "replied"
+	HandedOff       = "handed_off"        // the bot passed the conversation to an agent
+	ResolvedByAgent = "resolved_by_agent" // an agent closed the conversation
+	Returned        = "returned"          // back to the queue: declined, timeout, failed, abandoned
+	Deflected       = "deflected"
+	WaitSaved       = "wait_saved_seconds" // sum of X-Wait-Estimate of deflected callers
+	Repeat24        = "repeat_24h"         // deflected callers who called again within 24 h
+	Repeat72        = "repeat_72h"         // ... within 72 h
+	billablePrefix  = "billable:"          // billable:<category>:<country>
+)
+
+// repeatWindow is how long a deflection is remembered to recognise the caller calling back.
+const repeatWindow = 72 * time.Hour
+
+// lastCollection holds each number's latest deflection (by a hash of the number), for repeats.
+const lastCollection = "stats-deflected"
+
+// Dims are the dimensions an event is counted under.
+type Dims struct {
+	Day      time.Time // the call's start; counted on its UTC date
+	Queue    string
+	Language string
+	Variant  string // experiment variant; empty when none runs
+}
+
+// Recorder counts events. Its methods never fail the call they describe: a store error is
+// logged and the event is lost from the statistics, not from the call.
+type Recorder struct {
+	st        Store
+	retention time.Duration
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// NewRecorder returns a Recorder keeping counters for retention (0 = 90 days).
+func NewRecorder(st Store, retention time.Duration, log *slog.Logger) *Recorder {
+	if retention <= 0 {
+		retention = 90 * 24 * time.Hour
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Recorder{st: st, retention: retention, log: log.With("component", "stats"), now: time.Now}
+}
+
+// dayKey is the counters key of a UTC date.
+func dayKey(day time.Time) string { return "stats:" + day.UTC().Format(time.DateOnly) }
+
+// field encodes a metric and its dimensions; '|' in a value would split it, so it is replaced.
+func field(metric string, d Dims) string {
+	clean := func(s string) string { return strings.ReplaceAll(s, "|", "/") }
+	return metric + "|" + clean(d.Queue) + "|" + clean(d.Language) + "|" + clean(d.Variant)
+}
+
+func parseField(f string) (metric string, d Dims, ok bool) {
+	parts := strings.Split(f, "|")
+	if len(parts) != 4 {
+		return "", Dims{}, false
+	}
+	return parts[0], Dims{Queue: parts[1], Language: parts[2], Variant: parts[3]}, true
+}
+
+// Count adds n to metric under d.
+func (r *Recorder) Count(ctx context.Context, d Dims, metric string, n int64) {
+	if r == nil || n == 0 {
+		return
+	}
+	day := d.Day
+	if day.IsZero() {
+		day = r.now()
+	}
+	// Kept a day longer than the retention, so the oldest day of a report is whole.
+	if err := r.st.IncrCounters(ctx, dayKey(day), map[string]int64{field(metric, d): n}, r.retention+24*time.Hour); err != nil {
+		r.log.Warn("statistics not recorded", "metric", metric, "err", err)
+	}
+}
+
+// CountOnce counts metric for a session once, however often the event that proves it comes
+// (every status of a conversation, every reply, webhook redeliveries, several instances).
+func (r *Recorder) CountOnce(ctx context.Context, sessionID string, d Dims, metric string) {
+	if r == nil || sessionID == "" {
+		return
+	}
+	first, err := r.st.SetOnce(ctx, "stats:"+metric+":"+sessionID, r.retention)
+	if err != nil {
+		r.log.Warn("statistics not recorded", "metric", metric, "session_id", sessionID, "err", err)
+		return
+	}
+	if first {
+		r.Count(ctx, d, metric, 1)
+	}
+}
+
+// lastDeflection is a number's latest deflection, kept repeatWindow.
+type lastDeflection struct {
+	SessionID string    `json:"session_id"`
+	At        time.Time `json:"at"`
+	Day       time.Time `json:"day"`
+	Queue     string    `json:"queue"`
+	Language  string    `json:"language"`
+	Variant   string    `json:"variant"`
+}
+
+// numberKey is a hash of the number: the statistics keep no phone numbers.
+func numberKey(e164 string) string {
+	h := sha256.Sum256([]byte("deflectd-stats|" + e164))
+	return hex.EncodeToString(h[:16])
+}
+
+// Deflect records a deflected caller: the count, the queue time saved (their estimated wait, when
+// known) and, for calls back, when and from where they were deflected.
+func (r *Recorder) Deflect(ctx context.Context, sessionID, e164 string, d Dims, waitSeconds int) {
+	if r == nil {
+		return
+	}
+	first, err := r.st.SetOnce(ctx, "stats:"+Deflected+":"+sessionID, r.retention)
+	if err != nil || !first {
+		return
+	}
+	r.Count(ctx, d, Deflected, 1)
+	if waitSeconds > 0 {
+		r.Count(ctx, d, WaitSaved, int64(waitSeconds))
+	}
+	if e164 == "" {
+		return
+	}
+	day := d.Day
+	if day.IsZero() {
+		day = r.now()
+	}
+	data, _ := json.Marshal(lastDeflection{SessionID: sessionID, At: r.now(), Day: day, Queue: d.Queue, Language: d.Language, Variant: d.Variant})
+	key := numberKey(e164)
+	// Overwrite whatever was there: the latest deflection is the one a call back refers to.
+	for range 3 {
+		cur, err := r.st.GetDoc(ctx, lastCollection, key)
+		version := cur.Version
+		if errors.Is(err, store.ErrNotFound) {
+			version = 0
+		} else if err != nil {
+			r.log.Warn("statistics: deflection not remembered for repeats", "err", err)
+			return
+		}
+		if _, err := r.st.PutDoc(ctx, lastCollection, key, data, version, repeatWindow); !errors.Is(err, store.ErrConflict) {
+			return
+		}
+	}
+}
+
+// Called records that a number reached deflectd (an INVITE or a deflection API request),
+// whether or not it is offered: if it was deflected within 72 h (24 h), that deflection counts
+// a repeat call, once, on its own day and dimensions.
+func (r *Recorder) Called(ctx context.Context, e164 string) {
+	if r == nil || e164 == "" {
+		return
+	}
+	doc, err := r.st.GetDoc(ctx, lastCollection, numberKey(e164))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			r.log.Warn("statistics: repeat call not checked", "err", err)
+		}
+		return
+	}
+	var last lastDeflection
+	if json.Unmarshal(doc.Data, &last) != nil {
+		return
+	}
+	since := r.now().Sub(last.At)
+	d := Dims{Day: last.Day, Queue: last.Queue, Language: last.Language, Variant: last.Variant}
+	if since <= repeatWindow {
+		r.CountOnce(ctx, last.SessionID, d, Repeat72)
+	}
+	if since <= 24*time.Hour {
+		r.CountOnce(ctx, last.SessionID, d, Repeat24)
+	}
+}
+
+// Billable records a message Meta bills (the pricing object of its status webhook), once per
+// message, by pricing category and the recipient's country.
+func (r *Recorder) Billable(ctx context.Context, messageID string, d Dims, category, country string) {
+	if r == nil || messageID == "" || category == "" {
+		return
+	}
+	first, err := r.st.SetOnce(ctx, "stats:billable:"+messageID, r.retention)
+	if err != nil || !first {
+		return
+	}
+	if country == "" {
+		country = "ZZ"
+	}
+	r.Count(ctx, d, billablePrefix+strings.ToLower(category)+":"+strings.ToUpper(country), 1)
+}
+
+// Entry is one counter read back.
+type Entry struct {
+	Day    time.Time
+	Dims   Dims
+	Metric string
+	N      int64
+}
+
+// Load reads the counters of every day from from to to (inclusive, UTC dates).
+func Load(ctx context.Context, st store.Counters, from, to time.Time) ([]Entry, error) {
+	from, to = from.UTC().Truncate(24*time.Hour), to.UTC().Truncate(24*time.Hour)
+	if to.Before(from) {
+		return nil, fmt.Errorf("load statistics: %s is before %s", to.Format(time.DateOnly), from.Format(time.DateOnly))
+	}
+	if to.Sub(from) > 366*24*time.Hour {
+		return nil, errors.New("load statistics: at most 366 days at once")
+	}
+	var out []Entry
+	for day := from; !day.After(to); day = day.Add(24 * time.Hour) {
+		fields, err := st.GetCounters(ctx, dayKey(day))
+		if err != nil {
+			return nil, fmt.Errorf("load statistics of %s: %w", day.Format(time.DateOnly), err)
+		}
+		for f, n := range fields {
+			metric, d, ok := parseField(f)
+			if !ok {
+				continue
+			}
+			d.Day = day
+			out = append(out, Entry{Day: day, Dims: d, Metric: metric, N: n})
+		}
+	}
+	return out, nil
+}
