@@ -19,7 +19,19 @@ type Config struct {
 	Deflect  DeflectConfig  `yaml:"deflect"`
 	Inbox    InboxConfig    `yaml:"inbox"`
 	API      APIConfig      `yaml:"api"`
+	Stats    StatsConfig    `yaml:"stats"`
 	Runtime  RuntimeConfig  `yaml:"runtime"`
+}
+
+// StatsConfig is the outcome statistics (reports, the supervisor's charts).
+type StatsConfig struct {
+	// Retention is how long daily counters are kept (default 90 days).
+	Retention time.Duration `yaml:"retention"`
+	// Currency and Prices price the messages Meta bills: pricing category (utility,
+	// marketing, authentication, service) → destination country (ISO 3166, "*" for any other)
+	// → price per message. Empty: costs are reported as unpriced message counts.
+	Currency string                        `yaml:"currency"`
+	Prices   map[string]map[string]float64 `yaml:"prices"`
 }
 
 // RuntimeConfig tunes the Go runtime of the process.
@@ -291,6 +303,7 @@ func Default() Config {
 	return Config{
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Runtime: RuntimeConfig{GCPercent: 25},
+		Stats:   StatsConfig{Retention: 90 * 24 * time.Hour, Currency: "USD", Prices: map[string]map[string]float64{}},
 		SIP: SIPConfig{
 			Listen:          []string{"udp://127.0.0.1:5060", "tcp://127.0.0.1:5060"},
 			MaxCalls:        10000,

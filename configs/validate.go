@@ -62,6 +62,7 @@ func (c Config) Validate() error {
 	v.deflect(c.Deflect)
 	v.inbox(c.Inbox)
 	v.tokens(c.API)
+	v.stats(c.Stats)
 	return errors.Join(v.errs...)
 }
 
@@ -314,6 +315,25 @@ func (v *checker) inbox(in InboxConfig) {
 	for lang, texts := range in.CannedResponses {
 		if lang == "" || slices.ContainsFunc(texts, func(t string) bool { return strings.TrimSpace(t) == "" }) {
 			v.bad("inbox.canned_responses", "language %q: a language code and non-empty texts are required", lang)
+		}
+	}
+}
+
+func (v *checker) stats(s StatsConfig) {
+	v.positive("stats.retention", s.Retention)
+	if !regexp.MustCompile(`^[A-Z]{3}$`).MatchString(s.Currency) {
+		v.bad("stats.currency", "%q is not an ISO 4217 code such as USD", s.Currency)
+	}
+	for category, byCountry := range s.Prices {
+		v.oneOf("stats.prices", category, "utility", "marketing", "authentication", "authentication_international", "service")
+		for country, price := range byCountry {
+			key := "stats.prices." + category + "." + country
+			if country != "*" && !regionRe.MatchString(country) {
+				v.bad(key, "%q is not a region such as SA or * for any other", country)
+			}
+			if price < 0 {
+				v.bad(key, "must not be negative, got %g", price)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/deflect/store"
 )
 
@@ -56,6 +57,7 @@ func (s *Service) OnStatus(ctx context.Context, u StatusUpdate) error {
 			return fmt.Errorf("update session status: %w", err)
 		}
 		s.m.countOffer(prior, settled)
+		s.countStatus(sctx, sess, u)
 	case errors.Is(err, store.ErrNotFound):
 		// Not a deflection message (or its id is not stored yet: the waiting instance records
 		// the status itself). Still worth learning from.
@@ -72,6 +74,25 @@ func (s *Service) OnStatus(ctx context.Context, u StatusUpdate) error {
 		s.learn(ctx, e164, false)
 	}
 	return nil
+}
+
+// countStatus records a deflection message's status in the statistics, once per session (a
+// read implies it was delivered, whether or not the delivered status came), and what Meta bills.
+func (s *Service) countStatus(ctx context.Context, sess *store.Session, u StatusUpdate) {
+	if s.stats == nil {
+		return
+	}
+	d := stats.SessionDims(sess)
+	switch u.Status {
+	case StatusRead:
+		s.stats.CountOnce(ctx, sess.ID, d, stats.Read)
+		fallthrough
+	case StatusDelivered:
+		s.stats.CountOnce(ctx, sess.ID, d, stats.Delivered)
+	}
+	if u.Billable && u.PricingCategory != "" {
+		s.stats.Billable(ctx, u.MessageID, d, u.PricingCategory, sess.Region)
+	}
 }
 
 func stepOf(status string) string {
@@ -118,6 +139,16 @@ func (s *Service) OnMessage(ctx context.Context, m InboundMessage) error {
 		}
 	}
 	msg := ConversationMessage{ID: m.ID, Direction: "in", Type: m.Type, Text: m.Text, Payload: m.Payload, At: m.At}
+	var replyTo *store.Session // the deflection this message answers, for the statistics
+	convSession := ""          // else the session the conversation was seeded from
+	defer func() {
+		switch {
+		case replyTo != nil:
+			s.stats.CountOnce(ctx, replyTo.ID, stats.SessionDims(replyTo), stats.Replied)
+		case convSession != "":
+			s.stats.CountSession(ctx, convSession, stats.Replied)
+		}
+	}()
 	return s.updateConversation(sctx, m.From, func(c *Conversation, fresh bool) error {
 		if fresh && sess == nil {
 			// No tap to go by: the caller's latest deflected session, if any.
@@ -128,6 +159,10 @@ func (s *Service) OnMessage(ctx context.Context, m InboundMessage) error {
 		if sess != nil && (fresh || c.SessionID != sess.ID) {
 			c.seedFrom(sess, s.cfg.Deflect.RouteTo)
 		}
+		if sess != nil {
+			replyTo = sess
+		}
+		convSession = c.SessionID
 		if m.Name != "" {
 			c.Name = m.Name
 		}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/observed"
 	"github.com/deflectd/deflectd/ivr"
@@ -33,7 +34,9 @@ type Options struct {
 	Chats    ChatCounter     // nil: chat capacity is never reached
 	// Budget admits offers at the rate templates can be sent (nil: every eligible caller is
 	// offered).
-	Budget   *SendBudget
+	Budget *SendBudget
+	// Stats records outcomes for the reports (nil: none).
+	Stats    *stats.Recorder
 	Registry prometheus.Registerer
 	Logger   *slog.Logger
 	// Instance names this process in sessions (which instance holds the call).
@@ -58,6 +61,7 @@ type Service struct {
 	learner  PresenceLearner
 	chats    ChatCounter
 	budget   *SendBudget
+	stats    *stats.Recorder
 	hub      *hub
 	m        *metrics
 	log      *slog.Logger
@@ -79,7 +83,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: o.Config, policy: pol, st: o.Store, sender: o.Sender, presence: o.Presence,
-		learner: o.Learner, chats: o.Chats, budget: o.Budget, log: o.Logger, instance: o.Instance,
+		learner: o.Learner, chats: o.Chats, budget: o.Budget, stats: o.Stats, log: o.Logger, instance: o.Instance,
 		timeout: o.StoreTimeout, now: o.Now,
 	}
 	if s.log == nil {
@@ -246,6 +250,8 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 		sess.Context = map[string]string{}
 	}
 	log := s.log.With("call_id", c.CallID, "session_id", sess.ID)
+	// A caller deflected in the last 72 h is calling again: counted whatever happens next.
+	s.stats.Called(ctx, sess.Caller)
 
 	reason, prior, err := s.evaluate(ctx, c.Caller, c.Queue, c.WaitEstimate, now)
 	if err != nil {
@@ -284,6 +290,7 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 	}
 	if reason != "" {
 		s.m.decisions.WithLabelValues("ineligible", reason).Inc()
+		s.stats.Count(ctx, stats.SessionDims(sess), stats.Ineligible, 1)
 		log.Info("not offered", "reason", reason)
 		return Decision{Offer: false, Reason: reason, SessionID: sess.ID, Language: sess.Language}, nil
 	}
@@ -295,6 +302,7 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 	}
 	s.m.decisions.WithLabelValues("offer", "").Inc()
 	s.m.offers.Inc()
+	s.stats.Count(ctx, stats.SessionDims(sess), stats.Offered, 1)
 	log.Info("offered", "queue", c.Queue, "language", sess.Language)
 	return Decision{Offer: true, SessionID: sess.ID, Language: sess.Language}, nil
 }
@@ -340,6 +348,7 @@ func (s *Service) accept(ctx context.Context, sessionID string, waitStatus bool)
 		return fail("session-error", err)
 	}
 	log = log.With("call_id", sess.CallID)
+	s.stats.Count(ctx, stats.SessionDims(sess), stats.Accepted, 1)
 
 	tpl, err := s.render(sess)
 	if err != nil {
@@ -370,6 +379,7 @@ func (s *Service) accept(ctx context.Context, sessionID string, waitStatus bool)
 		return fail(reason, err)
 	}
 	s.m.sends.WithLabelValues("ok", "").Inc()
+	s.stats.Count(ctx, stats.SessionDims(sess), stats.Sent, 1)
 	log = log.With("wa_msg_id", sent.MessageID)
 	s.update(ctx, sessionID, func(x *store.Session) {
 		x.State = StateConfirming
@@ -497,10 +507,33 @@ func (s *Service) Finish(ctx context.Context, sessionID string, o ivr.Outcome) {
 	}
 	s.m.outcomes.WithLabelValues(o.Result, metricReason(o.Result, reason)).Inc()
 	s.end(ctx, sessionID, out, reason, o.Path)
+	s.countFinish(ctx, sessionID, o.Result)
 	if o.Result == OutcomeDeflected && len(o.Path) > 0 {
 		s.conversationPath(ctx, sessionID, o.Path)
 	}
 	s.log.Info("call finished", "session_id", sessionID, "outcome", out)
+}
+
+// countFinish records a call's end in the statistics: a deflection (with the queue time it
+// saved, and for calls back), or a return to the queue by result.
+func (s *Service) countFinish(ctx context.Context, sessionID, result string) {
+	if s.stats == nil {
+		return
+	}
+	sctx, cancel := s.storeCtx(ctx)
+	defer cancel()
+	sess, err := s.st.GetSession(sctx, sessionID)
+	if err != nil {
+		return
+	}
+	d := stats.SessionDims(sess)
+	switch result {
+	case OutcomeDeflected:
+		s.stats.Deflect(sctx, sess.ID, sess.Caller, d, sess.WaitEstimate)
+	case OutcomeDeclined, OutcomeTimeout, OutcomeFailed:
+		s.stats.CountOnce(sctx, sess.ID, d, stats.Returned)
+		s.stats.CountOnce(sctx, sess.ID, d, stats.Returned+":"+result)
+	}
 }
 
 // metricReason keeps the outcome metric's reason label bounded: only failures carry one.

@@ -23,6 +23,9 @@ type StatusUpdate struct {
 	ErrorCode   int       `json:"error_code,omitempty"`
 	ErrorTitle  string    `json:"error_title,omitempty"`
 	At          time.Time `json:"at"`
+	// What Meta bills for the message (the status's pricing object), when it says.
+	PricingCategory string `json:"pricing_category,omitempty"`
+	Billable        bool   `json:"billable,omitempty"`
 }
 
 // hub is this instance's one subscription to StatusChannel, fanned out to the calls waiting for

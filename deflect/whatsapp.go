@@ -63,7 +63,8 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 	switch {
 	case e.Kind == whatsapp.KindStatus && e.Status != nil:
 		st := e.Status
-		u := StatusUpdate{MessageID: st.ID, Status: st.Status, RecipientID: st.RecipientID, At: st.Timestamp}
+		u := StatusUpdate{MessageID: st.ID, Status: st.Status, RecipientID: st.RecipientID, At: st.Timestamp,
+			PricingCategory: st.PricingCategory, Billable: st.Billable}
 		if len(st.Errors) > 0 {
 			u.ErrorCode, u.ErrorTitle = st.Errors[0].Code, st.Errors[0].Title
 		}

@@ -118,6 +118,8 @@ type Status struct {
 	RecipientID     string       `json:"recipient_id"`
 	ConversationID  string       `json:"conversation_id,omitempty"`
 	PricingCategory string       `json:"pricing_category,omitempty"`
+	Billable        bool         `json:"billable,omitempty"` // pricing.billable: Meta charges for it
+	PricingModel    string       `json:"pricing_model,omitempty"`
 	Errors          []EventError `json:"errors,omitempty"`
 }
 
@@ -229,7 +231,9 @@ type wireStatus struct {
 		ID string `json:"id"`
 	} `json:"conversation"`
 	Pricing *struct {
-		Category string `json:"category"`
+		Category     string `json:"category"`
+		Billable     bool   `json:"billable"`
+		PricingModel string `json:"pricing_model"`
 	} `json:"pricing"`
 	Errors []wireError `json:"errors"`
 }
@@ -329,7 +333,7 @@ func ParseWebhook(body []byte) ([]Event, error) {
 					st.ConversationID = s.Conversation.ID
 				}
 				if s.Pricing != nil {
-					st.PricingCategory = s.Pricing.Category
+					st.PricingCategory, st.Billable, st.PricingModel = s.Pricing.Category, s.Pricing.Billable, s.Pricing.PricingModel
 				}
 				events = append(events, Event{Kind: KindStatus, PhoneNumberID: v.Metadata.PhoneNumberID, Status: st})
 			}

@@ -80,6 +80,7 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newPresenceCmd(g),
 		newNotifyCmd(g),
 		newCallCmd(g),
+		newStatsCmd(g),
 	)
 	argsAreUsage(root)
 	return root

@@ -50,12 +50,7 @@ type gatewayAnswer struct {
 // The rows keep their keys (file hash + line, or --key-column), so running the same file again
 // sends nothing twice: the gateway's store remembers them.
 func notifyThroughGateway(ctx context.Context, g *globals, r gatewayRun) error {
-	token := ""
-	for _, kv := range g.environ {
-		if v, ok := strings.CutPrefix(kv, "DEFLECTD_API_TOKEN="); ok {
-			token = v
-		}
-	}
+	token := envValue(g.environ, "DEFLECTD_API_TOKEN")
 	if token == "" {
 		return usageErr(errors.New("--gateway needs an API token with admin scope in DEFLECTD_API_TOKEN (an environment variable: a flag shows in ps)"))
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/deflectd/deflectd/deflect/api"
 	"github.com/deflectd/deflectd/deflect/inbox"
 	"github.com/deflectd/deflectd/deflect/notify"
+	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/deflect/store/observed"
 	"github.com/deflectd/deflectd/ivr"
@@ -105,6 +106,7 @@ type gateway struct {
 	client   *whatsapp.Client
 	consumer *whatsapp.Consumer
 	presence *lookup.Chain
+	stats    *stats.Recorder
 	inbox    *inbox.Service
 	notifier *notify.Notifier
 	desk     *inbox.Desk
@@ -194,8 +196,11 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	}
 	g.closers = append(g.closers, func() { _ = g.presence.Close() })
 
+	// Outcome statistics: daily counters in the store, shared by every instance.
+	g.stats = stats.NewRecorder(g.store, cfg.Stats.Retention, log)
+
 	// Conversations: opt-out keywords, the menu bot, agents and an optional external desk.
-	if g.inbox, g.desk, err = inbox.FromConfig(cfg, g.store, g.client, g.instance, log); err != nil {
+	if g.inbox, g.desk, err = inbox.FromConfig(cfg, g.store, g.client, g.stats, g.instance, log); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
 
@@ -214,6 +219,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		Chats:    g.inbox,
 		// Offers are admitted at the number's send rate: nobody is offered what cannot be sent.
 		Budget:   &deflect.SendBudget{Bucket: g.store, Key: "wa:admit:" + cfg.WhatsApp.PhoneNumberID, Rate: cfg.WhatsApp.Throughput},
+		Stats:    g.stats,
 		Registry: g.reg,
 		Logger:   log,
 		Instance: g.instance,
@@ -266,14 +272,16 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	}
 	g.http = &http.Server{
 		Handler: api.NewWithInbox(api.Options{
-			API:              cfg.API,
-			MaxBodyBytes:     cfg.HTTP.MaxBodyBytes,
-			Region:           cfg.Lookup.DefaultRegion,
-			Engine:           g.engine,
-			Deflector:        g.engine,
-			Idempotency:      g.store,
-			Sessions:         g.store,
-			Presence:         g.presence,
+			API:          cfg.API,
+			MaxBodyBytes: cfg.HTTP.MaxBodyBytes,
+			Region:       cfg.Lookup.DefaultRegion,
+			Engine:       g.engine,
+			Deflector:    g.engine,
+			Idempotency:  g.store,
+			Sessions:     g.store,
+			Presence:     g.presence,
+			Stats: api.StatsOptions{Source: g.store, Variants: experimentVariants(cfg),
+				Prices: stats.Prices{Currency: cfg.Stats.Currency, Table: cfg.Stats.Prices}},
 			Webhook:          webhook,
 			Sandbox:          sandboxHandler,
 			Gatherer:         g.reg,
@@ -494,4 +502,10 @@ func (g *gateway) servingAttrs() []any {
 		}
 	}
 	return append(attrs, "store", g.cfg.Store.Backend, "whatsapp", g.cfg.WhatsApp.Provider, "instance", g.instance)
+}
+
+// experimentVariants are the offer experiment's variant names in order (the first is the
+// control the others are tested against); none when no experiment runs.
+func experimentVariants(cfg configs.Config) []string {
+	return nil
 }

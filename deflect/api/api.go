@@ -56,6 +56,8 @@ type Options struct {
 	Idempotency IdempotencyStore
 	Sessions    Sessions
 	Presence    PresenceAdmin
+	// Stats serves the funnel and outcome reports (a nil Source answers 503).
+	Stats StatsOptions
 
 	Webhook  http.Handler // /webhooks/whatsapp
 	Sandbox  http.Handler // /sandbox/graph/... and /_sandbox/... when whatsapp.provider is sandbox
@@ -131,6 +133,8 @@ func New(o Options) http.Handler {
 	v1.GET("/eligibility", s.auth(ScopePBX), s.eligibility)
 	v1.POST("/deflections", s.auth(ScopePBX), s.deflect)
 	v1.GET("/sessions", s.auth(ScopeAgent), s.listSessions)
+	v1.GET("/stats/funnel", s.auth(ScopeAdmin), s.statsFunnel)
+	v1.GET("/stats/outcomes", s.auth(ScopeAdmin), s.statsOutcomes)
 	v1.GET("/sessions/:id", s.auth(ScopeAgent), s.getSession)
 	v1.GET("/presence/:number", s.auth(ScopeAdmin), s.getPresence)
 	v1.PUT("/presence/:number", s.auth(ScopeAdmin), s.putPresence)

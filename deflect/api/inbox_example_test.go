@@ -27,7 +27,7 @@ func ExampleNewWithInbox() {
 		instance = "deflectd-1"
 		log      = slog.Default()
 	)
-	in, desk, err := inbox.FromConfig(cfg, st, client, instance, log)
+	in, desk, err := inbox.FromConfig(cfg, st, client, nil, instance, log)
 	if err != nil {
 		panic(err)
 	}

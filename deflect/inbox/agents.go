@@ -14,6 +14,7 @@ import (
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/deflect/inbox/bot"
+	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/lookup/redact"
 )
@@ -295,6 +296,7 @@ func (s *Service) handoff(ctx context.Context, waID, by string) error {
 		return err
 	}
 	s.log.Info("conversation handed off", "wa_id", redact.Mask(waID), "by", by)
+	s.count(ctx, rec.SessionID, stats.HandedOff)
 	s.desk.emit(ctx, EventConversationHandoff, waID+":"+rec.QueuedAt.Format(time.RFC3339Nano), s.deskConversation(conv, rec))
 	s.publish(ctx, Update{Type: UpdateQueue, WAID: waID, Status: StatusWaiting})
 	return nil
@@ -526,6 +528,7 @@ func (s *Service) Close(ctx context.Context, by, waID, disposition string) error
 		return err
 	}
 	s.log.Info("conversation closed", "wa_id", redact.Mask(waID), "by", by, "disposition", disposition)
+	s.count(ctx, rec.SessionID, stats.ResolvedByAgent)
 	payload := s.deskConversation(conv, rec)
 	payload["disposition"], payload["closed_by"] = disposition, by
 	s.desk.emit(ctx, EventConversationClosed, waID+":"+rec.ClosedAt.Format(time.RFC3339Nano), payload)

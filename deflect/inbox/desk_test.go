@@ -191,7 +191,7 @@ func TestFromConfig(t *testing.T) {
 	h := newHarness(t, nil)
 	cfg := configs.Default()
 	cfg.API.Tokens = []configs.TokenConfig{{Name: "carol", Token: "c", Scopes: []string{"agent"}}, {Name: "pbx", Token: "p", Scopes: []string{"pbx"}}}
-	s, desk, err := FromConfig(cfg, h.st, h.client, "test", nil)
+	s, desk, err := FromConfig(cfg, h.st, h.client, nil, "test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestFromConfig(t *testing.T) {
 		t.Fatalf("ConsoleTemplates = %v", got)
 	}
 	cfg.Inbox.FlowsFile = "testdata/missing.yaml"
-	if _, _, err := FromConfig(cfg, h.st, h.client, "test", nil); err == nil {
+	if _, _, err := FromConfig(cfg, h.st, h.client, nil, "test", nil); err == nil {
 		t.Fatal("a missing flows file must be an error")
 	}
 }

@@ -53,6 +53,19 @@ type Store interface {
 	store.Streams
 }
 
+// SessionCounter counts an outcome once for the deflection session a conversation came from
+// (*stats.Recorder).
+type SessionCounter interface {
+	CountSession(ctx context.Context, sessionID, metric string)
+}
+
+// count records metric for the conversation's session, when it came from a call.
+func (s *Service) count(ctx context.Context, sessionID, metric string) {
+	if s.stats != nil && sessionID != "" {
+		s.stats.CountSession(ctx, sessionID, metric)
+	}
+}
+
 // Sender sends WhatsApp messages (*whatsapp.Client).
 type Sender interface {
 	SendText(ctx context.Context, to, body string, previewURL bool) (whatsapp.SendResult, error)
@@ -108,6 +121,9 @@ type Options struct {
 	// StaleReservation is how old an agent slot reserved for a conversation that never got
 	// assigned (a crash between the two writes) must be before it is freed; default 30 s.
 	StaleReservation time.Duration
+	// Stats counts hand-offs and conversations agents resolve, by the call they came from
+	// (nil: not counted).
+	Stats SessionCounter
 	// PresenceTTL: an online agent whose console has not called Touch (or SetPresence) for this
 	// long counts as offline for new assignments. 0 = presence never expires (API-only agents).
 	PresenceTTL time.Duration
@@ -127,6 +143,7 @@ type Service struct {
 	max    int
 
 	presenceTTL time.Duration
+	stats       SessionCounter
 	window      time.Duration
 	ttl         time.Duration
 }
@@ -139,7 +156,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("new inbox: store, sender and bot are required")
 	}
 	s := &Service{cfg: o.Config, st: o.Store, send: o.Sender, bot: o.Bot, agents: slices.Clone(o.Agents),
-		desk: o.Desk, log: o.Logger, now: o.Now, stale: o.StaleReservation, presenceTTL: o.PresenceTTL,
+		desk: o.Desk, log: o.Logger, now: o.Now, stale: o.StaleReservation, presenceTTL: o.PresenceTTL, stats: o.Stats,
 		max: o.Config.Inbox.MaxChatsPerAgent, window: o.Config.Inbox.WindowDuration, ttl: o.Config.Deflect.SessionTTL}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deflectd/deflectd/deflect"
+	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/lookup/redact"
 )
 
@@ -122,6 +123,7 @@ func (s *Service) Takeover(ctx context.Context, agentID, waID string) error {
 		return err
 	}
 	s.log.Info("conversation taken over from the bot", "wa_id", redact.Mask(waID), "agent", agentID)
+	s.count(ctx, rec.SessionID, stats.HandedOff)
 	s.desk.emit(ctx, EventConversationHandoff, waID+":"+rec.AssignedAt.Format(time.RFC3339Nano), s.deskConversation(conv, rec))
 	s.publish(ctx, Update{Type: UpdateAssigned, WAID: waID, Agent: agentID, Status: StatusAssigned})
 	return nil

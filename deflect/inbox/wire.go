@@ -21,7 +21,7 @@ type FullStore interface {
 // from inbox.desk_*. instance names this process's desk consumer. The caller runs
 // Service.Run and Desk.Run, chains Service.HandleEvent after deflect's, and hands the Service
 // to deflect as its ChatCounter.
-func FromConfig(cfg configs.Config, st FullStore, send Sender, instance string, log *slog.Logger) (*Service, *Desk, error) {
+func FromConfig(cfg configs.Config, st FullStore, send Sender, counter SessionCounter, instance string, log *slog.Logger) (*Service, *Desk, error) {
 	var flows *bot.Flows
 	var err error
 	if cfg.Inbox.FlowsFile != "" {
@@ -35,7 +35,7 @@ func FromConfig(cfg configs.Config, st FullStore, send Sender, instance string, 
 	desk := NewDesk(DeskOptions{URL: cfg.Inbox.DeskWebhookURL, Secret: cfg.Inbox.DeskSecret.Reveal(),
 		Retries: cfg.Inbox.DeskRetries, Store: st, Name: instance, Logger: log})
 	s, err := New(Options{Config: cfg, Store: st, Sender: send, Bot: bot.New(flows, cfg.Inbox.FallbackAfter),
-		Agents: AgentsFromConfig(cfg.API), Desk: desk, Logger: log, PresenceTTL: cfg.Inbox.PresenceTTL})
+		Agents: AgentsFromConfig(cfg.API), Desk: desk, Logger: log, PresenceTTL: cfg.Inbox.PresenceTTL, Stats: counter})
 	if err != nil {
 		return nil, nil, err
 	}

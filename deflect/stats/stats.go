@@ -27,6 +27,7 @@ type Store interface {
 	store.Counters
 	store.Once
 	store.Docs
+	GetSession(ctx context.Context, id string) (*store.Session, error)
 }
 
 // Metrics counted per day and dimension.
@@ -128,6 +129,27 @@ func (r *Recorder) CountOnce(ctx context.Context, sessionID string, d Dims, metr
 	if first {
 		r.Count(ctx, d, metric, 1)
 	}
+}
+
+// SessionDims are the dimensions of a session's events.
+func SessionDims(s *store.Session) Dims {
+	return Dims{Day: s.CreatedAt, Queue: s.Queue, Language: s.Language, Variant: s.Variant}
+}
+
+// CountSession counts metric once for the session, under the session's dimensions (for the
+// inbox, which knows a conversation's session id but not its call).
+func (r *Recorder) CountSession(ctx context.Context, sessionID, metric string) {
+	if r == nil || sessionID == "" {
+		return
+	}
+	sess, err := r.st.GetSession(ctx, sessionID)
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			r.log.Warn("statistics not recorded", "metric", metric, "session_id", sessionID, "err", err)
+		}
+		return
+	}
+	r.CountOnce(ctx, sessionID, SessionDims(sess), metric)
 }
 
 // lastDeflection is a number's latest deflection, kept repeatWindow.
@@ -237,14 +259,22 @@ type Entry struct {
 	N      int64
 }
 
+// CounterReader reads daily counters (the store).
+type CounterReader interface {
+	GetCounters(ctx context.Context, key string) (map[string]int64, error)
+}
+
+// MaxDays is the longest range Load reads at once.
+const MaxDays = 366
+
 // Load reads the counters of every day from from to to (inclusive, UTC dates).
-func Load(ctx context.Context, st store.Counters, from, to time.Time) ([]Entry, error) {
+func Load(ctx context.Context, st CounterReader, from, to time.Time) ([]Entry, error) {
 	from, to = from.UTC().Truncate(24*time.Hour), to.UTC().Truncate(24*time.Hour)
 	if to.Before(from) {
 		return nil, fmt.Errorf("load statistics: %s is before %s", to.Format(time.DateOnly), from.Format(time.DateOnly))
 	}
-	if to.Sub(from) > 366*24*time.Hour {
-		return nil, errors.New("load statistics: at most 366 days at once")
+	if to.Sub(from) >= MaxDays*24*time.Hour {
+		return nil, fmt.Errorf("load statistics: at most %d days at once", MaxDays)
 	}
 	var out []Entry
 	for day := from; !day.After(to); day = day.Add(24 * time.Hour) {

@@ -70,6 +70,8 @@ type Session struct {
 	// PresencePrior is what presence said at Decide time (yes, no, unknown; empty when the
 	// number's own rules refused it first): scored against the delivery outcome.
 	PresencePrior string `json:"presence_prior,omitempty"`
+	// Variant is the offer experiment's variant the caller was assigned (empty: none runs).
+	Variant string `json:"variant,omitempty"`
 
 	Steps     map[string]time.Time `json:"steps"` // step name → when (invite, answered, offered, dtmf, sent, delivered, ended...)
 	CreatedAt time.Time            `json:"created_at"`
