@@ -254,6 +254,9 @@ func (c Config) Validate() error {
 		}
 	}
 
+	if in.MaxMediaBytes < 1024 {
+		bad("inbox.max_media_bytes", "must be at least 1024 (it caps media shown in and sent from the console)")
+	}
 	for name, texts := range in.TemplateTexts {
 		for lang, text := range texts {
 			if name == "" || lang == "" || strings.TrimSpace(text) == "" {

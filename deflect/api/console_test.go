@@ -1,8 +1,11 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -293,5 +296,66 @@ func TestConsoleMessageStatesInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[@data-status="failed"][p[contains(., "One more thing")]]/span[contains(., "131047")]`)),
 	); err != nil {
 		t.Fatalf("window closed by Meta → template picker: %v", err)
+	}
+}
+
+// tinyPNG is a real 3×2 PNG, so the browser can decode what the media endpoint serves.
+func tinyPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 3, 2))
+	for i := range img.Pix {
+		img.Pix[i] = 0xc0
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestConsoleMediaInChromium: a customer's image is shown inline (its bytes came through the
+// media endpoint), a location has a map link, a contact card its name and number, and the
+// customer's reaction sits on the message it reacts to.
+func TestConsoleMediaInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixture(t, "")
+	const waID = "966501239400"
+	f.deflectedCustomer(waID, "en", "agent")
+	imgID, err := f.sb.CustomerMedia(t.Context(), waID, "image", sandbox.MediaFile{MimeType: "image/png", Data: tinyPNG(t), Caption: "the error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sb.CustomerLocation(t.Context(), waID, sandbox.Location{Latitude: 24.7136, Longitude: 46.6753, Name: "Branch"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sb.CustomerContact(t.Context(), waID, sandbox.Contact{Name: "Sara", Phones: []string{"+966501112233"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sb.CustomerReaction(t.Context(), waID, imgID, "❤️"); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+	conv := chromedp.CSS(`#mine button[data-id="` + waID + `"]`)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/"),
+		chromedp.SendKeys(chromedp.ID("token"), ibAlice+"\r"),
+		chromedp.WaitVisible(conv),
+		chromedp.Click(conv),
+		chromedp.WaitVisible(chromedp.CSS(`#messages img.media[src^="blob:"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]//a[contains(@href, "mlat=24.7136")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]//div[contains(@class,"contact")][contains(., "Sara")][contains(., "+966501112233")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[@data-id="`+imgID+`"]/span[@class="reaction" and .="❤️"]`)),
+	); err != nil {
+		t.Fatalf("media in the console: %v", err)
+	}
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(async () => { const i = document.querySelector("#messages img.media"); await i.decode(); return i.naturalWidth; })()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if width != 3 {
+		t.Fatalf("the image decoded %d pixels wide, want 3 (the PNG the customer sent)", width)
 	}
 }

@@ -69,6 +69,9 @@ func RegisterInbox(r gin.IRouter, o Options, in InboxOptions) {
 	v1.POST("/conversations/:id/messages", agent, ib.needInbox, ib.postMessage)
 	v1.POST("/conversations/:id/claim", agent, ib.needInbox, ib.claim)
 	v1.POST("/conversations/:id/takeover", agent, ib.needInbox, ib.takeover)
+	v1.GET("/conversations/:id/media/:media_id", agent, ib.needInbox, ib.media)
+	// Uploads are larger than the API's body limit: this route has its own (inbox.max_media_bytes).
+	r.POST("/api/v1/conversations/:id/media", agent, ib.needInbox, ib.uploadMedia)
 	v1.POST("/conversations/:id/transfer", agent, ib.needInbox, ib.transfer)
 	v1.POST("/conversations/:id/close", agent, ib.needInbox, ib.close)
 	v1.GET("/desk/dead-letters", s.auth(ScopeAdmin), ib.deadLetters)

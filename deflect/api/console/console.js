@@ -12,6 +12,7 @@
     selected: "",
     lists: null,
     seen: {},        // conversation id → number of messages shown
+    blobs: {},       // "conversation/media id" → promise of a blob: URL
     abort: null,     // aborts the event stream on sign-out
     refreshTimer: 0,
   };
@@ -214,13 +215,17 @@
       if (!li) {
         const from = m.direction === "in" ? who(c) : (m.payload && m.payload.startsWith("agent:") ? m.payload.slice(6) : "bot");
         const kind = m.type === "template" ? " · template " + (m.template || "") : m.type !== "text" ? " · " + m.type : "";
+        const extra = mediaNode(id, m);
         li = el("li", { class: m.direction, "data-id": m.id || "" },
-          el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${kind}`),
-          el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")"));
+          el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${kind}`), extra,
+          m.text || !extra ? el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")") : null,
+          el("span", { class: "reaction", "aria-label": "Customer's reaction" }));
         if (m.direction === "out") li.append(el("span", { class: "state" }));
         ol.append(li);
       }
       if (m.direction === "out") renderState(li, m);
+      const r = li.querySelector(".reaction");
+      if (r && r.textContent !== (m.reaction || "")) r.textContent = m.reaction || "";
     });
     state.seen[id] = c.messages.length;
     if (shown === 0 || atBottom) ol.scrollTop = ol.scrollHeight;
@@ -238,6 +243,59 @@
     $("template").hidden = c.window_open || c.status === "bot";
     $("transfer").hidden = !(c.status === "assigned" || c.status === "waiting") || !mine && c.status === "assigned";
     $("close").hidden = !(c.status === "assigned" && mine);
+  }
+
+  // --- media: fetched with the bearer token (an <img src> cannot send it), shown from a blob --
+  async function mediaURL(convID, mediaID) {
+    const key = convID + "/" + mediaID;
+    if (!state.blobs[key]) {
+      state.blobs[key] = (async () => {
+        const resp = await fetch(`/api/v1/conversations/${encodeURIComponent(convID)}/media/${encodeURIComponent(mediaID)}`,
+          { headers: { Authorization: "Bearer " + state.token } });
+        if (!resp.ok) {
+          delete state.blobs[key];
+          const data = await resp.json().catch(() => ({}));
+          throw new Error(data.error || "media " + resp.status);
+        }
+        return URL.createObjectURL(await resp.blob());
+      })();
+    }
+    return state.blobs[key];
+  }
+
+  function mediaNode(convID, m) {
+    if (m.media) {
+      const md = m.media, fail = (node) => (e) => node.replaceWith(el("p", { class: "error" }, "Could not load the " + m.type + ": " + e.message));
+      let node;
+      if (m.type === "image" || m.type === "sticker") {
+        node = el("img", { class: "media", alt: m.text || (m.type === "sticker" ? "Sticker" : "Image") });
+        mediaURL(convID, md.id).then((u) => { node.src = u; }).catch(fail(node));
+        return node;
+      }
+      if (m.type === "audio" || m.type === "video") {
+        node = el(m.type, { class: "media", controls: true, preload: "metadata", "aria-label": md.voice ? "Voice note" : m.type === "audio" ? "Audio" : "Video" });
+        mediaURL(convID, md.id).then((u) => { node.src = u; }).catch(fail(node));
+        return md.voice ? el("div", {}, el("span", { class: "meta" }, "Voice note"), node) : node;
+      }
+      node = el("button", { type: "button", class: "download" }, "Download " + (md.filename || "document"));
+      node.addEventListener("click", async () => {
+        try {
+          const a = el("a", { href: await mediaURL(convID, md.id), download: md.filename || "document" });
+          document.body.append(a); a.click(); a.remove();
+        } catch (e) { showError(e); }
+      });
+      return node;
+    }
+    if (m.location) {
+      const { latitude: la, longitude: lo, name, address } = m.location;
+      return el("p", { class: "location" }, `📍 ${[name, address].filter(Boolean).join(", ")} (${la}, ${lo}) `,
+        el("a", { href: `https://www.openstreetmap.org/?mlat=${la}&mlon=${lo}#map=16/${la}/${lo}`, target: "_blank", rel: "noopener noreferrer" }, "Open map"));
+    }
+    if (m.contacts && m.contacts.length) {
+      return el("div", { class: "contacts" }, ...m.contacts.map((ct) => el("div", { class: "card contact" },
+        el("strong", { dir: "auto" }, ct.name), ...(ct.phones || []).map((p) => el("span", { class: "meta" }, p)))));
+    }
+    return null;
   }
 
   // Delivery state of an outbound message, as WhatsApp reported it: ✓ sent, ✓✓ delivered,
@@ -284,7 +342,23 @@
   $("reply").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = $("reply-text").value.trim();
-    if (!text) return;
+    const file = $("reply-file").files[0];
+    if (file) {
+      act(async () => {
+        const form = new FormData();
+        form.append("file", file);
+        form.append("caption", text);
+        const resp = await fetch(`/api/v1/conversations/${encodeURIComponent(state.selected)}/media`,
+          { method: "POST", headers: { Authorization: "Bearer " + state.token }, body: form });
+        const data = await resp.json().catch(() => ({}));
+        if (!resp.ok) { const e = new Error(data.error || "upload " + resp.status); e.status = resp.status; throw e; }
+        $("reply-text").value = "";
+        $("reply-file").value = "";
+        $("reply-text").focus();
+      }, "File sent");
+      return;
+    }
+    if (!text) { showError(new Error("Write a reply or attach a file.")); return; }
     const buttons = $("reply-buttons").value.split(",").map((s) => s.trim()).filter(Boolean);
     const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
     act(async () => {
