@@ -46,8 +46,11 @@ func registerConsole(r gin.IRouter) {
 	}
 	serve := func(c *gin.Context) {
 		name := strings.TrimPrefix(path.Clean("/"+c.Param("file")), "/")
-		if name == "" || name == "." {
+		switch name {
+		case "", ".":
 			name = "index.html"
+		case "supervisor": // the supervisor view (admin scope)
+			name = "supervisor.html"
 		}
 		data, err := fs.ReadFile(sub, name)
 		ctype, known := consoleTypes[path.Ext(name)]

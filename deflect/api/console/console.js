@@ -72,6 +72,7 @@
     $("signin-view").hidden = true;
     $("app-view").hidden = false;
     $("others-section").hidden = !me.admin;
+    $("supervisor-link").hidden = !me.admin;
     // Admins supervise: they take chats only when they choose to (status "Taking chats").
     if (me.admin) {
       $("presence").options[0].textContent = "Taking chats";
