@@ -283,6 +283,8 @@ type InboxConfig struct {
 	TemplateTexts map[string]map[string]string `yaml:"template_texts"`
 	// CannedResponses are ready answers the console offers, by conversation language.
 	CannedResponses map[string][]string `yaml:"canned_responses"`
+	// MaxMediaBytes caps a media file shown in or sent from the console.
+	MaxMediaBytes int64 `yaml:"max_media_bytes"`
 }
 
 // APIConfig holds bearer tokens.
@@ -409,6 +411,7 @@ func Default() Config {
 			DeskRetries:      5,
 			WindowDuration:   24 * time.Hour,
 			PresenceTTL:      time.Minute,
+			MaxMediaBytes:    16 << 20,
 			TemplateTexts: map[string]map[string]string{
 				"call_deflection": {
 					"en": "Thanks for calling about {{1}}. Instead of waiting on hold, continue here: tell us how we can help.",

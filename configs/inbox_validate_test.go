@@ -20,6 +20,7 @@ func TestValidateInbox(t *testing.T) {
 		{"empty template text", func(c *Config) { c.Inbox.TemplateTexts = map[string]map[string]string{"t": {"en": " "}} }, "inbox.template_texts"},
 		{"template text without language", func(c *Config) { c.Inbox.TemplateTexts = map[string]map[string]string{"t": {"": "x"}} }, "inbox.template_texts"},
 		{"empty canned response", func(c *Config) { c.Inbox.CannedResponses = map[string][]string{"en": {"hi", ""}} }, "inbox.canned_responses"},
+		{"tiny media cap", func(c *Config) { c.Inbox.MaxMediaBytes = 10 }, "inbox.max_media_bytes"},
 		{"no canned responses", func(c *Config) { c.Inbox.CannedResponses = nil }, ""},
 		{"desk with secret", func(c *Config) { c.Inbox.DeskWebhookURL, c.Inbox.DeskSecret = "https://desk.example/hook", "s" }, ""},
 	}

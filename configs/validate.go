@@ -305,6 +305,9 @@ func (v *checker) inbox(in InboxConfig) {
 			v.bad("inbox.desk_secret", "is required with a desk webhook (receivers check the signature)")
 		}
 	}
+	if in.MaxMediaBytes < 1024 {
+		v.bad("inbox.max_media_bytes", "must be at least 1024 (it caps media shown in and sent from the console)")
+	}
 	for name, texts := range in.TemplateTexts {
 		for lang, text := range texts {
 			if name == "" || lang == "" || strings.TrimSpace(text) == "" {

@@ -56,6 +56,35 @@ type ConversationMessage struct {
 	// failed one failed.
 	Status string        `json:"status,omitempty"` // sent|delivered|read|failed
 	Error  *MessageError `json:"error,omitempty"`
+	// Media, location and contact cards as WhatsApp carries them; Reaction is the customer's
+	// emoji on this message.
+	Media    *MessageMedia    `json:"media,omitempty"`
+	Location *MessageLocation `json:"location,omitempty"`
+	Contacts []MessageContact `json:"contacts,omitempty"`
+	Reaction string           `json:"reaction,omitempty"`
+}
+
+// MessageMedia is an image, document, audio, video or sticker, by Meta's media id (fetched
+// through the Graph API when shown).
+type MessageMedia struct {
+	ID       string `json:"id"`
+	MimeType string `json:"mime_type,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	Voice    bool   `json:"voice,omitempty"` // a voice note
+}
+
+// MessageLocation is a shared place.
+type MessageLocation struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      string  `json:"name,omitempty"`
+	Address   string  `json:"address,omitempty"`
+}
+
+// MessageContact is a shared contact card.
+type MessageContact struct {
+	Name   string   `json:"name"`
+	Phones []string `json:"phones,omitempty"`
 }
 
 // MessageError is Meta's error on a failed message, with a plain-language reason and what the

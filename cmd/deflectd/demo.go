@@ -67,7 +67,7 @@ func addDemoAccounts(cfg *configs.Config, links *api.SignInLinks, log *slog.Logg
 		name, scope, who, path string
 	}{
 		{demoAgent, "agent", "agent", "/console/"},
-		{demoSupervisor, "admin", "supervisor", "/console/"},
+		{demoSupervisor, "admin", "supervisor", "/console/supervisor"},
 	} {
 		if slices.ContainsFunc(cfg.API.Tokens, func(t configs.TokenConfig) bool { return t.Name == a.name }) {
 			continue

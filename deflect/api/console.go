@@ -16,7 +16,7 @@ import (
 var consoleFS embed.FS
 
 // consoleCSP allows only the console's own files: no inline script or style, no framing.
-const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+const consoleCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; media-src blob:; connect-src 'self'; " +
 	"font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // securityHeaders are set on every console response.
@@ -46,8 +46,11 @@ func registerConsole(r gin.IRouter) {
 	}
 	serve := func(c *gin.Context) {
 		name := strings.TrimPrefix(path.Clean("/"+c.Param("file")), "/")
-		if name == "" || name == "." {
+		switch name {
+		case "", ".":
 			name = "index.html"
+		case "supervisor": // the supervisor view (admin scope)
+			name = "supervisor.html"
 		}
 		data, err := fs.ReadFile(sub, name)
 		ctype, known := consoleTypes[path.Ext(name)]

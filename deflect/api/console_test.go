@@ -1,8 +1,12 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/deflectd/deflectd/deflect/inbox"
 	"github.com/deflectd/deflectd/deploy/testkit"
@@ -57,12 +62,12 @@ func screenshotOnFailure(t *testing.T, bctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(bctx, 10*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot failed: %v", err)
 		return
 	}
-	path := filepath.Join(t.TempDir(), "console-failure.png")
+	path := filepath.Join(os.TempDir(), t.Name()+"-failure.png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		t.Logf("write screenshot: %v", err)
 		return
@@ -293,5 +298,196 @@ func TestConsoleMessageStatesInChromium(t *testing.T) {
 		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[@data-status="failed"][p[contains(., "One more thing")]]/span[contains(., "131047")]`)),
 	); err != nil {
 		t.Fatalf("window closed by Meta → template picker: %v", err)
+	}
+}
+
+// tinyPNG is a real 3×2 PNG, so the browser can decode what the media endpoint serves.
+func tinyPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 3, 2))
+	for i := range img.Pix {
+		img.Pix[i] = 0xc0
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestConsoleMediaInChromium: a customer's image is shown inline (its bytes came through the
+// media endpoint), a location has a map link, a contact card its name and number, and the
+// customer's reaction sits on the message it reacts to.
+func TestConsoleMediaInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixture(t, "")
+	const waID = "966501239400"
+	f.deflectedCustomer(waID, "en", "agent")
+	imgID, err := f.sb.CustomerMedia(t.Context(), waID, "image", sandbox.MediaFile{MimeType: "image/png", Data: tinyPNG(t), Caption: "the error"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sb.CustomerLocation(t.Context(), waID, sandbox.Location{Latitude: 24.7136, Longitude: 46.6753, Name: "Branch"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sb.CustomerContact(t.Context(), waID, sandbox.Contact{Name: "Sara", Phones: []string{"+966501112233"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sb.CustomerReaction(t.Context(), waID, imgID, "❤️"); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+	conv := chromedp.CSS(`#mine button[data-id="` + waID + `"]`)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/"),
+		chromedp.SendKeys(chromedp.ID("token"), ibAlice+"\r"),
+		chromedp.WaitVisible(conv),
+		chromedp.Click(conv),
+		chromedp.WaitVisible(chromedp.CSS(`#messages img.media[src^="blob:"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]//a[contains(@href, "mlat=24.7136")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]//div[contains(@class,"contact")][contains(., "Sara")][contains(., "+966501112233")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[@data-id="`+imgID+`"]/span[@class="reaction" and .="❤️"]`)),
+	); err != nil {
+		t.Fatalf("media in the console: %v", err)
+	}
+	width, err := chromedp.Run(ctx, chromedp.Evaluate[int](`(async () => { const i = document.querySelector("#messages img.media"); await i.decode(); return i.naturalWidth; })()`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if width != 3 {
+		t.Fatalf("the image decoded %d pixels wide, want 3 (the PNG the customer sent)", width)
+	}
+}
+
+// TestConsoleComfortInChromium: at 1366×768 the Send button is on screen beside a long
+// conversation; canned responses fill the reply; search finds a conversation by part of its
+// number; a message in another conversation shows an unread count and a title badge;
+// Alt+↓ moves to the next conversation and Ctrl+Enter sends; a supervisor sees no empty
+// "other agents" heading.
+func TestConsoleComfortInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixture(t, "")
+	const first, second = "966501239701", "966501239702"
+	f.deflectedCustomer(first, "en", "agent")
+	f.deflectedCustomer(second, "en", "agent")
+	for i := range 25 { // a long conversation
+		if _, err := f.sb.CustomerText(t.Context(), first, fmt.Sprintf("line %d of a long story", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(bctx, 40*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+	conv := func(id string) chromedp.CSS { return chromedp.CSS(`#mine button[data-id="` + id + `"]`) }
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/"),
+		chromedp.SendKeys(chromedp.ID("token"), ibAlice+"\r"),
+		chromedp.WaitVisible(conv(first)),
+		chromedp.WaitVisible(conv(second)),
+		chromedp.Click(conv(first)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li/p[contains(., "line 24 of a long story")]`)),
+	); err != nil {
+		t.Fatalf("open the long conversation: %v", err)
+	}
+	fits, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const r = document.querySelector("#reply button[type=submit]").getBoundingClientRect();
+		return innerWidth === 1366 && r.height > 0 && r.top >= 0 && r.bottom <= innerHeight; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fits {
+		t.Fatal("the Send button is not fully on screen at 1366×768")
+	}
+
+	// Canned response, then Ctrl+Enter sends it.
+	if err := chromedp.Do(ctx,
+		chromedp.WaitReady(chromedp.CSS(`#canned option[value="Is there anything else I can help with?"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.getElementById("canned");
+		s.value = "Is there anything else I can help with?"; return s.dispatchEvent(new Event("change")); })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Focus(chromedp.ID("reply-text")),
+		chromedp.KeyEvent("\r", chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[contains(@class,"out")]/p[contains(., "anything else I can help with")]`)),
+	); err != nil {
+		t.Fatalf("canned response sent with Ctrl+Enter: %v", err)
+	}
+
+	// The other customer writes: unread count on its entry, badge in the title.
+	if _, err := f.sb.CustomerText(t.Context(), second, "are you there?"); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.WaitVisible(chromedp.Search(`//ul[@id="mine"]//button[@data-id="`+second+`"]/span[@class="unread" and normalize-space(.)!=""]`)),
+	); err != nil {
+		t.Fatalf("unread count: %v", err)
+	}
+	title, err := chromedp.Run(ctx, chromedp.Title())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(title, "(") {
+		t.Fatalf("title %q has no unread badge", title)
+	}
+
+	// Alt+↓ opens the next conversation, which clears its unread count.
+	if err := chromedp.Do(ctx,
+		chromedp.KeyEvent(kb.ArrowDown, chromedp.KeyModifiers(chromedp.ModifierAlt)),
+		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li/p[contains(., "are you there?")]`)),
+		chromedp.WaitReady(chromedp.Search(`//ul[@id="mine"]//button[@data-id="`+second+`" and @aria-current="true"]/span[@class="unread" and .=""]`)),
+	); err != nil {
+		t.Fatalf("Alt+↓ to the next conversation: %v", err)
+	}
+
+	// Search by part of the number.
+	if err := chromedp.Do(ctx,
+		chromedp.SendKeys(chromedp.ID("search-q"), "239701"),
+		chromedp.WaitVisible(chromedp.CSS(`#results button[data-id="`+first+`"]`)),
+	); err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#results li").length`))
+	if err != nil || n != 1 {
+		t.Fatalf("search results = %d (%v), want 1", n, err)
+	}
+}
+
+// TestConsoleSupervisorTakesNoChatsInChromium: an admin signing in stays a supervisor (no chats
+// assigned), sees no empty "other agents" heading, and takes a chat only by choice.
+func TestConsoleSupervisorTakesNoChatsInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixture(t, "")
+	const waID = "966501239801"
+	f.deflectedCustomer(waID, "en", "agent") // waiting for an agent
+
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(f.srv.URL+"/console/"),
+		chromedp.SendKeys(chromedp.ID("token"), ibAdmin+"\r"),
+		chromedp.WaitVisible(chromedp.CSS(`#waiting button[data-id="`+waID+`"]`)),
+		chromedp.WaitNotVisible(chromedp.ID("others-section")),
+	); err != nil {
+		t.Fatalf("supervisor signs in: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond) // a wrong auto-assignment would happen now
+	if v, err := f.in.Get(t.Context(), waID, nil); err != nil || v.Status != inbox.StatusWaiting {
+		t.Fatalf("after the supervisor signed in the conversation is %+v (%v), want still waiting", v.Status, err)
+	}
+	empty, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll("h1, h2, h3")].filter(h => h.offsetParent !== null && h.textContent.trim() === "").map(h => h.id)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(empty) > 0 {
+		t.Errorf("empty headings on screen: %v", empty)
 	}
 }

@@ -64,11 +64,16 @@ func RegisterInbox(r gin.IRouter, o Options, in InboxOptions) {
 	v1.PUT("/agents/me/presence", agent, ib.needInbox, ib.setPresence)
 	v1.GET("/inbox/templates", agent, ib.needInbox, ib.templates)
 	v1.GET("/inbox/events", agent, ib.needInbox, ib.events)
+	v1.GET("/inbox/search", agent, ib.needInbox, ib.search)
+	v1.GET("/inbox/canned-responses", agent, ib.needInbox, ib.canned)
 	v1.GET("/conversations", agent, ib.needInbox, ib.listConversations)
 	v1.GET("/conversations/:id", agent, ib.needInbox, ib.getConversation)
 	v1.POST("/conversations/:id/messages", agent, ib.needInbox, ib.postMessage)
 	v1.POST("/conversations/:id/claim", agent, ib.needInbox, ib.claim)
 	v1.POST("/conversations/:id/takeover", agent, ib.needInbox, ib.takeover)
+	v1.GET("/conversations/:id/media/:media_id", agent, ib.needInbox, ib.media)
+	// Uploads are larger than the API's body limit: this route has its own (inbox.max_media_bytes).
+	r.POST("/api/v1/conversations/:id/media", agent, ib.needInbox, ib.uploadMedia)
 	v1.POST("/conversations/:id/transfer", agent, ib.needInbox, ib.transfer)
 	v1.POST("/conversations/:id/close", agent, ib.needInbox, ib.close)
 	v1.GET("/desk/dead-letters", s.auth(ScopeAdmin), ib.deadLetters)
@@ -197,6 +202,31 @@ func (ib *inboxAPI) templates(c *gin.Context) {
 		t = []string{}
 	}
 	c.JSON(http.StatusOK, gin.H{"templates": t})
+}
+
+// search finds conversations by number, name or customer id (?q=).
+func (ib *inboxAPI) search(c *gin.Context) {
+	if _, ok := ib.agentID(c); !ok {
+		return
+	}
+	q := c.Query("q")
+	if len([]rune(q)) > 100 {
+		fail(c, http.StatusBadRequest, "q is at most 100 characters")
+		return
+	}
+	ctx, cancel := ib.s.ctx(c)
+	defer cancel()
+	res, err := ib.in.Inbox.Search(ctx, q)
+	if err != nil {
+		ib.inboxError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"results": res})
+}
+
+// canned lists the ready answers by language (inbox.canned_responses).
+func (ib *inboxAPI) canned(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"responses": ib.in.Inbox.CannedResponses()})
 }
 
 func (ib *inboxAPI) listConversations(c *gin.Context) {

@@ -86,7 +86,7 @@ func newInboxFixtureStatuses(t *testing.T, deskURL string, statusDelay time.Dura
 	if deskURL != "" {
 		go func() { _ = f.desk.Run(t.Context()) }()
 	}
-	if f.in, err = inbox.New(inbox.Options{Config: cfg, Store: m, Sender: f.client, Bot: bot.New(flows, cfg.Inbox.FallbackAfter),
+	if f.in, err = inbox.New(inbox.Options{Config: cfg, Store: m, Sender: f.client, Media: f.client, Bot: bot.New(flows, cfg.Inbox.FallbackAfter),
 		Agents: inbox.AgentsFromConfig(cfg.API), Desk: f.desk}); err != nil {
 		t.Fatal(err)
 	}

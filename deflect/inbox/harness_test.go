@@ -89,7 +89,7 @@ func newHarnessStatuses(t testing.TB, st store.Store, statusDelay time.Duration,
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := Options{Store: st, Sender: h.client, Bot: bot.New(flows, cfg.Inbox.FallbackAfter), Agents: AgentsFromConfig(cfg.API)}
+	o := Options{Store: st, Sender: h.client, Media: h.client, Bot: bot.New(flows, cfg.Inbox.FallbackAfter), Agents: AgentsFromConfig(cfg.API)}
 	for _, f := range opts {
 		f(&cfg, &o)
 	}

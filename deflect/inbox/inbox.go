@@ -116,6 +116,8 @@ type Options struct {
 	// Agents are the people who may sign in to the console (see AgentsFromConfig).
 	Agents []Agent
 	Desk   *Desk // nil: no external desk
+	// Media fetches and uploads media through the Graph API; nil: no media in the console.
+	Media  MediaGraph
 	Logger *slog.Logger
 	Now    func() time.Time
 	// StaleReservation is how old an agent slot reserved for a conversation that never got
@@ -137,6 +139,7 @@ type Service struct {
 	bot    *bot.Bot
 	agents []Agent
 	desk   *Desk
+	media  MediaGraph
 	log    *slog.Logger
 	now    func() time.Time
 	stale  time.Duration
@@ -156,7 +159,7 @@ func New(o Options) (*Service, error) {
 		return nil, errors.New("new inbox: store, sender and bot are required")
 	}
 	s := &Service{cfg: o.Config, st: o.Store, send: o.Sender, bot: o.Bot, agents: slices.Clone(o.Agents),
-		desk: o.Desk, log: o.Logger, now: o.Now, stale: o.StaleReservation, presenceTTL: o.PresenceTTL, stats: o.Stats,
+		desk: o.Desk, media: o.Media, log: o.Logger, now: o.Now, stale: o.StaleReservation, presenceTTL: o.PresenceTTL, stats: o.Stats,
 		max: o.Config.Inbox.MaxChatsPerAgent, window: o.Config.Inbox.WindowDuration, ttl: o.Config.Deflect.SessionTTL}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -188,10 +191,10 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 		return nil
 	}
 	m := e.Message
-	if m.Type == "reaction" {
-		return nil // a reaction is not a message to answer
-	}
 	waID := strings.TrimPrefix(m.From, "+")
+	if m.Type == "reaction" {
+		return s.onReaction(ctx, waID, m) // shown on its message; not a message to answer
+	}
 	at := m.Timestamp
 	if at.IsZero() {
 		at = s.now()
@@ -206,8 +209,7 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 		text = m.Media.Caption
 	}
 
-	conv, fresh, err := s.touchConversation(ctx, waID, e.ContactName, deflect.ConversationMessage{
-		ID: m.ID, Direction: "in", Type: m.Type, Text: text, Payload: replyID, At: at})
+	conv, fresh, err := s.touchConversation(ctx, waID, e.ContactName, messageFrom(m, text, replyID, at))
 	if err != nil {
 		return err
 	}
@@ -274,7 +276,7 @@ func (s *Service) touchConversation(ctx context.Context, waID, name string, in d
 		if name != "" && c.Name == "" {
 			c.Name = name
 		}
-		addMessage(c, in)
+		mergeMessage(c, in)
 		return nil
 	})
 	return c, fresh, err

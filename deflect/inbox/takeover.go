@@ -76,6 +76,11 @@ func (s *Service) summaryOf(waID string, c *deflect.Conversation) Summary {
 		m := c.Messages[n-1]
 		v.LastMessage = &Preview{Direction: m.Direction, Type: m.Type, Text: m.Text, At: m.At}
 	}
+	for _, m := range c.Messages {
+		if m.Direction == "in" {
+			v.Inbound++
+		}
+	}
 	return v
 }
 

@@ -45,6 +45,9 @@ type Summary struct {
 	// Since is when the conversation began (the bot list's "since when").
 	Since       time.Time `json:"since,omitzero"`
 	LastMessage *Preview  `json:"last_message,omitempty"`
+	// Inbound counts the customer's messages kept: a console compares it with what the agent
+	// has seen for its unread count.
+	Inbound int `json:"inbound"`
 }
 
 // View is a conversation with its history.

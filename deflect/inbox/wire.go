@@ -34,8 +34,9 @@ func FromConfig(cfg configs.Config, st FullStore, send Sender, counter SessionCo
 	}
 	desk := NewDesk(DeskOptions{URL: cfg.Inbox.DeskWebhookURL, Secret: cfg.Inbox.DeskSecret.Reveal(),
 		Retries: cfg.Inbox.DeskRetries, Store: st, Name: instance, Logger: log})
+	media, _ := send.(MediaGraph) // the Graph API client has media; a bare sender does not
 	s, err := New(Options{Config: cfg, Store: st, Sender: send, Bot: bot.New(flows, cfg.Inbox.FallbackAfter),
-		Agents: AgentsFromConfig(cfg.API), Desk: desk, Logger: log, PresenceTTL: cfg.Inbox.PresenceTTL, Stats: counter})
+		Agents: AgentsFromConfig(cfg.API), Desk: desk, Media: media, Logger: log, PresenceTTL: cfg.Inbox.PresenceTTL, Stats: counter})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,6 +12,10 @@
     selected: "",
     lists: null,
     seen: {},        // conversation id → number of messages shown
+    blobs: {},       // "conversation/media id" → promise of a blob: URL
+    readIn: {},      // conversation id → inbound messages the agent has seen (unread counts)
+    canned: {},      // language → ready answers
+    order: [],       // conversation ids in list order (keyboard navigation)
     abort: null,     // aborts the event stream on sign-out
     refreshTimer: 0,
   };
@@ -68,6 +72,7 @@
     $("signin-view").hidden = true;
     $("app-view").hidden = false;
     $("others-section").hidden = !me.admin;
+    $("supervisor-link").hidden = !me.admin;
     // Admins supervise: they take chats only when they choose to (status "Taking chats").
     if (me.admin) {
       $("presence").options[0].textContent = "Taking chats";
@@ -77,7 +82,9 @@
       me.presence = "online";
     }
     $("presence").value = me.presence;
+    state.readIn = JSON.parse(localStorage.getItem("deflectd-read-" + me.id) || "{}");
     await loadTemplates();
+    state.canned = (await api("GET", "/inbox/canned-responses")).responses || {};
     await refresh();
     startEvents();
     $("presence").focus();
@@ -136,6 +143,7 @@
       const had = new Set(before.mine.map((c) => c.id));
       for (const c of l.mine) if (!had.has(c.id)) announce("New conversation assigned: " + who(c));
     }
+    state.order = [...l.mine, ...l.waiting, ...(l.others || []), ...(l.bot || [])].map((c) => c.id);
     renderList($("mine"), l.mine, "mine");
     renderList($("waiting"), l.waiting, "waiting");
     renderList($("others"), l.others || [], "others");
@@ -147,7 +155,26 @@
     // No heading without something under it: a supervisor's empty "others" list is hidden.
     $("others-section").hidden = !state.me.admin || !(l.others || []).length;
     $("load").textContent = `${l.mine.length}/${state.me.max} chats`;
+    updateTitle();
     if (state.selected) await loadConversation(state.selected);
+  }
+
+  // Unread: the customer's messages in a conversation the agent has not opened since they came.
+  function unread(c) { return Math.max(0, (c.inbound || 0) - (state.readIn[c.id] || 0)); }
+
+  function markRead(c) {
+    if (state.readIn[c.id] === c.inbound) return;
+    state.readIn[c.id] = c.inbound;
+    localStorage.setItem("deflectd-read-" + state.me.id, JSON.stringify(state.readIn));
+    for (const u of document.querySelectorAll(`.convlist button[data-id="${CSS.escape(c.id)}"] .unread`)) u.textContent = "";
+  }
+
+  // The tab's title carries the count of unread messages in the agent's and waiting conversations.
+  function updateTitle() {
+    const l = state.lists;
+    if (!l) return;
+    const n = [...l.mine, ...l.waiting].reduce((sum, c) => sum + unread(c), 0);
+    document.title = (n ? `(${n}) ` : "") + "deflectd agent console";
   }
 
   // renderList updates the list in place, keyed by conversation id, so that a live update
@@ -158,17 +185,22 @@
     const lis = items.map((c) => {
       let li = existing.get(c.id);
       if (!li) {
-        const b = el("button", { type: "button", "data-id": c.id }, el("span", { dir: "auto" }), el("span", { class: "meta" }));
+        const b = el("button", { type: "button", "data-id": c.id }, el("span", { dir: "auto" }), el("span", { class: "meta" }), el("span", { class: "unread" }));
         b.addEventListener("click", () => select(c.id));
         li = el("li", { "data-id": c.id }, b);
       }
       const meta = [c.caller, c.queue && "Queue " + c.queue, kind === "waiting" && c.position && "#" + c.position + " in line",
         c.wait_estimate !== undefined && kind !== "bot" && "wait " + waitText(c.wait_estimate), c.language,
-        kind === "others" && c.agent, kind === "bot" && c.since && "since " + new Date(c.since).toLocaleTimeString(),
+        kind === "others" && c.agent, kind === "results" && c.status + (c.agent ? " (" + c.agent + ")" : ""), kind === "bot" && c.since && "since " + new Date(c.since).toLocaleTimeString(),
         kind === "bot" && c.last_message && "“" + (c.last_message.text || c.last_message.type).slice(0, 60) + "”"].filter(Boolean).join(" · ");
       const b = li.firstChild;
       if (b.children[0].textContent !== who(c)) b.children[0].textContent = who(c);
       if (b.children[1].textContent !== meta) b.children[1].textContent = meta;
+      const n = kind === "bot" || kind === "results" ? 0 : unread(c);
+      if (b.children[2].textContent !== (n ? String(n) : "")) {
+        b.children[2].textContent = n ? String(n) : "";
+        b.children[2].setAttribute("aria-label", n + " unread");
+      }
       b.setAttribute("aria-current", c.id === state.selected ? "true" : "false");
       return li;
     });
@@ -214,13 +246,17 @@
       if (!li) {
         const from = m.direction === "in" ? who(c) : (m.payload && m.payload.startsWith("agent:") ? m.payload.slice(6) : "bot");
         const kind = m.type === "template" ? " · template " + (m.template || "") : m.type !== "text" ? " · " + m.type : "";
+        const extra = mediaNode(id, m);
         li = el("li", { class: m.direction, "data-id": m.id || "" },
-          el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${kind}`),
-          el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")"));
+          el("span", { class: "who" }, `${from} · ${new Date(m.at).toLocaleTimeString()}${kind}`), extra,
+          m.text || !extra ? el("p", { class: "body", dir: "auto" }, m.text || "(" + m.type + ")") : null,
+          el("span", { class: "reaction", "aria-label": "Customer's reaction" }));
         if (m.direction === "out") li.append(el("span", { class: "state" }));
         ol.append(li);
       }
       if (m.direction === "out") renderState(li, m);
+      const r = li.querySelector(".reaction");
+      if (r && r.textContent !== (m.reaction || "")) r.textContent = m.reaction || "";
     });
     state.seen[id] = c.messages.length;
     if (shown === 0 || atBottom) ol.scrollTop = ol.scrollHeight;
@@ -229,6 +265,10 @@
     const last = [...c.messages].reverse().find((m) => m.direction === "out");
     const windowFailed = last && last.status === "failed" && last.error && last.error.code === 131047;
     if (windowFailed) c.window_open = false;
+
+    markRead(c);
+    updateTitle();
+    renderCanned(c.language);
 
     const mine = c.agent === state.me.id || state.me.admin;
     $("claim").hidden = c.status !== "waiting";
@@ -240,6 +280,59 @@
     $("close").hidden = !(c.status === "assigned" && mine);
   }
 
+  // --- media: fetched with the bearer token (an <img src> cannot send it), shown from a blob --
+  async function mediaURL(convID, mediaID) {
+    const key = convID + "/" + mediaID;
+    if (!state.blobs[key]) {
+      state.blobs[key] = (async () => {
+        const resp = await fetch(`/api/v1/conversations/${encodeURIComponent(convID)}/media/${encodeURIComponent(mediaID)}`,
+          { headers: { Authorization: "Bearer " + state.token } });
+        if (!resp.ok) {
+          delete state.blobs[key];
+          const data = await resp.json().catch(() => ({}));
+          throw new Error(data.error || "media " + resp.status);
+        }
+        return URL.createObjectURL(await resp.blob());
+      })();
+    }
+    return state.blobs[key];
+  }
+
+  function mediaNode(convID, m) {
+    if (m.media) {
+      const md = m.media, fail = (node) => (e) => node.replaceWith(el("p", { class: "error" }, "Could not load the " + m.type + ": " + e.message));
+      let node;
+      if (m.type === "image" || m.type === "sticker") {
+        node = el("img", { class: "media", alt: m.text || (m.type === "sticker" ? "Sticker" : "Image") });
+        mediaURL(convID, md.id).then((u) => { node.src = u; }).catch(fail(node));
+        return node;
+      }
+      if (m.type === "audio" || m.type === "video") {
+        node = el(m.type, { class: "media", controls: true, preload: "metadata", "aria-label": md.voice ? "Voice note" : m.type === "audio" ? "Audio" : "Video" });
+        mediaURL(convID, md.id).then((u) => { node.src = u; }).catch(fail(node));
+        return md.voice ? el("div", {}, el("span", { class: "meta" }, "Voice note"), node) : node;
+      }
+      node = el("button", { type: "button", class: "download" }, "Download " + (md.filename || "document"));
+      node.addEventListener("click", async () => {
+        try {
+          const a = el("a", { href: await mediaURL(convID, md.id), download: md.filename || "document" });
+          document.body.append(a); a.click(); a.remove();
+        } catch (e) { showError(e); }
+      });
+      return node;
+    }
+    if (m.location) {
+      const { latitude: la, longitude: lo, name, address } = m.location;
+      return el("p", { class: "location" }, `📍 ${[name, address].filter(Boolean).join(", ")} (${la}, ${lo}) `,
+        el("a", { href: `https://www.openstreetmap.org/?mlat=${la}&mlon=${lo}#map=16/${la}/${lo}`, target: "_blank", rel: "noopener noreferrer" }, "Open map"));
+    }
+    if (m.contacts && m.contacts.length) {
+      return el("div", { class: "contacts" }, ...m.contacts.map((ct) => el("div", { class: "card contact" },
+        el("strong", { dir: "auto" }, ct.name), ...(ct.phones || []).map((p) => el("span", { class: "meta" }, p)))));
+    }
+    return null;
+  }
+
   // Delivery state of an outbound message, as WhatsApp reported it: ✓ sent, ✓✓ delivered,
   // ✓✓ (blue) read, or failed with Meta's code, a plain reason and what to do.
   const stateText = { sent: "✓ Sent", delivered: "✓✓ Delivered", read: "✓✓ Read", failed: "Failed" };
@@ -249,7 +342,7 @@
     if (st.dataset.status === status) return;
     st.dataset.status = status;
     li.dataset.status = status;
-    st.replaceChildren(stateText[status] || "🕓 Sending");
+    st.replaceChildren(stateText[status] || "Sending…");
     if (status === "failed" && m.error) {
       st.append(el("span", { class: "reason" }, ` — ${m.error.reason} (WhatsApp error ${m.error.code}${m.error.title ? ": " + m.error.title : ""}) `),
         el("span", { class: "todo" }, m.error.action));
@@ -279,12 +372,83 @@
 
   $("claim").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/claim`), "Conversation taken"));
 
+  // Canned responses in the conversation's language (else its base language, else English).
+  function renderCanned(lang) {
+    const base = (lang || "").split(/[-_]/)[0];
+    const list = state.canned[lang] || state.canned[base] || state.canned.en || [];
+    const sel = $("canned");
+    if (sel.dataset.lang === (lang || "")) return;
+    sel.dataset.lang = lang || "";
+    sel.replaceChildren(el("option", { value: "" }, list.length ? "Choose…" : "None configured"),
+      ...list.map((t) => el("option", { value: t }, t.length > 60 ? t.slice(0, 57) + "…" : t)));
+  }
+  $("canned").addEventListener("change", () => {
+    const t = $("canned").value;
+    if (!t) return;
+    const box = $("reply-text");
+    box.value = box.value ? box.value.replace(/\s*$/, " ") + t : t;
+    $("canned").value = "";
+    box.focus();
+  });
+
+  // --- search ------------------------------------------------------------------------------
+  let searchTimer = 0;
+  $("search").addEventListener("submit", (ev) => { ev.preventDefault(); runSearch(); });
+  $("search-q").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(runSearch, 250); });
+  async function runSearch() {
+    const q = $("search-q").value.trim();
+    $("results-section").hidden = !q;
+    if (!q) return;
+    try {
+      const r = await api("GET", "/inbox/search?q=" + encodeURIComponent(q));
+      renderList($("results"), r.results, "results");
+      $("results-count").textContent = `(${r.results.length})`;
+    } catch (e) { showError(e); }
+  }
+
+  // --- keyboard ----------------------------------------------------------------------------
+  document.addEventListener("keydown", (ev) => {
+    if ($("app-view").hidden) return;
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement.tagName);
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === "Enter" && document.activeElement === $("reply-text")) {
+      ev.preventDefault();
+      $("reply").requestSubmit();
+    } else if (ev.altKey && (ev.key === "ArrowDown" || ev.key === "ArrowUp") && state.order.length) {
+      ev.preventDefault();
+      const i = state.order.indexOf(state.selected);
+      const next = ev.key === "ArrowDown" ? (i + 1) % state.order.length : (i <= 0 ? state.order.length : i) - 1;
+      select(state.order[next]).catch(showError);
+    } else if (ev.altKey && (ev.key === "t" || ev.key === "T")) {
+      ev.preventDefault();
+      if (!$("takeover").hidden) $("takeover").click(); else if (!$("claim").hidden) $("claim").click();
+    } else if (ev.key === "/" && !typing) {
+      ev.preventDefault();
+      $("search-q").focus();
+    }
+  });
+
   $("takeover").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/takeover`), "Conversation taken over from the bot"));
 
   $("reply").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const text = $("reply-text").value.trim();
-    if (!text) return;
+    const file = $("reply-file").files[0];
+    if (file) {
+      act(async () => {
+        const form = new FormData();
+        form.append("file", file);
+        form.append("caption", text);
+        const resp = await fetch(`/api/v1/conversations/${encodeURIComponent(state.selected)}/media`,
+          { method: "POST", headers: { Authorization: "Bearer " + state.token }, body: form });
+        const data = await resp.json().catch(() => ({}));
+        if (!resp.ok) { const e = new Error(data.error || "upload " + resp.status); e.status = resp.status; throw e; }
+        $("reply-text").value = "";
+        $("reply-file").value = "";
+        $("reply-text").focus();
+      }, "File sent");
+      return;
+    }
+    if (!text) { showError(new Error("Write a reply or attach a file.")); return; }
     const buttons = $("reply-buttons").value.split(",").map((s) => s.trim()).filter(Boolean);
     const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
     act(async () => {

@@ -1,0 +1,131 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/deflectd/deflectd/deflect/inbox"
+)
+
+// supervisorServer serves the API, and GET /api/v1/stats/funnel from testdata/funnel.json when
+// withFunnel: the funnel endpoint belongs to the statistics side, which this page only reads
+// (its JSON contract is the fixture's shape).
+func supervisorServer(t *testing.T, f *inboxFixture, withFunnel bool) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/", f.srv.Config.Handler)
+	if withFunnel {
+		body, err := os.ReadFile("testdata/funnel.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.HandleFunc("GET /api/v1/stats/funnel", func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer "+ibAdmin || r.URL.Query().Get("from") == "" || r.URL.Query().Get("group_by") == "" {
+				http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write(body)
+		})
+	}
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// TestSupervisorViewInChromium: the supervisor view draws the funnel, containment, per-queue
+// and day-by-day charts from the funnel JSON, lists the online agents with their load and the
+// waiting conversation with its age; an agent token is refused.
+func TestSupervisorViewInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixture(t, "")
+	base := supervisorServer(t, f, true)
+	const waID = "966501239901"
+	f.deflectedCustomer(waID, "en", "agent") // waiting
+	if err := f.in.SetPresence(t.Context(), "bob", inbox.PresenceAway); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console/supervisor"),
+		chromedp.SendKeys(chromedp.ID("token"), ibAlice+"\r"),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="signin-error"][contains(., "supervisors")]`)),
+	); err != nil {
+		t.Fatalf("agent token on the supervisor view: %v", err)
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.SetValue(chromedp.ID("token"), ibAdmin),
+		chromedp.Click(chromedp.CSS("#signin button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS(`#funnel g.step[data-step="resolved"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#groups g.group[data-key="licensing"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#days g.day[data-date="2026-12-04"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#agents tr[data-agent="bob"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#waiting tr[data-id="`+waID+`"]`)),
+	); err != nil {
+		t.Fatalf("supervisor view: %v", err)
+	}
+	counts, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](
+		`Object.fromEntries([...document.querySelectorAll("#funnel g.step")].map(g => [g.dataset.step, g.dataset.count]))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"offered": "40", "accepted": "31", "sent": "30", "delivered": "28", "read": "25", "replied": "18", "resolved": "12"}
+	for k, v := range want {
+		if counts[k] != v {
+			t.Errorf("funnel %s = %q, want %s (all: %v)", k, counts[k], v, counts)
+		}
+	}
+	widths, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](
+		`[...document.querySelectorAll("#funnel g.step rect")].map(r => r.getBBox().width)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(widths); i++ {
+		if widths[i] > widths[i-1] || widths[i] <= 0 {
+			t.Fatalf("funnel bars are not drawn to scale: %v", widths)
+		}
+	}
+	text, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("containment")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text != "75%" { // 9 of 12 resolved by the bot
+		t.Errorf("containment %q, want 75%%", text)
+	}
+	row, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#waiting tr[data-id="`+waID+`"]`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(row, "Licensing") || !strings.Contains(row, " s") {
+		t.Errorf("waiting row %q lacks the queue or the age", row)
+	}
+}
+
+// TestSupervisorViewWithoutStatsInChromium: before the server reports funnel statistics (404),
+// the view shows zeros and says why.
+func TestSupervisorViewWithoutStatsInChromium(t *testing.T) {
+	bctx := browser(t)
+	f := newInboxFixture(t, "")
+	base := supervisorServer(t, f, false)
+	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
+	defer cancel()
+	defer screenshotOnFailure(t, bctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/console/supervisor"),
+		chromedp.SendKeys(chromedp.ID("token"), ibAdmin+"\r"),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="funnel-note"][contains(., "does not report funnel statistics yet")]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#funnel g.step[data-step="offered"][data-count="0"]`)),
+	); err != nil {
+		t.Fatalf("zero state: %v", err)
+	}
+}
