@@ -235,6 +235,20 @@ type DeflectConfig struct {
 	OnNoStatus     string                 `yaml:"on_no_status"` // sent|failed
 	SessionTTL     time.Duration          `yaml:"session_ttl"`
 	Template       TemplateConfig         `yaml:"template"`
+	// Experiments are the variants of an A/B test of the offer; a number is assigned one,
+	// always the same, by a hash of its E.164 and ExperimentName. Empty: no experiment.
+	ExperimentName string          `yaml:"experiment_name"`
+	Experiments    []VariantConfig `yaml:"experiments"`
+}
+
+// VariantConfig is one variant of the offer experiment; unset fields keep the usual setting.
+type VariantConfig struct {
+	Name         string        `yaml:"name"`
+	Weight       int           `yaml:"weight"`        // share of callers, relative to the others
+	PromptsDir   string        `yaml:"prompts_dir"`   // <dir>/<lang>/offer.wav ...: this variant's recordings
+	Template     string        `yaml:"template"`      // template name instead of deflect.template.name
+	MinWait      time.Duration `yaml:"min_wait"`      // instead of deflect.min_wait and the queue's
+	OfferRepeats int           `yaml:"offer_repeats"` // instead of ivr.offer_repeats
 }
 
 // QueueConfig is one queue's part of the policy.
@@ -396,6 +410,7 @@ func Default() Config {
 			ConfirmTimeout:  5 * time.Second,
 			OnNoStatus:      "sent",
 			SessionTTL:      30 * 24 * time.Hour,
+			ExperimentName:  "offer",
 			Template: TemplateConfig{
 				Name:      "call_deflection",
 				Languages: map[string]string{"en": "en", "ar": "ar", "fr": "fr"},

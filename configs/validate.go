@@ -288,7 +288,43 @@ func (v *checker) deflect(d DeflectConfig) {
 	if d.Template.Name == "" {
 		v.bad("deflect.template.name", "is required")
 	}
+	v.experiments(d)
 }
+
+func (v *checker) experiments(d DeflectConfig) {
+	if len(d.Experiments) == 0 {
+		return
+	}
+	if strings.TrimSpace(d.ExperimentName) == "" {
+		v.bad("deflect.experiment_name", "is required with deflect.experiments (it seeds the assignment)")
+	}
+	if len(d.Experiments) == 1 {
+		v.bad("deflect.experiments", "an experiment needs at least two variants")
+	}
+	seen := map[string]bool{}
+	for i, x := range d.Experiments {
+		key := fmt.Sprintf("deflect.experiments[%d]", i)
+		switch {
+		case !tokenRe.MatchString(x.Name):
+			v.bad(key+".name", "%q is not a name of letters, digits, - and _", x.Name)
+		case seen[x.Name]:
+			v.bad(key+".name", "%q is used twice", x.Name)
+		}
+		seen[x.Name] = true
+		if x.Weight < 1 {
+			v.bad(key+".weight", "must be at least 1, got %d", x.Weight)
+		}
+		if x.MinWait < 0 {
+			v.bad(key+".min_wait", "must not be negative")
+		}
+		if x.OfferRepeats < 0 {
+			v.bad(key+".offer_repeats", "must not be negative")
+		}
+	}
+}
+
+// tokenRe is a name that is safe as a metric label and in a statistics key.
+var tokenRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,32}$`)
 
 func (v *checker) inbox(in InboxConfig) {
 	if in.MaxChatsPerAgent < 1 {

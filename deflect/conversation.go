@@ -104,6 +104,13 @@ func (c *Conversation) seedFrom(s *store.Session, routeTo string) {
 	c.CustomerID = s.CustomerID
 	c.Language = s.Language
 	c.Context = maps.Clone(s.Context)
+	if s.Variant != "" {
+		// The agent (and an external desk) sees which offer the customer heard.
+		if c.Context == nil {
+			c.Context = map[string]string{}
+		}
+		c.Context["Experiment variant"] = s.Variant
+	}
 	c.UserToUser = s.UserToUser
 	c.IVRPath = s.IVRPath
 	c.State = routeTo

@@ -20,9 +20,11 @@ type metrics struct {
 	dtmfToSend prometheus.Histogram
 	// offerOutcomes: prior (presence at Decide: yes|unknown), result (delivered|failed).
 	offerOutcomes *prometheus.CounterVec
+	// experiments: variant (the configured names only: bounded), event (offered, accepted, deflected).
+	experiments *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 	m := &metrics{
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "deflectd", Subsystem: "deflect", Name: "decisions_total",
@@ -64,6 +66,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 				"as not on WhatsApp (131026), once per session, by what presence said when the call was offered " +
 				"(prior yes|unknown): how good the presence guesses are.",
 		}, []string{"prior", "result"}),
+		experiments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "deflectd", Subsystem: "deflect", Name: "experiment_total",
+			Help: "Offer experiment by variant (deflect.experiments) and event: offered, accepted, deflected.",
+		}, []string{"variant", "event"}),
+	}
+	for _, v := range variants {
+		for _, e := range []string{"offered", "accepted", "deflected"} {
+			m.experiments.WithLabelValues(v, e)
+		}
 	}
 	// Every series whose labels are known at start exists from the start (at zero): a dashboard
 	// panel or an alert on a rate has something to read before the first event of its kind.
@@ -92,7 +103,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes)
+		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments)
 	}
 	return m
 }
@@ -143,4 +154,11 @@ func (m *metrics) countOffer(prior, result string) {
 		prior = lookup.Unknown.String()
 	}
 	m.offerOutcomes.WithLabelValues(prior, result).Inc()
+}
+
+// experiment counts an event of the caller's variant (none without an experiment).
+func (m *metrics) experiment(variant, event string) {
+	if variant != "" {
+		m.experiments.WithLabelValues(variant, event).Inc()
+	}
 }

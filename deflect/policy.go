@@ -37,6 +37,7 @@ type Facts struct {
 	Number       lookup.Number
 	Queue        string
 	WaitEstimate int // seconds; -1 = unknown
+	MinWait      time.Duration // an experiment variant's minimum wait; 0 = the policy's
 	Now          time.Time
 
 	// Offers are earlier offers to this number within the last max(cooldown, 24h).
@@ -137,9 +138,10 @@ func minutesOf(hhmm string) (int, error) {
 }
 
 // Static applies the rules that need no stored facts: number, type, region, queue, business
-// hours and wait estimate (the queue's minimum wait when it has one). "" means they all pass.
-// The Service runs it first so that clearly ineligible calls cost no store round trip.
-func (p *Policy) Static(n lookup.Number, queue string, wait int, now time.Time) string {
+// hours and wait estimate (the queue's minimum wait when it has one; minWait, an experiment
+// variant's, instead of both when positive). "" means they all pass. The Service runs it first
+// so that clearly ineligible calls cost no store round trip.
+func (p *Policy) Static(n lookup.Number, queue string, wait int, minWaitOverride time.Duration, now time.Time) string {
 	if !n.Valid || n.E164 == "" {
 		return ReasonInvalidNumber
 	}
@@ -163,6 +165,9 @@ func (p *Policy) Static(n lookup.Number, queue string, wait int, now time.Time) 
 	} else if p.otherSkip {
 		return ReasonQueue
 	}
+	if minWaitOverride > 0 {
+		minWait = int(minWaitOverride / time.Second)
+	}
 	if !p.isOpen(now) {
 		return ReasonClosed
 	}
@@ -178,7 +183,7 @@ func (p *Policy) Static(n lookup.Number, queue string, wait int, now time.Time) 
 
 // Check applies every rule in order; "" means eligible.
 func (p *Policy) Check(f Facts) string {
-	if r := p.Static(f.Number, f.Queue, f.WaitEstimate, f.Now); r != "" {
+	if r := p.Static(f.Number, f.Queue, f.WaitEstimate, f.MinWait, f.Now); r != "" {
 		return r
 	}
 	if f.OptedOut {

@@ -62,6 +62,7 @@ type Service struct {
 	chats    ChatCounter
 	budget   *SendBudget
 	stats    *stats.Recorder
+	exp      *Experiment
 	hub      *hub
 	m        *metrics
 	log      *slog.Logger
@@ -83,7 +84,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{
 		cfg: o.Config, policy: pol, st: o.Store, sender: o.Sender, presence: o.Presence,
-		learner: o.Learner, chats: o.Chats, budget: o.Budget, stats: o.Stats, log: o.Logger, instance: o.Instance,
+		learner: o.Learner, chats: o.Chats, budget: o.Budget, stats: o.Stats, exp: NewExperiment(o.Config.Deflect), log: o.Logger, instance: o.Instance,
 		timeout: o.StoreTimeout, now: o.Now,
 	}
 	if s.log == nil {
@@ -129,7 +130,7 @@ func New(o Options) (*Service, error) {
 	}
 	s.breaker = gobreaker.NewCircuitBreaker[Sent](bs)
 	s.hub = newHub(o.Store, s.log)
-	s.m = newMetrics(o.Registry)
+	s.m = newMetrics(o.Registry, s.exp.Names())
 	return s, nil
 }
 
@@ -158,7 +159,8 @@ type Eligibility struct {
 // Check runs the whole policy for a number without creating a session or recording an offer
 // (the pre-qualify API). wait is in seconds, -1 when unknown.
 func (s *Service) Check(ctx context.Context, n lookup.Number, queue string, wait int) (Eligibility, error) {
-	reason, _, err := s.evaluate(ctx, n, queue, wait, s.now())
+	v, _ := s.exp.Assign(n.E164)
+	reason, _, err := s.evaluate(ctx, n, queue, wait, v.MinWait, s.now())
 	if err != nil {
 		return Eligibility{}, err
 	}
@@ -177,11 +179,11 @@ func (s *Service) LanguageFor(region string) string {
 // (no store round trip for a landline); the stored facts are then read concurrently, so that a
 // Redis-backed decision costs one round trip of latency, not four. prior is what presence said
 // ("" when a rule of the number's own refused it first).
-func (s *Service) evaluate(ctx context.Context, n lookup.Number, queue string, wait int, now time.Time) (reason, prior string, err error) {
-	if r := s.policy.Static(n, queue, wait, now); r != "" {
+func (s *Service) evaluate(ctx context.Context, n lookup.Number, queue string, wait int, minWait time.Duration, now time.Time) (reason, prior string, err error) {
+	if r := s.policy.Static(n, queue, wait, minWait, now); r != "" {
 		return r, "", nil
 	}
-	f := Facts{Number: n, Queue: queue, WaitEstimate: wait, Now: now, WhatsAppDown: !s.WhatsAppAvailable(), Presence: lookup.Unknown}
+	f := Facts{Number: n, Queue: queue, WaitEstimate: wait, MinWait: minWait, Now: now, WhatsAppDown: !s.WhatsAppAvailable(), Presence: lookup.Unknown}
 	sctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var g errgroup.Group
@@ -253,7 +255,9 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 	// A caller deflected in the last 72 h is calling again: counted whatever happens next.
 	s.stats.Called(ctx, sess.Caller)
 
-	reason, prior, err := s.evaluate(ctx, c.Caller, c.Queue, c.WaitEstimate, now)
+	variant, _ := s.exp.Assign(sess.Caller)
+	sess.Variant = variant.Name
+	reason, prior, err := s.evaluate(ctx, c.Caller, c.Queue, c.WaitEstimate, variant.MinWait, now)
 	if err != nil {
 		s.m.decisions.WithLabelValues("error", "store-unavailable").Inc()
 		log.Error("decide: cannot read policy facts", "err", err)
@@ -303,8 +307,10 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 	s.m.decisions.WithLabelValues("offer", "").Inc()
 	s.m.offers.Inc()
 	s.stats.Count(ctx, stats.SessionDims(sess), stats.Offered, 1)
-	log.Info("offered", "queue", c.Queue, "language", sess.Language)
-	return Decision{Offer: true, SessionID: sess.ID, Language: sess.Language}, nil
+	s.m.experiment(sess.Variant, "offered")
+	log.Info("offered", "queue", c.Queue, "language", sess.Language, "variant", sess.Variant)
+	return Decision{Offer: true, SessionID: sess.ID, Language: sess.Language, Variant: sess.Variant,
+		OfferRepeats: variant.OfferRepeats}, nil
 }
 
 // Decision is ivr.Decision (an alias keeps the engine's signatures readable).
@@ -349,6 +355,7 @@ func (s *Service) accept(ctx context.Context, sessionID string, waitStatus bool)
 	}
 	log = log.With("call_id", sess.CallID)
 	s.stats.Count(ctx, stats.SessionDims(sess), stats.Accepted, 1)
+	s.m.experiment(sess.Variant, "accepted")
 
 	tpl, err := s.render(sess)
 	if err != nil {
@@ -453,6 +460,9 @@ func (s *Service) observe(sess *store.Session, result string) {
 func (s *Service) render(sess *store.Session) (Template, error) {
 	tc := s.cfg.Deflect.Template
 	t := Template{To: sess.Caller, Name: tc.Name, Language: s.templateLanguage(sess.Language)}
+	if v, ok := s.exp.Variant(sess.Variant); ok && v.Template != "" {
+		t.Name = v.Template
+	}
 	for _, p := range s.params {
 		var b bytes.Buffer
 		if err := p.Execute(&b, sess); err != nil {
@@ -530,6 +540,7 @@ func (s *Service) countFinish(ctx context.Context, sessionID, result string) {
 	switch result {
 	case OutcomeDeflected:
 		s.stats.Deflect(sctx, sess.ID, sess.Caller, d, sess.WaitEstimate)
+		s.m.experiment(sess.Variant, "deflected")
 	case OutcomeDeclined, OutcomeTimeout, OutcomeFailed:
 		s.stats.CountOnce(sctx, sess.ID, d, stats.Returned)
 		s.stats.CountOnce(sctx, sess.ID, d, stats.Returned+":"+result)

@@ -61,7 +61,8 @@ type call struct {
 	late     bool           // the INVITE had no SDP: the offer is ours, the answer in the ACK
 	info     CallInfo
 	session  string
-	lang     string
+	lang     string // the prompts' language (a variant's set: "ar@short")
+	repeats  int    // how often the offer plays; ivr.offer_repeats unless a variant says
 	stream   *media.Stream
 	params   media.Params
 	localSDP []byte
@@ -252,7 +253,14 @@ func (c *call) run() bool {
 	if c.lang == "" {
 		c.lang = c.info.Language
 	}
-	c.logAt(slog.LevelInfo, "offering", "language", c.lang, "caller_region", c.info.Caller.Region, "queue", c.info.Queue)
+	if set := media.SetLanguage(c.lang, dec.Variant); dec.Variant != "" && c.s.prompts != nil && c.s.prompts.Has(set, media.PromptOffer) {
+		c.lang = set
+	}
+	c.repeats = c.s.cfg.IVR.OfferRepeats
+	if dec.OfferRepeats > 0 {
+		c.repeats = dec.OfferRepeats
+	}
+	c.logAt(slog.LevelInfo, "offering", "language", c.lang, "caller_region", c.info.Caller.Region, "queue", c.info.Queue, "variant", dec.Variant)
 
 	o, answered := c.answerCall()
 	if !answered {

@@ -29,6 +29,11 @@ type Decision struct {
 	Reason    string // reason code when not offered (e.g. "not-mobile", "cooldown")
 	SessionID string
 	Language  string // prompt language; empty = CallInfo.Language
+	// Variant is the offer experiment's variant: its recordings are played when the prompts
+	// have a set by that name (Prompts.AddSet). OfferRepeats, when positive, replaces
+	// ivr.offer_repeats for this call.
+	Variant      string
+	OfferRepeats int
 }
 
 // AcceptResult is what happened after the caller pressed 1.

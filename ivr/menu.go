@@ -156,7 +156,7 @@ func (c *call) playOffer() {
 
 // noDigit: the offer (and its wait) passed without a key.
 func (c *call) noDigit() func() {
-	if c.menu.plays >= c.s.cfg.IVR.OfferRepeats {
+	if c.menu.plays >= c.repeats {
 		c.step("timeout")
 		return func() { c.handBack(Outcome{Result: ResultTimeout}, "return_queue") }
 	}

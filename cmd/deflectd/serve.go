@@ -245,6 +245,13 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	if err != nil {
 		return nil, err
 	}
+	for i, v := range cfg.Deflect.Experiments {
+		if v.PromptsDir != "" {
+			if err := prompts.AddSet(v.Name, v.PromptsDir); err != nil {
+				return nil, fmt.Errorf("deflect.experiments[%d].prompts_dir: %w", i, err)
+			}
+		}
+	}
 	if g.media, err = media.NewEngine(media.EngineConfig{PortMin: cfg.RTP.PortMin, PortMax: cfg.RTP.PortMax, BindIP: mediaBindIP(cfg.SIP)}, prompts, log, g.reg); err != nil {
 		return nil, err
 	}
@@ -507,5 +514,5 @@ func (g *gateway) servingAttrs() []any {
 // experimentVariants are the offer experiment's variant names in order (the first is the
 // control the others are tested against); none when no experiment runs.
 func experimentVariants(cfg configs.Config) []string {
-	return nil
+	return deflect.NewExperiment(cfg.Deflect).Names()
 }

@@ -176,6 +176,7 @@ type apiSession struct {
 	Queue      string            `json:"queue"`
 	CustomerID string            `json:"customer_id"`
 	IVRPath    []string          `json:"ivr_path"`
+	Variant    string            `json:"variant"`
 	State      string            `json:"state"`
 	Outcome    string            `json:"outcome"`
 	Reason     string            `json:"reason"`

@@ -73,6 +73,7 @@ type sessionView struct {
 	Context      map[string]string    `json:"context"`
 	UserToUser   string               `json:"user_to_user"`
 	IVRPath      []string             `json:"ivr_path"`
+	Variant      string               `json:"variant,omitempty"` // offer experiment variant
 	WhatsApp     whatsappView         `json:"whatsapp"`
 	Steps        map[string]time.Time `json:"steps"`
 	Instance     string               `json:"instance"`
@@ -91,7 +92,7 @@ func viewOf(x *store.Session) sessionView {
 		ID: x.ID, CallID: x.CallID, Caller: x.Caller, CallerRaw: x.CallerRaw, Region: x.Region,
 		NumberType: x.NumberType, Queue: x.Queue, WaitEstimate: x.WaitEstimate, CustomerID: x.CustomerID,
 		Language: x.Language, State: x.State, Outcome: x.Outcome, Reason: x.Reason, Context: x.Context,
-		UserToUser: x.UserToUser, IVRPath: x.IVRPath, Steps: x.Steps, Instance: x.Instance,
+		UserToUser: x.UserToUser, IVRPath: x.IVRPath, Variant: x.Variant, Steps: x.Steps, Instance: x.Instance,
 		WhatsApp:  whatsappView{MessageID: x.WAMessageID, Status: x.WAStatus, WAID: x.WAID},
 		CreatedAt: x.CreatedAt, UpdatedAt: x.UpdatedAt,
 	}

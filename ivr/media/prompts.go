@@ -118,6 +118,36 @@ func (p *Prompts) loadFS(fsys fs.FS, where string) error {
 	return nil
 }
 
+// SetLanguage is the prompt language under which set's recordings of lang are kept ("ar@short").
+func SetLanguage(lang, set string) string { return lang + "@" + set }
+
+// AddSet loads another set of recordings from dir/<lang>/<name>.wav (an offer experiment's
+// variant), kept as language SetLanguage(lang, set); a prompt the set lacks is the base
+// language's, so a variant may record only its offer.
+func (p *Prompts) AddSet(set, dir string) error {
+	if set == "" || strings.Contains(set, "@") {
+		return fmt.Errorf("load prompt set %q: a name without @ is needed", set)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("load prompt set %s: %w", set, err)
+	}
+	extra := &Prompts{clips: map[string]map[string]*clip{}}
+	if err := extra.loadFS(os.DirFS(dir), dir); err != nil {
+		return err
+	}
+	for lang, clips := range extra.clips {
+		merged := map[string]*clip{}
+		for name, c := range p.clips[lang] {
+			merged[name] = c
+		}
+		for name, c := range clips {
+			merged[name] = c
+		}
+		p.clips[SetLanguage(lang, set)] = merged
+	}
+	return nil
+}
+
 // Has reports whether prompt name exists in language lang ("hold" exists in every language).
 func (p *Prompts) Has(lang, name string) bool {
 	_, ok := p.clips[lang]
@@ -132,7 +162,9 @@ func (p *Prompts) Has(lang, name string) bool {
 func (p *Prompts) Languages() []string {
 	out := make([]string, 0, len(p.clips))
 	for l := range p.clips {
-		out = append(out, l)
+		if !strings.Contains(l, "@") { // an experiment's set is not a language of its own
+			out = append(out, l)
+		}
 	}
 	slices.Sort(out)
 	return out
