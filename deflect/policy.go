@@ -36,7 +36,7 @@ const (
 type Facts struct {
 	Number       lookup.Number
 	Queue        string
-	WaitEstimate int // seconds; -1 = unknown
+	WaitEstimate int           // seconds; -1 = unknown
 	MinWait      time.Duration // an experiment variant's minimum wait; 0 = the policy's
 	Now          time.Time
 
