@@ -450,12 +450,16 @@ func withChoices(a bot.Action) string {
 
 // recordOutbound appends a sent message to the conversation and tells the consoles.
 func (s *Service) recordOutbound(ctx context.Context, waID string, m deflect.ConversationMessage) {
-	s.applyEarlyStatuses(ctx, &m)
 	if _, err := s.updateConversation(ctx, waID, func(c *deflect.Conversation, _ bool) error {
 		addMessage(c, m)
 		return nil
 	}); err != nil {
 		s.log.Warn("record outbound message", "wa_id", redact.Mask(waID), "err", err)
+	}
+	// Statuses that came before the message was recorded: looked for after the write, so that
+	// either this or onStatus (which keeps, then looks again) sees the other.
+	if err := s.applyKeptStatuses(ctx, waID, m.ID); err != nil {
+		s.log.Warn("apply early statuses", "wa_id", redact.Mask(waID), "err", err)
 	}
 	s.publish(ctx, Update{Type: UpdateMessage, WAID: waID})
 }

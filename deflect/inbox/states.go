@@ -133,7 +133,13 @@ func (s *Service) onStatus(ctx context.Context, st *whatsapp.Status) error {
 		s.publish(ctx, Update{Type: UpdateMessage, WAID: waID, Status: st.Status})
 	}
 	if !found {
-		return s.keepEarlyStatus(ctx, st)
+		if err := s.keepEarlyStatus(ctx, st); err != nil {
+			return err
+		}
+		// The message may have been recorded between our look and the keep: recordOutbound
+		// then looked for early statuses before this one was kept. Look once more; one of the
+		// two always sees the other's write.
+		return s.applyKeptStatuses(ctx, waID, st.ID)
 	}
 	return nil
 }
@@ -155,25 +161,61 @@ func (s *Service) keepEarlyStatus(ctx context.Context, st *whatsapp.Status) erro
 	return nil
 }
 
-// applyEarlyStatuses merges statuses that arrived before m was recorded.
-func (s *Service) applyEarlyStatuses(ctx context.Context, m *deflect.ConversationMessage) {
-	if m.ID == "" {
-		return
+// applyKeptStatuses applies the kept early statuses of message id if it is in the
+// conversation now, then forgets them.
+func (s *Service) applyKeptStatuses(ctx context.Context, waID, id string) error {
+	kept := s.earlyStatuses(ctx, id)
+	if len(kept) == 0 {
+		return nil
 	}
-	doc, err := s.st.GetDoc(ctx, EarlyStatusCollection, m.ID)
+	found, changed := false, false
+	if _, err := s.updateConversation(ctx, waID, func(c *deflect.Conversation, isNew bool) error {
+		found, changed = false, false
+		if isNew {
+			return errSkipWrite
+		}
+		for i := range c.Messages {
+			if m := &c.Messages[i]; m.ID == id && m.Direction == "out" {
+				found = true
+				for _, st := range kept {
+					changed = applyStatus(m, st.Status, st.Errors) || changed
+				}
+				break
+			}
+		}
+		if !changed {
+			return errSkipWrite
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if found {
+		_ = s.st.DeleteDoc(ctx, EarlyStatusCollection, id)
+	}
+	if changed {
+		s.publish(ctx, Update{Type: UpdateMessage, WAID: waID})
+	}
+	return nil
+}
+
+// earlyStatuses are the statuses kept for message id before it was recorded.
+func (s *Service) earlyStatuses(ctx context.Context, id string) []whatsapp.Status {
+	if id == "" {
+		return nil
+	}
+	doc, err := s.st.GetDoc(ctx, EarlyStatusCollection, id)
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			s.log.Warn("read early statuses", "err", err)
 		}
-		return
+		return nil
 	}
 	var e earlyStatus
-	if json.Unmarshal(doc.Data, &e) == nil {
-		for _, st := range e.Statuses {
-			applyStatus(m, st.Status, st.Errors)
-		}
+	if json.Unmarshal(doc.Data, &e) != nil {
+		return nil
 	}
-	_ = s.st.DeleteDoc(ctx, EarlyStatusCollection, m.ID)
+	return e.Statuses
 }
 
 // renderTemplate is the template's body in lang (else its base language, else English, else
