@@ -105,8 +105,18 @@ func (s RTPStats) Seconds() float64 { return float64(s.AudioPackets) * media.Pti
 // Dial places one call and returns when it ended (or opts.Timeout passed: then the caller
 // hangs up and the report is returned with an error).
 func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
-	var rep CallReport
-	start := time.Now()
+	d := &dialer{opts: withDefaults(opts), start: time.Now(), ended: make(chan string, 1), referred: make(chan struct{}, 1)}
+	ctx, cancel := context.WithTimeout(ctx, d.opts.Timeout)
+	defer cancel()
+	rep, err := d.run(ctx)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rep.Result, rep.ReferTo, rep.DigitsSent = d.rep.Result, d.rep.ReferTo, d.rep.DigitsSent
+	return rep, err
+}
+
+// withDefaults fills the options a caller left at zero.
+func withDefaults(opts CallOptions) CallOptions {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 60 * time.Second
 	}
@@ -122,91 +132,166 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 	if opts.ReferNotify == "" {
 		opts.ReferNotify = "SIP/2.0 200 OK"
 	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	// Events come from the dialog goroutine and from sipgo's request handlers: serialise them so
-	// OnEvent never runs concurrently with itself.
-	var eventMu sync.Mutex
-	event := func(format string, a ...any) {
-		if opts.OnEvent != nil {
-			line := fmt.Sprintf(format, a...)
-			eventMu.Lock()
-			defer eventMu.Unlock()
-			opts.OnEvent(line)
-		}
-	}
-	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	defer cancel()
+	return opts
+}
 
-	var target sip.Uri
-	if err := sip.ParseUri(opts.Target, &target); err != nil {
-		return rep, fmt.Errorf("parse target %q: %w", opts.Target, err)
-	}
-	transport := strings.ToLower(opts.Transport)
-	if t, ok := target.UriParams.Get("transport"); ok && t != "" {
-		transport = strings.ToLower(t)
-	}
-	if transport == "" {
-		transport = "udp"
-	}
-	if transport != "udp" && transport != "tcp" {
-		return rep, fmt.Errorf("dial: transport %q is not udp or tcp", transport)
-	}
-	if transport == "tcp" {
-		if target.UriParams == nil {
-			target.UriParams = sip.NewParams()
-		}
-		target.UriParams.Add("transport", "tcp")
-	}
-	port := target.Port
-	if port == 0 {
-		port = 5060
-	}
-	targetIP, err := netip.ParseAddr(target.Host)
-	if err != nil {
-		ips, lerr := net.DefaultResolver.LookupNetIP(ctx, "ip", target.Host)
-		if lerr != nil || len(ips) == 0 {
-			return rep, fmt.Errorf("resolve %s: %w", target.Host, errors.Join(err, lerr))
-		}
-		targetIP = ips[0]
-	}
-	local := opts.LocalIP
-	if !local.IsValid() {
-		local = outboundIP(targetIP)
-	}
+// dialer is one test call. The report's fields written by sipgo's request handlers (the
+// result, the Refer-To, the digits sent from their goroutine) are kept under mu in d.rep and
+// merged into the returned report at the end.
+type dialer struct {
+	opts  CallOptions
+	start time.Time
 
+	target    sip.Uri
+	transport string
+	local     netip.Addr
+
+	eventMu sync.Mutex
+
+	mu       sync.Mutex
+	rep      CallReport
+	dlg      *sipgo.DialogClientSession // known once answered: in-dialog requests wait for it
+	ended    chan string                // who ended the call
+	endOnce  sync.Once
+	referred chan struct{}
+}
+
+// event reports a step; events come from the dialog goroutine and from sipgo's request
+// handlers, so they are serialised: OnEvent never runs concurrently with itself.
+func (d *dialer) event(format string, a ...any) {
+	if d.opts.OnEvent != nil {
+		line := fmt.Sprintf(format, a...)
+		d.eventMu.Lock()
+		defer d.eventMu.Unlock()
+		d.opts.OnEvent(line)
+	}
+}
+
+func (d *dialer) endWith(who string) { d.endOnce.Do(func() { d.ended <- who }) }
+
+func (d *dialer) setResult(h sip.Header) {
+	if h != nil {
+		d.mu.Lock()
+		d.rep.Result = h.Value()
+		d.mu.Unlock()
+	}
+}
+
+func (d *dialer) run(ctx context.Context) (CallReport, error) {
+	var rep CallReport
+	if err := d.resolve(ctx); err != nil {
+		return rep, err
+	}
 	// RTP socket first: its port goes in the offer.
-	rtpConn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
+	rtpConn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(d.local, 0)))
 	if err != nil {
 		return rep, fmt.Errorf("listen rtp: %w", err)
 	}
 	defer rtpConn.Close()
 	rtpPort := rtpConn.LocalAddr().(*net.UDPAddr).Port
 
-	// SIP socket: our Contact, and (UDP) where our requests leave from.
+	dua, closeUA, err := d.userAgent()
+	if err != nil {
+		return rep, err
+	}
+	defer closeUA()
+
+	var offer []byte
+	if !d.opts.LateOffer {
+		offer = media.Offer(d.local, rtpPort)
+	}
+	inv, err := d.invite(offer)
+	if err != nil {
+		return rep, err
+	}
+	d.event("> INVITE %s", d.opts.Target)
+	dlg, err := dua.WriteInvite(ctx, inv)
+	if err != nil {
+		return rep, fmt.Errorf("send invite: %w", err)
+	}
+	rep.CallID = callID(inv)
+	answered, err := d.waitAnswer(ctx, dlg, &rep)
+	if !answered {
+		return rep, err
+	}
+	params, err := d.acknowledge(ctx, dlg, rtpPort)
+	if err != nil {
+		return rep, err
+	}
+	d.event("> ACK")
+	return d.converse(ctx, dlg, rtpConn, params, rep)
+}
+
+// resolve reads the target URI: its transport (udp, tcp), address and our local address.
+func (d *dialer) resolve(ctx context.Context) error {
+	if err := sip.ParseUri(d.opts.Target, &d.target); err != nil {
+		return fmt.Errorf("parse target %q: %w", d.opts.Target, err)
+	}
+	d.transport = strings.ToLower(d.opts.Transport)
+	if t, ok := d.target.UriParams.Get("transport"); ok && t != "" {
+		d.transport = strings.ToLower(t)
+	}
+	if d.transport == "" {
+		d.transport = "udp"
+	}
+	if d.transport != "udp" && d.transport != "tcp" {
+		return fmt.Errorf("dial: transport %q is not udp or tcp", d.transport)
+	}
+	if d.transport == "tcp" {
+		if d.target.UriParams == nil {
+			d.target.UriParams = sip.NewParams()
+		}
+		d.target.UriParams.Add("transport", "tcp")
+	}
+	targetIP, err := netip.ParseAddr(d.target.Host)
+	if err != nil {
+		ips, lerr := net.DefaultResolver.LookupNetIP(ctx, "ip", d.target.Host)
+		if lerr != nil || len(ips) == 0 {
+			return fmt.Errorf("resolve %s: %w", d.target.Host, errors.Join(err, lerr))
+		}
+		targetIP = ips[0]
+	}
+	d.local = d.opts.LocalIP
+	if !d.local.IsValid() {
+		d.local = outboundIP(targetIP)
+	}
+	return nil
+}
+
+// userAgent starts our SIP side: a socket that is our Contact and (UDP) where our requests
+// leave from, with the handlers of in-dialog requests.
+func (d *dialer) userAgent() (sipgo.DialogUA, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	fail := func(err error) (sipgo.DialogUA, func(), error) {
+		closeAll()
+		return sipgo.DialogUA{}, nil, err
+	}
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("deflectd-call"),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(slog.New(slog.DiscardHandler)),
 			sip.WithTransactionLayerUnhandledResponseHandler(func(*sip.Response) {})),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slog.New(slog.DiscardHandler))))
 	if err != nil {
-		return rep, fmt.Errorf("new user agent: %w", err)
+		return fail(fmt.Errorf("new user agent: %w", err))
 	}
-	defer ua.Close()
+	closers = append(closers, func() { _ = ua.Close() })
 	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
-		return rep, fmt.Errorf("new sip server: %w", err)
+		return fail(fmt.Errorf("new sip server: %w", err))
 	}
 	var sipAddr netip.AddrPort
 	var clientOpts []sipgo.ClientOption
-	switch transport {
+	switch d.transport {
 	case "udp":
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(d.local, 0)))
 		if err != nil {
-			return rep, fmt.Errorf("listen sip: %w", err)
+			return fail(fmt.Errorf("listen sip: %w", err))
 		}
-		defer c.Close()
+		closers = append(closers, func() { _ = c.Close() })
 		sipAddr = c.LocalAddr().(*net.UDPAddr).AddrPort()
 		go func() { _ = srv.ServeUDP(c) }()
 		// Requests leave from the listening socket once sipgo has pooled it.
@@ -215,117 +300,107 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 				break
 			}
 			if i == 200 {
-				return rep, errors.New("listen sip: udp socket not ready")
+				return fail(errors.New("listen sip: udp socket not ready"))
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
 		clientOpts = append(clientOpts, sipgo.WithClientConnectionAddr(sipAddr.String()))
 	case "tcp":
-		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0)))
+		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(d.local, 0)))
 		if err != nil {
-			return rep, fmt.Errorf("listen sip: %w", err)
+			return fail(fmt.Errorf("listen sip: %w", err))
 		}
-		defer l.Close()
+		closers = append(closers, func() { _ = l.Close() })
 		sipAddr = l.Addr().(*net.TCPAddr).AddrPort()
 		go func() { _ = srv.ServeTCP(l) }()
 	}
 	client, err := sipgo.NewClient(ua, clientOpts...)
 	if err != nil {
-		return rep, fmt.Errorf("new sip client: %w", err)
+		return fail(fmt.Errorf("new sip client: %w", err))
 	}
-	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "caller", Host: local.String(), Port: int(sipAddr.Port())}}
-	if transport == "tcp" {
+	contact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "caller", Host: d.local.String(), Port: int(sipAddr.Port())}}
+	if d.transport == "tcp" {
 		contact.Address.UriParams = sip.NewParams()
 		contact.Address.UriParams.Add("transport", "tcp")
 	}
-	dua := sipgo.DialogUA{Client: client, ContactHDR: contact}
+	d.handle(srv)
+	return sipgo.DialogUA{Client: client, ContactHDR: contact}, closeAll, nil
+}
 
-	// The dialog is known only once answered; in-dialog requests wait for it.
-	var (
-		mu       sync.Mutex
-		dlg      *sipgo.DialogClientSession
-		ended    = make(chan string, 1) // who ended the call
-		endOnce  sync.Once
-		referred = make(chan struct{}, 1)
-	)
-	endWith := func(who string) { endOnce.Do(func() { ended <- who }) }
-	setResult := func(h sip.Header) {
-		if h != nil {
-			mu.Lock()
-			rep.Result = h.Value()
-			mu.Unlock()
-		}
-	}
+// handle answers the gateway's in-dialog requests: BYE ends the call, REFER is accepted (and
+// NOTIFYed) as opts say, INFO and OPTIONS get 200.
+func (d *dialer) handle(srv *sipgo.Server) {
 	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		event("< BYE")
-		setResult(req.GetHeader("X-Deflect-Result"))
+		d.event("< BYE")
+		d.setResult(req.GetHeader("X-Deflect-Result"))
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 		select {
-		case <-referred:
-			endWith("refer")
+		case <-d.referred:
+			d.endWith("refer")
 		default:
-			endWith("gateway")
+			d.endWith("gateway")
 		}
 	})
-	srv.OnRefer(func(req *sip.Request, tx sip.ServerTransaction) {
-		event("< REFER")
-		setResult(req.GetHeader("X-Deflect-Result"))
-		if h := req.GetHeader("Refer-To"); h != nil {
-			mu.Lock()
-			rep.ReferTo = h.Value()
-			mu.Unlock()
-		}
-		_ = tx.Respond(sip.NewResponseFromRequest(req, opts.ReferStatus, "", nil))
-		event("> %d to REFER", opts.ReferStatus)
-		if opts.ReferStatus >= 300 || opts.ReferNotify == "-" {
-			return
-		}
-		select {
-		case referred <- struct{}{}:
-		default:
-		}
-		mu.Lock()
-		d := dlg
-		mu.Unlock()
-		if d == nil {
-			return
-		}
-		go func() {
-			n := sip.NewRequest(sip.NOTIFY, target)
-			n.AppendHeader(sip.NewHeader("Event", "refer"))
-			n.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=noresource"))
-			n.AppendHeader(sip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
-			n.SetBody([]byte(opts.ReferNotify + "\r\n"))
-			nctx, ncancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer ncancel()
-			if res, err := d.Do(nctx, n); err == nil {
-				event("> NOTIFY (%s) < %d", opts.ReferNotify, res.StatusCode)
-			}
-		}()
-	})
+	srv.OnRefer(d.onRefer)
 	srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
 	srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
 		_ = tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
 	})
+}
 
-	from := callerURI(opts.From, local)
-	var offer []byte
-	if !opts.LateOffer {
-		offer = media.Offer(local, rtpPort)
+func (d *dialer) onRefer(req *sip.Request, tx sip.ServerTransaction) {
+	d.event("< REFER")
+	d.setResult(req.GetHeader("X-Deflect-Result"))
+	if h := req.GetHeader("Refer-To"); h != nil {
+		d.mu.Lock()
+		d.rep.ReferTo = h.Value()
+		d.mu.Unlock()
 	}
-	inv := sip.NewRequest(sip.INVITE, target)
-	inv.SetTransport(strings.ToUpper(transport))
+	_ = tx.Respond(sip.NewResponseFromRequest(req, d.opts.ReferStatus, "", nil))
+	d.event("> %d to REFER", d.opts.ReferStatus)
+	if d.opts.ReferStatus >= 300 || d.opts.ReferNotify == "-" {
+		return
+	}
+	select {
+	case d.referred <- struct{}{}:
+	default:
+	}
+	d.mu.Lock()
+	dlg := d.dlg
+	d.mu.Unlock()
+	if dlg == nil {
+		return
+	}
+	go func() {
+		n := sip.NewRequest(sip.NOTIFY, d.target)
+		n.AppendHeader(sip.NewHeader("Event", "refer"))
+		n.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=noresource"))
+		n.AppendHeader(sip.NewHeader("Content-Type", "message/sipfrag;version=2.0"))
+		n.SetBody([]byte(d.opts.ReferNotify + "\r\n"))
+		nctx, ncancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer ncancel()
+		if res, err := dlg.Do(nctx, n); err == nil {
+			d.event("> NOTIFY (%s) < %d", d.opts.ReferNotify, res.StatusCode)
+		}
+	}()
+}
+
+// invite builds the INVITE: From the caller, the extra headers, the SDP offer (none for a late
+// offer).
+func (d *dialer) invite(offer []byte) (*sip.Request, error) {
+	inv := sip.NewRequest(sip.INVITE, d.target)
+	inv.SetTransport(strings.ToUpper(d.transport))
 	fromParams := sip.NewParams()
 	fromParams.Add("tag", sip.GenerateTagN(16))
-	inv.AppendHeader(&sip.FromHeader{Address: from, Params: fromParams})
-	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: target.User, Host: target.Host, Port: target.Port}})
+	inv.AppendHeader(&sip.FromHeader{Address: callerURI(d.opts.From, d.local), Params: fromParams})
+	inv.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: d.target.User, Host: d.target.Host, Port: d.target.Port}})
 	inv.AppendHeader(sip.NewHeader("User-Agent", "deflectd-call"))
-	for _, h := range opts.Headers {
+	for _, h := range d.opts.Headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return rep, fmt.Errorf("header %q is not Name: value", h)
+			return nil, fmt.Errorf("header %q is not Name: value", h)
 		}
 		inv.AppendHeader(sip.NewHeader(strings.TrimSpace(name), strings.TrimSpace(value)))
 	}
@@ -333,13 +408,12 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 		inv.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		inv.SetBody(offer)
 	}
+	return inv, nil
+}
 
-	event("> INVITE %s", opts.Target)
-	d, err := dua.WriteInvite(ctx, inv)
-	if err != nil {
-		return rep, fmt.Errorf("send invite: %w", err)
-	}
-	rep.CallID = callID(inv)
+// waitAnswer waits for the final response. answered is false when the call ends here: a
+// refusal (no error: the report has its status and result) or no answer (an error).
+func (d *dialer) waitAnswer(ctx context.Context, dlg *sipgo.DialogClientSession, rep *CallReport) (answered bool, err error) {
 	// The whole-call timeout bounds the wait for the answer too. sipgo CANCELs on ctx's end, and
 	// RFC 3261 section 9.1 allows a CANCEL only after a provisional response: with none (a dead
 	// port) it would wait for Timer B (32 s). Then the wait is given up at once instead.
@@ -354,67 +428,71 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 		}
 	})
 	defer stopAfter()
-	err = d.WaitAnswer(answerCtx, sipgo.AnswerOptions{Username: opts.Username, Password: opts.Password, OnResponse: func(res *sip.Response) error {
+	err = dlg.WaitAnswer(answerCtx, sipgo.AnswerOptions{Username: d.opts.Username, Password: d.opts.Password, OnResponse: func(res *sip.Response) error {
 		if res.IsProvisional() {
 			provisional.Store(true)
 		}
 		line := fmt.Sprintf("%d %s", res.StatusCode, res.Reason)
 		rep.Responses = append(rep.Responses, line)
-		event("< %s", line)
+		d.event("< %s", line)
 		return nil
 	}})
-	rep.InviteAfter = time.Since(start)
-	if err != nil && ctx.Err() != nil {
-		rep.Duration = time.Since(start)
-		return rep, fmt.Errorf("no answer within %s: %w", opts.Timeout, err)
-	}
+	rep.InviteAfter = time.Since(d.start)
 	if err != nil {
+		rep.Duration = time.Since(d.start)
 		var de *sipgo.ErrDialogResponse
-		if errors.As(err, &de) {
+		switch {
+		case ctx.Err() != nil:
+			return false, fmt.Errorf("no answer within %s: %w", d.opts.Timeout, err)
+		case errors.As(err, &de):
 			rep.FinalStatus = de.Res.StatusCode
-			setResult(de.Res.GetHeader("X-Deflect-Result"))
-			rep.Duration = time.Since(start)
-			return rep, nil
+			d.setResult(de.Res.GetHeader("X-Deflect-Result"))
+			return false, nil
 		}
-		rep.Duration = time.Since(start)
-		return rep, fmt.Errorf("wait for answer: %w", err)
+		return false, fmt.Errorf("wait for answer: %w", err)
 	}
-	rep.FinalStatus = d.InviteResponse.StatusCode
+	rep.FinalStatus = dlg.InviteResponse.StatusCode
 	rep.Answered = true
-	mu.Lock()
-	dlg = d
-	mu.Unlock()
+	d.mu.Lock()
+	d.dlg = dlg
+	d.mu.Unlock()
+	return true, nil
+}
 
-	var params media.Params
-	if opts.LateOffer {
-		answer, p, err := media.Negotiate(d.InviteResponse.Body(), local, rtpPort)
+// acknowledge reads the media of the 200 OK (or answers its offer, for a late offer) and sends
+// the ACK; a 200 we cannot use is ACKed and hung up.
+func (d *dialer) acknowledge(ctx context.Context, dlg *sipgo.DialogClientSession, rtpPort int) (media.Params, error) {
+	if d.opts.LateOffer {
+		answer, p, err := media.Negotiate(dlg.InviteResponse.Body(), d.local, rtpPort)
 		if err != nil {
-			_ = d.Ack(ctx)
-			_ = d.Bye(context.Background())
-			return rep, fmt.Errorf("answer the gateway's offer: %w", err)
+			_ = dlg.Ack(ctx)
+			_ = dlg.Bye(context.Background())
+			return p, fmt.Errorf("answer the gateway's offer: %w", err)
 		}
-		params = p
-		ack := sip.NewRequest(sip.ACK, ackTarget(d, target))
+		ack := sip.NewRequest(sip.ACK, ackTarget(dlg, d.target))
 		ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		ack.SetBody(answer)
-		if err := d.WriteAck(ctx, ack); err != nil {
-			return rep, fmt.Errorf("send ack: %w", err)
+		if err := dlg.WriteAck(ctx, ack); err != nil {
+			return p, fmt.Errorf("send ack: %w", err)
 		}
-	} else {
-		p, err := media.ParseAnswer(d.InviteResponse.Body())
-		if err != nil {
-			_ = d.Ack(ctx)
-			_ = d.Bye(context.Background())
-			return rep, fmt.Errorf("read the gateway's answer: %w", err)
-		}
-		params = p
-		if err := d.Ack(ctx); err != nil {
-			return rep, fmt.Errorf("send ack: %w", err)
-		}
+		return p, nil
 	}
-	event("> ACK")
-	answered := time.Now()
+	p, err := media.ParseAnswer(dlg.InviteResponse.Body())
+	if err != nil {
+		_ = dlg.Ack(ctx)
+		_ = dlg.Bye(context.Background())
+		return p, fmt.Errorf("read the gateway's answer: %w", err)
+	}
+	if err := dlg.Ack(ctx); err != nil {
+		return p, fmt.Errorf("send ack: %w", err)
+	}
+	return p, nil
+}
 
+// converse runs the answered call: RTP both ways, the digits, until the gateway ends it, we
+// hang up (opts.HangupAfter) or the timeout passes.
+func (d *dialer) converse(ctx context.Context, dlg *sipgo.DialogClientSession, rtpConn *net.UDPConn, params media.Params, rep CallReport) (CallReport, error) {
+	answered := time.Now()
 	// Media: one goroutine receives, one sends silence and digits every 20 ms.
 	recv := newRTPReceiver()
 	go recv.run(rtpConn)
@@ -423,58 +501,23 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 	defer stopMedia()
 	sendDone := make(chan struct{})
 	go func() { defer close(sendDone); snd.run(mediaCtx) }()
-
-	// Digits.
 	pressDone := make(chan struct{})
-	go func() {
-		defer close(pressDone)
-		for i, digit := range opts.Press {
-			at := answered.Add(opts.PressAfter + time.Duration(i)*opts.PressGap)
-			select {
-			case <-time.After(time.Until(at)):
-			case <-ctx.Done():
-				return
-			case <-mediaCtx.Done():
-				return
-			}
-			if opts.PressVia == "info" {
-				info := sip.NewRequest(sip.INFO, ackTarget(d, target))
-				info.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
-				info.SetBody([]byte(fmt.Sprintf("Signal=%c\r\nDuration=160\r\n", digit)))
-				ictx, icancel := context.WithTimeout(ctx, 5*time.Second)
-				res, err := d.Do(ictx, info)
-				icancel()
-				if err != nil {
-					event("! INFO %c: %v", digit, err)
-					continue
-				}
-				event("> INFO %c < %d", digit, res.StatusCode)
-			} else {
-				if !snd.press(digit) {
-					continue
-				}
-				event("> DTMF %c (RFC 4733)", digit)
-			}
-			mu.Lock()
-			rep.DigitsSent += string(digit)
-			mu.Unlock()
-		}
-	}()
+	go func() { defer close(pressDone); d.press(ctx, mediaCtx, dlg, snd, answered) }()
 
 	var hangup <-chan time.Time
-	if opts.HangupAfter > 0 {
-		t := time.NewTimer(time.Until(answered.Add(opts.HangupAfter)))
+	if d.opts.HangupAfter > 0 {
+		t := time.NewTimer(time.Until(answered.Add(d.opts.HangupAfter)))
 		defer t.Stop()
 		hangup = t.C
 	}
 	var endErr error
 	select {
-	case who := <-ended:
+	case who := <-d.ended:
 		rep.EndedBy = who
 	case <-hangup:
-		event("> BYE")
+		d.event("> BYE")
 		bctx, bcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := d.Bye(bctx)
+		err := dlg.Bye(bctx)
 		bcancel()
 		rep.EndedBy = "caller"
 		if err != nil {
@@ -482,19 +525,53 @@ func Dial(ctx context.Context, opts CallOptions) (CallReport, error) {
 		}
 	case <-ctx.Done():
 		bctx, bcancel := context.WithTimeout(context.Background(), 5*time.Second)
-		_ = d.Bye(bctx)
+		_ = dlg.Bye(bctx)
 		bcancel()
-		endErr = fmt.Errorf("call did not end within %s", opts.Timeout)
+		endErr = fmt.Errorf("call did not end within %s", d.opts.Timeout)
 	}
 	stopMedia()
 	<-sendDone
 	<-pressDone
 	_ = rtpConn.Close()
 	rep.RTP = recv.stats()
-	rep.Duration = time.Since(start)
-	mu.Lock()
-	defer mu.Unlock()
+	rep.Duration = time.Since(d.start)
 	return rep, endErr
+}
+
+// press sends opts.Press, the first digit opts.PressAfter after the answer, then one every
+// opts.PressGap, in RFC 4733 events or SIP INFO.
+func (d *dialer) press(ctx, mediaCtx context.Context, dlg *sipgo.DialogClientSession, snd *rtpSender, answered time.Time) {
+	for i, digit := range d.opts.Press {
+		at := answered.Add(d.opts.PressAfter + time.Duration(i)*d.opts.PressGap)
+		select {
+		case <-time.After(time.Until(at)):
+		case <-ctx.Done():
+			return
+		case <-mediaCtx.Done():
+			return
+		}
+		if d.opts.PressVia == "info" {
+			info := sip.NewRequest(sip.INFO, ackTarget(dlg, d.target))
+			info.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
+			info.SetBody([]byte(fmt.Sprintf("Signal=%c\r\nDuration=160\r\n", digit)))
+			ictx, icancel := context.WithTimeout(ctx, 5*time.Second)
+			res, err := dlg.Do(ictx, info)
+			icancel()
+			if err != nil {
+				d.event("! INFO %c: %v", digit, err)
+				continue
+			}
+			d.event("> INFO %c < %d", digit, res.StatusCode)
+		} else {
+			if !snd.press(digit) {
+				continue
+			}
+			d.event("> DTMF %c (RFC 4733)", digit)
+		}
+		d.mu.Lock()
+		d.rep.DigitsSent += string(digit)
+		d.mu.Unlock()
+	}
 }
 
 // ackTarget is the remote target for in-dialog requests: the Contact of the 200 OK.
