@@ -215,20 +215,24 @@ func (s *Service) evaluate(ctx context.Context, n lookup.Number, queue string, w
 			return nil
 		})
 	}
-	if s.presence != nil {
-		g.Go(func() error {
-			// Presence sources honour their own budget; a failure is "unknown", not a refusal.
-			a, err := s.presence.Status(ctx, n.E164)
-			if err != nil {
-				s.log.Warn("presence lookup failed; treating as unknown", "err", err)
-				return nil
-			}
-			f.Presence = a.Status
-			return nil
-		})
-	}
 	if err := g.Wait(); err != nil {
 		return "", "", err
+	}
+	// Presence last, and only for a caller the other facts leave eligible: an opted-out or
+	// cooling-down caller costs no lookup (an external checker may be paid per query). Checked
+	// as if present: any reason then is one presence cannot change.
+	asIfPresent := f
+	asIfPresent.Presence = lookup.Yes
+	if r := s.policy.Check(asIfPresent); r != "" {
+		return r, "", nil
+	}
+	if s.presence != nil {
+		// Presence sources honour their own budget; a failure is "unknown", not a refusal.
+		if a, err := s.presence.Status(ctx, n.E164); err != nil {
+			s.log.Warn("presence lookup failed; treating as unknown", "err", err)
+		} else {
+			f.Presence = a.Status
+		}
 	}
 	return s.policy.Check(f), f.Presence.String(), nil
 }
