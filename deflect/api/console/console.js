@@ -304,6 +304,8 @@
       let node;
       if (m.type === "image" || m.type === "sticker") {
         node = el("img", { class: "media", alt: m.text || (m.type === "sticker" ? "Sticker" : "Image") });
+        // A picture arriving at the bottom of the log keeps the log at its newest message.
+        node.addEventListener("load", () => { const ol = $("messages"); if (ol.dataset.stick !== "0") ol.scrollTop = ol.scrollHeight; });
         mediaURL(convID, md.id).then((u) => { node.src = u; }).catch(fail(node));
         return node;
       }
@@ -425,6 +427,12 @@
       ev.preventDefault();
       $("search-q").focus();
     }
+  });
+
+  // Whether the message log is scrolled to its newest message (new content keeps it there).
+  $("messages").addEventListener("scroll", () => {
+    const ol = $("messages");
+    ol.dataset.stick = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40 ? "1" : "0";
   });
 
   $("takeover").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/takeover`), "Conversation taken over from the bot"));
