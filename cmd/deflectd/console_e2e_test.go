@@ -50,9 +50,14 @@ func screenshotDir(t *testing.T) string {
 	return t.TempDir()
 }
 
-func shoot(t *testing.T, ctx context.Context, dir, name string) {
+// shoot saves the viewport (full: the whole page) as dir/name, a PNG.
+func shoot(t *testing.T, ctx context.Context, dir, name string, full bool) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	shot := chromedp.CaptureScreenshot()
+	if full {
+		shot = chromedp.FullScreenshot(100) // quality 100 is PNG
+	}
+	png, err := chromedp.Run(ctx, shot)
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -121,7 +126,7 @@ func TestFirstRunConsoleInChromium(t *testing.T) {
 	); err != nil {
 		t.Fatalf("agent link → the customer with the bot: %v", err)
 	}
-	shoot(t, ctx, dir, "console-with-the-bot.png")
+	shoot(t, ctx, dir, "console-with-the-bot.png", false)
 
 	botAnswers := len(strings.Split(g.getNoAuth("/sandbox/graph/_sandbox/messages?to="+waID), `"id":"wamid.`))
 	if err := chromedp.Do(ctx,
@@ -145,7 +150,7 @@ func TestFirstRunConsoleInChromium(t *testing.T) {
 	if n := len(strings.Split(g.getNoAuth("/sandbox/graph/_sandbox/messages?to="+waID), `"id":"wamid.`)); n != botAnswers+1 {
 		t.Errorf("the phone got %d messages after the takeover, want 1 (the agent's)", n-botAnswers)
 	}
-	shoot(t, ctx, dir, "console-conversation.png")
+	shoot(t, ctx, dir, "console-conversation.png", false)
 
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(links["supervisor"]),
@@ -154,7 +159,18 @@ func TestFirstRunConsoleInChromium(t *testing.T) {
 	); err != nil {
 		t.Fatalf("supervisor link: %v", err)
 	}
-	shoot(t, ctx, dir, "supervisor.png")
+	// The funnel counts the one call this test made, from offer to the customer's reply.
+	counts, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]string](
+		`Object.fromEntries([...document.querySelectorAll("#funnel g.step")].map(g => [g.dataset.step, g.dataset.count]))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []string{"offered", "accepted", "sent", "delivered", "read", "replied"} {
+		if counts[step] != "1" {
+			t.Errorf("supervisor funnel %s = %q, want 1 (all: %v)", step, counts[step], counts)
+		}
+	}
+	shoot(t, ctx, dir, "supervisor.png", true)
 }
 
 // getNoAuth GETs a path without a token (the sandbox's control API).
