@@ -59,6 +59,7 @@ func newInboxFixtureStatuses(t *testing.T, deskURL string, statusDelay time.Dura
 		{Name: "bob", Token: ibBob, Scopes: []string{"agent"}},
 		{Name: "pbx", Token: ibPBX, Scopes: []string{"pbx"}},
 	}
+	cfg.Inbox.MediaCacheDir = t.TempDir()
 	m := memstore.New(memstore.Options{})
 	t.Cleanup(func() { _ = m.Close() })
 	f := &inboxFixture{t: t, cfg: cfg, st: m}
