@@ -115,6 +115,7 @@
   // --- lists -----------------------------------------------------------------------------
   async function loadTemplates() {
     const t = await api("GET", "/inbox/templates");
+    state.templateTexts = t.texts || {};
     const sel = $("template-name");
     sel.replaceChildren(...t.templates.map((n) => el("option", { value: n }, n)));
   }
@@ -269,6 +270,8 @@
     markRead(c);
     updateTitle();
     renderCanned(c.language);
+    state.convLang = c.language;
+    renderPreview();
 
     const mine = c.agent === state.me.id || state.me.admin;
     $("claim").hidden = c.status !== "waiting";
@@ -466,6 +469,18 @@
       $("reply-text").focus();
     }, "Reply sent");
   });
+
+  // What the customer will read: the template's body in the conversation's language with the
+  // parameters typed so far ({{n}} stays visible until filled).
+  function renderPreview() {
+    const texts = (state.templateTexts || {})[$("template-name").value] || {};
+    const lang = state.convLang || "", base = lang.split(/[-_]/)[0];
+    const body = texts[lang] || texts[base] || texts.en || Object.values(texts)[0] || "";
+    const params = $("template-params").value.split(",").map((s) => s.trim());
+    $("template-preview").textContent = body ? "Preview: " + body.replace(/\{\{(\d+)\}\}/g, (m, n) => params[n - 1] || m) : "";
+  }
+  $("template-name").addEventListener("change", renderPreview);
+  $("template-params").addEventListener("input", renderPreview);
 
   $("template").addEventListener("submit", (ev) => {
     ev.preventDefault();
