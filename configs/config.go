@@ -299,6 +299,11 @@ type InboxConfig struct {
 	CannedResponses map[string][]string `yaml:"canned_responses"`
 	// MaxMediaBytes caps a media file shown in or sent from the console.
 	MaxMediaBytes int64 `yaml:"max_media_bytes"`
+	// MediaCacheDir keeps media fetched from the Graph API for MediaCacheTTL, so that agents
+	// reopening a conversation do not download it again ("" = the system's temporary
+	// directory; a MediaCacheTTL of 0 turns the cache off).
+	MediaCacheDir string        `yaml:"media_cache_dir"`
+	MediaCacheTTL time.Duration `yaml:"media_cache_ttl"`
 }
 
 // APIConfig holds bearer tokens.
@@ -427,6 +432,7 @@ func Default() Config {
 			WindowDuration:   24 * time.Hour,
 			PresenceTTL:      time.Minute,
 			MaxMediaBytes:    16 << 20,
+			MediaCacheTTL:    24 * time.Hour,
 			TemplateTexts: map[string]map[string]string{
 				"call_deflection": {
 					"en": "Thanks for calling about {{1}}. Instead of waiting on hold, continue here: tell us how we can help.",

@@ -3,6 +3,7 @@ package configs
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestValidateInbox(t *testing.T) {
@@ -20,6 +21,8 @@ func TestValidateInbox(t *testing.T) {
 		{"empty template text", func(c *Config) { c.Inbox.TemplateTexts = map[string]map[string]string{"t": {"en": " "}} }, "inbox.template_texts"},
 		{"template text without language", func(c *Config) { c.Inbox.TemplateTexts = map[string]map[string]string{"t": {"": "x"}} }, "inbox.template_texts"},
 		{"empty canned response", func(c *Config) { c.Inbox.CannedResponses = map[string][]string{"en": {"hi", ""}} }, "inbox.canned_responses"},
+		{"negative media cache ttl", func(c *Config) { c.Inbox.MediaCacheTTL = -time.Second }, "inbox.media_cache_ttl"},
+		{"media cache off", func(c *Config) { c.Inbox.MediaCacheTTL = 0 }, ""},
 		{"tiny media cap", func(c *Config) { c.Inbox.MaxMediaBytes = 10 }, "inbox.max_media_bytes"},
 		{"no canned responses", func(c *Config) { c.Inbox.CannedResponses = nil }, ""},
 		{"desk with secret", func(c *Config) { c.Inbox.DeskWebhookURL, c.Inbox.DeskSecret = "https://desk.example/hook", "s" }, ""},

@@ -344,6 +344,9 @@ func (v *checker) inbox(in InboxConfig) {
 	if in.MaxMediaBytes < 1024 {
 		v.bad("inbox.max_media_bytes", "must be at least 1024 (it caps media shown in and sent from the console)")
 	}
+	if in.MediaCacheTTL < 0 {
+		v.bad("inbox.media_cache_ttl", "must not be negative (0 turns the media cache off)")
+	}
 	for name, texts := range in.TemplateTexts {
 		for lang, text := range texts {
 			if name == "" || lang == "" || strings.TrimSpace(text) == "" {

@@ -229,6 +229,8 @@ func TestConsoleTemplateAndTransferInChromium(t *testing.T) {
 		chromedp.WaitReady(chromedp.CSS(`#template-name option[value="licence_renewal"]`)),
 		chromedp.SetValue(chromedp.ID("template-name"), "licence_renewal"),
 		chromedp.SendKeys(chromedp.ID("template-params"), "L-1, 2027-01-31"),
+		// The preview shows what the customer will read before it is sent.
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="template-preview"][contains(., "رخصتك L-1 تنتهي في 2027-01-31")]`)),
 		chromedp.Click(chromedp.CSS("#template button[type=submit]")),
 		// Shown as the customer read it: the template's Arabic body with the parameters.
 		chromedp.WaitVisible(chromedp.Search(`//ol[@id="messages"]/li[contains(@class,"out")]/p[contains(., "رخصتك L-1 تنتهي في 2027-01-31")]`)),

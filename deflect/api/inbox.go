@@ -201,7 +201,11 @@ func (ib *inboxAPI) templates(c *gin.Context) {
 	if t == nil {
 		t = []string{}
 	}
-	c.JSON(http.StatusOK, gin.H{"templates": t})
+	texts := map[string]map[string]string{}
+	if ib.in.Inbox != nil {
+		texts = ib.in.Inbox.TemplateTexts()
+	}
+	c.JSON(http.StatusOK, gin.H{"templates": t, "texts": texts})
 }
 
 // search finds conversations by number, name or customer id (?q=).

@@ -59,6 +59,7 @@ func newInboxFixtureStatuses(t *testing.T, deskURL string, statusDelay time.Dura
 		{Name: "bob", Token: ibBob, Scopes: []string{"agent"}},
 		{Name: "pbx", Token: ibPBX, Scopes: []string{"pbx"}},
 	}
+	cfg.Inbox.MediaCacheDir = t.TempDir()
 	m := memstore.New(memstore.Options{})
 	t.Cleanup(func() { _ = m.Close() })
 	f := &inboxFixture{t: t, cfg: cfg, st: m}
@@ -94,7 +95,7 @@ func newInboxFixtureStatuses(t *testing.T, deskURL string, statusDelay time.Dura
 		t.Fatal(err)
 	}
 	f.srv = httptest.NewServer(api.NewWithInbox(
-		api.Options{API: cfg.API, Engine: f.engine, Sessions: m, Store: m, Region: "SA"},
+		api.Options{API: cfg.API, Engine: f.engine, Sessions: m, Store: m, Region: "SA", Stats: api.StatsOptions{Source: m}},
 		api.InboxOptions{Inbox: f.in, Desk: f.desk, Sessions: m, Templates: []string{"licence_renewal", "call_deflection"},
 			NotifySender: f.client, NotifyStore: m,
 			NotifyConfig: notify.Config{Languages: cfg.Deflect.Template.Languages, Concurrency: 4},

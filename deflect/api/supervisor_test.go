@@ -2,42 +2,29 @@ package api_test
 
 import (
 	"context"
-	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/deflectd/deflectd/deflect/api"
 	"github.com/deflectd/deflectd/deflect/inbox"
+	"github.com/deflectd/deflectd/deflect/stats"
 )
 
-// supervisorServer serves the API, and GET /api/v1/stats/funnel from testdata/funnel.json when
-// withFunnel: the funnel endpoint belongs to the statistics side, which this page only reads
-// (its JSON contract is the fixture's shape).
-func supervisorServer(t *testing.T, f *inboxFixture, withFunnel bool) string {
+// countFunnel records statistics as the engine and inbox do, through the real recorder and
+// store, for today: billing 25 offered … 8 resolved, licensing 15 … 4.
+func countFunnel(t *testing.T, f *inboxFixture) {
 	t.Helper()
-	mux := http.NewServeMux()
-	mux.Handle("/", f.srv.Config.Handler)
-	if withFunnel {
-		body, err := os.ReadFile("testdata/funnel.json")
-		if err != nil {
-			t.Fatal(err)
+	rec := stats.NewRecorder(f.st, 0, nil)
+	for queue, c := range map[string][]int64{"billing": {25, 20, 19, 18, 16, 12, 6, 2, 3}, "licensing": {15, 11, 11, 10, 9, 6, 3, 1, 1}} {
+		d := stats.Dims{Queue: queue, Language: "en"}
+		for i, m := range []string{stats.Offered, stats.Accepted, stats.Sent, stats.Delivered, stats.Read, stats.Replied, stats.HandedOff, stats.ResolvedByAgent, stats.Returned} {
+			rec.Count(t.Context(), d, m, c[i])
 		}
-		mux.HandleFunc("GET /api/v1/stats/funnel", func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("Authorization") != "Bearer "+ibAdmin || r.URL.Query().Get("from") == "" || r.URL.Query().Get("group_by") == "" {
-				http.Error(w, `{"error":"bad request"}`, http.StatusBadRequest)
-				return
-			}
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(body)
-		})
 	}
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return srv.URL
 }
 
 // TestSupervisorViewInChromium: the supervisor view draws the funnel, containment, per-queue
@@ -46,7 +33,8 @@ func supervisorServer(t *testing.T, f *inboxFixture, withFunnel bool) string {
 func TestSupervisorViewInChromium(t *testing.T) {
 	bctx := browser(t)
 	f := newInboxFixture(t, "")
-	base := supervisorServer(t, f, true)
+	countFunnel(t, f)
+	base := f.srv.URL
 	const waID = "966501239901"
 	f.deflectedCustomer(waID, "en", "agent") // waiting
 	if err := f.in.SetPresence(t.Context(), "bob", inbox.PresenceAway); err != nil {
@@ -79,6 +67,7 @@ func TestSupervisorViewInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// resolved = by the bot (replied, never handed off: 18 − 9 = 9) + by agents (3)
 	want := map[string]string{"offered": "40", "accepted": "31", "sent": "30", "delivered": "28", "read": "25", "replied": "18", "resolved": "12"}
 	for k, v := range want {
 		if counts[k] != v {
@@ -111,19 +100,21 @@ func TestSupervisorViewInChromium(t *testing.T) {
 	}
 }
 
-// TestSupervisorViewWithoutStatsInChromium: before the server reports funnel statistics (404),
-// the view shows zeros and says why.
+// TestSupervisorViewWithoutStatsInChromium: a server without statistics (503) shows zeros and
+// says why.
 func TestSupervisorViewWithoutStatsInChromium(t *testing.T) {
 	bctx := browser(t)
 	f := newInboxFixture(t, "")
-	base := supervisorServer(t, f, false)
+	srv := httptest.NewServer(api.NewWithInbox(api.Options{API: f.cfg.API, Store: f.st}, api.InboxOptions{Inbox: f.in}))
+	t.Cleanup(srv.Close)
+	base := srv.URL
 	ctx, cancel := context.WithTimeout(bctx, 30*time.Second)
 	defer cancel()
 	defer screenshotOnFailure(t, bctx)
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(base+"/console/supervisor"),
 		chromedp.SendKeys(chromedp.ID("token"), ibAdmin+"\r"),
-		chromedp.WaitVisible(chromedp.Search(`//p[@id="funnel-note"][contains(., "does not report funnel statistics yet")]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="funnel-note"][contains(., "does not report funnel statistics")]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#funnel g.step[data-step="offered"][data-count="0"]`)),
 	); err != nil {
 		t.Fatalf("zero state: %v", err)

@@ -69,6 +69,7 @@ func newHarnessStatuses(t testing.TB, st store.Store, statusDelay time.Duration,
 		t.Cleanup(func() { _ = m.Close() })
 		st = m
 	}
+	cfg.Inbox.MediaCacheDir = t.TempDir()
 	h := &harness{t: t, cfg: cfg, st: st}
 
 	wh := httptest.NewServer(http.HandlerFunc(h.webhook))

@@ -140,10 +140,12 @@ type Service struct {
 	agents []Agent
 	desk   *Desk
 	media  MediaGraph
-	log    *slog.Logger
-	now    func() time.Time
-	stale  time.Duration
-	max    int
+	// mediaCache keeps Graph API media on disk (nil: off).
+	mediaCache *mediaCache
+	log        *slog.Logger
+	now        func() time.Time
+	stale      time.Duration
+	max        int
 
 	presenceTTL time.Duration
 	stats       SessionCounter
@@ -168,6 +170,7 @@ func New(o Options) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.mediaCache = newMediaCache(o.Config.Inbox.MediaCacheDir, o.Config.Inbox.MediaCacheTTL, s.now)
 	if s.stale <= 0 {
 		s.stale = 30 * time.Second
 	}

@@ -150,6 +150,9 @@ func (s *Service) OpenMedia(ctx context.Context, waID, mediaID string) (*Media, 
 	if known == nil {
 		return nil, ErrNoMedia
 	}
+	if body, meta, ok := s.mediaCache.get(mediaID); ok {
+		return &Media{Body: body, MimeType: meta.MimeType, Filename: known.Filename, Size: meta.Size}, nil
+	}
 	obj, err := s.media.Media(ctx, mediaID)
 	if err != nil {
 		return nil, fmt.Errorf("%w: get media url: %w", ErrMediaGraph, err)
@@ -168,6 +171,7 @@ func (s *Service) OpenMedia(ctx context.Context, waID, mediaID string) (*Media, 
 	if mt == "" {
 		mt = ctype
 	}
+	body = s.mediaCache.put(mediaID, mt, body)
 	return &Media{Body: body, MimeType: mt, Filename: known.Filename, Size: obj.FileSize}, nil
 }
 

@@ -2,11 +2,15 @@ package inbox
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"testing"
+	"time"
 
+	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect"
+	"github.com/deflectd/deflectd/whatsapp"
 	"github.com/deflectd/deflectd/whatsapp/sandbox"
 )
 
@@ -148,5 +152,73 @@ func TestAgentSendsFile(t *testing.T) {
 	}
 	if _, err := h.in.SendFile(t.Context(), "alice", waID, make([]byte, DefaultMaxMediaBytes+1), "big.bin", "application/octet-stream", ""); !errors.Is(err, ErrMediaTooLarge) {
 		t.Fatalf("file over the cap: %v", err)
+	}
+}
+
+// countingGraph counts the Graph API's media look-ups of the real client it wraps.
+type countingGraph struct {
+	MediaGraph
+	lookups int
+}
+
+func (g *countingGraph) Media(ctx context.Context, id string) (whatsapp.MediaObject, error) {
+	g.lookups++
+	return g.MediaGraph.Media(ctx, id)
+}
+
+// TestMediaCache: a file read whole is served from the disk cache the next time (no Graph API
+// call); a partly read one is not kept; past the TTL it is fetched again.
+func TestMediaCache(t *testing.T) {
+	var graph *countingGraph
+	clock := time.Now()
+	h := newHarness(t, nil, func(_ *configs.Config, o *Options) {
+		graph = &countingGraph{MediaGraph: o.Media}
+		o.Media = graph
+		o.Now = func() time.Time { return clock }
+	})
+	const waID = "966501230703"
+	h.deflected("+"+waID, "en")
+	h.text(waID, "hello")
+	data := bytes.Repeat([]byte("voice "), 5000)
+	if _, err := h.sb.CustomerMedia(t.Context(), waID, "audio", sandbox.MediaFile{MimeType: "audio/ogg", Data: data, Voice: true}); err != nil {
+		t.Fatal(err)
+	}
+	id := h.lastMessage(waID, "in").Media.ID
+	read := func(n int64) []byte {
+		m, err := h.in.OpenMedia(t.Context(), waID, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Body.Close()
+		r := io.Reader(m.Body)
+		if n >= 0 {
+			r = io.LimitReader(m.Body, n)
+		}
+		b, _ := io.ReadAll(r)
+		if m.MimeType != "audio/ogg" {
+			t.Fatalf("type %q", m.MimeType)
+		}
+		return b
+	}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		readN   int64
+		lookups int
+	}{
+		{"first view: partly read", 0, 10, 1},
+		{"not cached after a partial read", 0, -1, 2},
+		{"whole read: cached", 0, -1, 2},
+		{"past the TTL: fetched again", 25 * time.Hour, -1, 3},
+	}
+	for _, st := range steps {
+		clock = clock.Add(st.advance)
+		got := read(st.readN)
+		if st.readN < 0 && !bytes.Equal(got, data) {
+			t.Fatalf("%s: read %d bytes, want %d", st.name, len(got), len(data))
+		}
+		if graph.lookups != st.lookups {
+			t.Fatalf("%s: %d Graph API look-ups, want %d", st.name, graph.lookups, st.lookups)
+		}
 	}
 }

@@ -266,3 +266,16 @@ func (s *Service) rendered(msgs []deflect.ConversationMessage, convLang string) 
 	}
 	return msgs
 }
+
+// TemplateTexts are the templates' bodies by name and language (inbox.template_texts), for the
+// console's preview.
+func (s *Service) TemplateTexts() map[string]map[string]string {
+	out := make(map[string]map[string]string, len(s.cfg.Inbox.TemplateTexts))
+	for name, texts := range s.cfg.Inbox.TemplateTexts {
+		out[name] = make(map[string]string, len(texts))
+		for lang, t := range texts {
+			out[name][lang] = t
+		}
+	}
+	return out
+}

@@ -189,10 +189,23 @@ func (s *Sandbox) routeMedia(w http.ResponseWriter, r *http.Request, segs []stri
 		s.serveMediaDownload(w, r, segs[n-1])
 	case n >= 2 && segs[n-1] == "media":
 		s.serveUpload(w, r, segs[n-2])
-	case n >= 1 && s.mediaByID(segs[n-1]) != nil:
+	case n >= 1 && isMediaID(segs[n-1]) && s.mediaByID(segs[n-1]) != nil:
 		s.serveMediaObject(w, r, s.mediaByID(segs[n-1]))
 	default:
 		return false
+	}
+	return true
+}
+
+// isMediaID: media ids are all digits (the messages path and others never are).
+func isMediaID(seg string) bool {
+	if seg == "" {
+		return false
+	}
+	for _, r := range seg {
+		if r < '0' || r > '9' {
+			return false
+		}
 	}
 	return true
 }

@@ -115,6 +115,7 @@
   // --- lists -----------------------------------------------------------------------------
   async function loadTemplates() {
     const t = await api("GET", "/inbox/templates");
+    state.templateTexts = t.texts || {};
     const sel = $("template-name");
     sel.replaceChildren(...t.templates.map((n) => el("option", { value: n }, n)));
   }
@@ -269,6 +270,8 @@
     markRead(c);
     updateTitle();
     renderCanned(c.language);
+    state.convLang = c.language;
+    renderPreview();
 
     const mine = c.agent === state.me.id || state.me.admin;
     $("claim").hidden = c.status !== "waiting";
@@ -304,6 +307,8 @@
       let node;
       if (m.type === "image" || m.type === "sticker") {
         node = el("img", { class: "media", alt: m.text || (m.type === "sticker" ? "Sticker" : "Image") });
+        // A picture arriving at the bottom of the log keeps the log at its newest message.
+        node.addEventListener("load", () => { const ol = $("messages"); if (ol.dataset.stick !== "0") ol.scrollTop = ol.scrollHeight; });
         mediaURL(convID, md.id).then((u) => { node.src = u; }).catch(fail(node));
         return node;
       }
@@ -427,6 +432,12 @@
     }
   });
 
+  // Whether the message log is scrolled to its newest message (new content keeps it there).
+  $("messages").addEventListener("scroll", () => {
+    const ol = $("messages");
+    ol.dataset.stick = ol.scrollHeight - ol.scrollTop - ol.clientHeight < 40 ? "1" : "0";
+  });
+
   $("takeover").addEventListener("click", () => act(() => api("POST", `/conversations/${encodeURIComponent(state.selected)}/takeover`), "Conversation taken over from the bot"));
 
   $("reply").addEventListener("submit", (ev) => {
@@ -458,6 +469,18 @@
       $("reply-text").focus();
     }, "Reply sent");
   });
+
+  // What the customer will read: the template's body in the conversation's language with the
+  // parameters typed so far ({{n}} stays visible until filled).
+  function renderPreview() {
+    const texts = (state.templateTexts || {})[$("template-name").value] || {};
+    const lang = state.convLang || "", base = lang.split(/[-_]/)[0];
+    const body = texts[lang] || texts[base] || texts.en || Object.values(texts)[0] || "";
+    const params = $("template-params").value.split(",").map((s) => s.trim());
+    $("template-preview").textContent = body ? "Preview: " + body.replace(/\{\{(\d+)\}\}/g, (m, n) => params[n - 1] || m) : "";
+  }
+  $("template-name").addEventListener("change", renderPreview);
+  $("template-params").addEventListener("input", renderPreview);
 
   $("template").addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -1,6 +1,6 @@
 // deflectd supervisor view. Plain JavaScript, no build step, no library: the charts are SVG
 // drawn here. The funnel comes from GET /api/v1/stats/funnel; agents and the waiting queue from
-// the inbox API. A server without the stats endpoint shows zeros and says so.
+// the inbox API. A server without statistics shows zeros and says so.
 "use strict";
 
 (() => {
@@ -93,7 +93,7 @@
       $("funnel-note").hidden = false;
       // 404: an older server without the report; 503: statistics not wired, or the store is down.
       $("funnel-note").textContent = e.status === 404 || e.status === 503
-        ? "This server does not report funnel statistics yet (" + e.message + "): the counts show as zero."
+        ? "This server does not report funnel statistics (" + e.message + "): the counts show as zero."
         : "Could not load the statistics: " + e.message;
     }
     drawFunnel(f.totals || {});
