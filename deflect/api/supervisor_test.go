@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -25,6 +26,13 @@ func countFunnel(t *testing.T, f *inboxFixture) {
 			rec.Count(t.Context(), d, m, c[i])
 		}
 	}
+	// Four billing callers deflected (300 s estimated wait each: 20 minutes saved), one of them
+	// called back within 72 h (25 %).
+	d := stats.Dims{Queue: "billing", Language: "en"}
+	for i := range 4 {
+		rec.Deflect(t.Context(), fmt.Sprintf("sup-%d", i), fmt.Sprintf("+96650123990%d", i), d, 300)
+	}
+	rec.Called(t.Context(), "+966501239900")
 }
 
 // TestSupervisorViewInChromium: the supervisor view draws the funnel, containment, per-queue
@@ -56,7 +64,9 @@ func TestSupervisorViewInChromium(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#signin button[type=submit]")),
 		chromedp.WaitVisible(chromedp.CSS(`#funnel g.step[data-step="resolved"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#groups g.group[data-key="licensing"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#days g.day[data-date="2026-12-04"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#days g.day[data-date="`+time.Now().UTC().Format(time.DateOnly)+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#outcomes g.outcome-day[data-minutes="20"][data-repeat-rate="0.25"]`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@id="outcomes-summary"][contains(., "20 minutes of queue time saved by 4 deflected callers; 1 called back within 72 h (25%)")]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#agents tr[data-agent="bob"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#waiting tr[data-id="`+waID+`"]`)),
 	); err != nil {

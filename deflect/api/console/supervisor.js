@@ -100,7 +100,46 @@
     drawContainment(f.totals || {});
     drawGroups(f.groups || []);
     drawDays(f.days || [], from);
+    await refreshOutcomes(from, to);
     $("updated").textContent = "Updated " + new Date().toLocaleTimeString();
+  }
+
+  // --- outcomes: minutes of queue time saved and the share of deflected callers who called
+  // back within 72 h, per day (GET /api/v1/stats/outcomes?group_by=day).
+  async function refreshOutcomes(from, to) {
+    let o;
+    try {
+      o = await api(`/stats/outcomes?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&group_by=day`);
+    } catch (e) {
+      $("outcomes-summary").textContent = "No outcome statistics from this server (" + e.message + ").";
+      $("outcomes").replaceChildren();
+      return;
+    }
+    const t = o.totals || {};
+    const rate = t.repeat_rate_72h == null ? "—" : Math.round(t.repeat_rate_72h * 1000) / 10 + "%";
+    $("outcomes-summary").textContent = `${fmt(Math.round(t.time_saved_minutes || 0))} minutes of queue time saved by ` +
+      `${fmt(t.deflected)} deflected callers; ${fmt(t.repeat_72h)} called back within 72 h (${rate}).`;
+    drawOutcomes(o.groups || []);
+  }
+
+  // Per day: minutes saved as columns, the 72 h call-back rate as a dot on a 0–100 % scale.
+  function drawOutcomes(days) {
+    if (!days.length) { $("outcomes").replaceChildren(el("p", { class: "note" }, "No deflections in this period.")); return; }
+    const W = 640, H = 160, bottom = 20, top = 14, n = days.length, slot = W / n;
+    const max = Math.max(1, ...days.map((d) => d.time_saved_minutes || 0));
+    const span = H - bottom - top;
+    const g = days.map((d, i) => {
+      const x = i * slot, h = (span * (d.time_saved_minutes || 0)) / max, bw = Math.min(28, slot / 2);
+      const r = d.repeat_rate_72h, cy = r == null ? null : H - bottom - span * r;
+      return svg("g", { class: "outcome-day", "data-date": d.key, "data-minutes": String(Math.round(d.time_saved_minutes || 0)),
+        "data-repeat-rate": r == null ? "" : String(r) },
+        svg("rect", { x: String(x + slot / 2 - bw / 2), y: String(H - bottom - h), width: String(bw), height: String(h), class: "bar s2" }),
+        svg("text", { x: String(x + slot / 2), y: String(H - bottom - h - 3), class: "value", "text-anchor": "middle" }, fmt(Math.round(d.time_saved_minutes || 0)) + " min"),
+        ...(cy == null ? [] : [svg("circle", { cx: String(x + slot / 2), cy: String(cy), r: "5", class: "dot s5" })]),
+        svg("text", { x: String(x + slot / 2), y: String(H - 4), class: "label", "text-anchor": "middle" }, (d.key || "").slice(5)));
+    });
+    $("outcomes").replaceChildren(svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-labelledby": "outcomes-title" }, ...g),
+      el("p", { class: "legend" }, el("span", { class: "key s2" }), " minutes saved ", el("span", { class: "key s5" }), " called back within 72 h (dot height: 0–100 %)"));
   }
 
   // Horizontal bars, one per step, each labelled with its count and its share of "offered".
