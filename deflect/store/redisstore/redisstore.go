@@ -10,6 +10,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"fmt"
 	"math"
 	mrand "math/rand/v2"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -66,6 +68,20 @@ func New(cfg configs.RedisConfig) (*Redis, error) {
 			DialerRetries:         1,
 			ContextTimeoutEnabled: true,
 		})
+	} else if isFailoverURL(cfg.URL) {
+		o, err := redis.ParseFailoverURL(cfg.URL)
+		if err != nil {
+			return nil, fmt.Errorf("parse store.redis.url (Sentinel form): %w", err)
+		}
+		if cfg.Password.IsSet() {
+			o.Password = cfg.Password.Reveal()
+		}
+		o.DialTimeout = cmp.Or(cfg.DialTimeout, o.DialTimeout)
+		o.ReadTimeout = cmp.Or(cfg.ReadTimeout, o.ReadTimeout)
+		o.WriteTimeout = cmp.Or(cfg.WriteTimeout, o.WriteTimeout)
+		o.PoolSize = cmp.Or(cfg.PoolSize, o.PoolSize)
+		o.MaxRetries, o.DialerRetries, o.ContextTimeoutEnabled = 1, 1, true
+		c = redis.NewFailoverClient(o)
 	} else {
 		o, err := redis.ParseURL(cfg.URL)
 		if err != nil {
@@ -100,6 +116,14 @@ func New(cfg configs.RedisConfig) (*Redis, error) {
 	r := NewFromClient(c, cfg.KeyPrefix)
 	r.ownClient = true
 	return r, nil
+}
+
+// isFailoverURL: a Sentinel URL names the master to ask the Sentinels for
+// (redis://sentinel:26379?master_name=mymaster&addr=sentinel2:26379), which go-redis's
+// ParseFailoverURL reads and ParseURL refuses.
+func isFailoverURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && u.Query().Get("master_name") != ""
 }
 
 // NewFromClient uses an existing client; Close does not close it.

@@ -3,7 +3,10 @@ package redisstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,4 +189,64 @@ func TestSuiteSentinel(t *testing.T) {
 		t.Cleanup(func() { r.Close() })
 		return r
 	})
+}
+
+// TestSentinelFailover: with store.redis.url in the Sentinel form, the store rides a failover.
+// A real master, a replica and three Sentinels; the master is killed: calls fail as
+// ErrUnavailable (never hang, never succeed against the dead node) until a Sentinel quorum
+// promotes the replica, then work again on it with what was written before the kill.
+func TestSentinelFailover(t *testing.T) {
+	master := redistest.Server(t)
+	replica := redistest.Replica(t, master)
+	sentinels := redistest.Sentinels(t, master, "deflectd", 3, time.Second)
+	url := fmt.Sprintf("redis://%s?master_name=deflectd&addr=%s&addr=%s", sentinels[0].Addr(), sentinels[1].Addr(), sentinels[2].Addr())
+	cfg := config(url, redistest.Prefix(t))
+	cfg.DialTimeout, cfg.ReadTimeout, cfg.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond
+	r, err := redisstore.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	before := &store.Session{ID: "before-failover", Caller: "+966501234567", State: "offered", CreatedAt: time.Now()}
+	if err := r.CreateSession(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	// The write must be on the replica before the master dies (replication is asynchronous).
+	if err := r.Client().Do(ctx, "WAIT", 1, 2000).Err(); err != nil {
+		t.Fatal(err)
+	}
+
+	master.Stop()
+	killed := time.Now()
+	var unavailable int
+	for {
+		cctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := r.GetSession(cctx, before.ID)
+		cancel()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("during the failover: %v, want store.ErrUnavailable", err)
+		}
+		unavailable++
+		if time.Since(killed) > 30*time.Second {
+			t.Fatalf("the store did not come back within 30 s of the master's death")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	back := time.Since(killed)
+	addr, err := redistest.MasterAddr(sentinels[0], "deflectd")
+	if err != nil || !strings.HasSuffix(addr, " "+strconv.Itoa(replica.Port)) {
+		t.Errorf("Sentinel's master is %q (%v), want the replica on port %d", addr, err, replica.Port)
+	}
+	if unavailable == 0 {
+		t.Errorf("no call failed while the master was down: the test did not see the failover")
+	}
+	after := &store.Session{ID: "after-failover", Caller: "+966501234568", State: "offered", CreatedAt: time.Now()}
+	if err := r.CreateSession(ctx, after); err != nil {
+		t.Fatalf("write on the promoted replica: %v", err)
+	}
+	t.Logf("store back %s after the master was killed (%d calls refused as unavailable meanwhile)", back.Round(100*time.Millisecond), unavailable)
 }

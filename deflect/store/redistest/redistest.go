@@ -164,6 +164,75 @@ func Sentinel(t testing.TB, master *Proc, name string) *Proc {
 	}
 }
 
+// Replica starts a private redis-server replicating master, stopped at cleanup; it returns
+// once the replica has synced.
+func Replica(t testing.TB, master *Proc) *Proc {
+	t.Helper()
+	requireBinary(t)
+	p, err := start(t.TempDir(), "", "--replicaof", "127.0.0.1", strconv.Itoa(master.Port))
+	if err != nil {
+		t.Fatalf("redistest: start replica: %v", err)
+	}
+	t.Cleanup(p.Stop)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := command(p.Addr(), "INFO", "replication")
+		if err == nil && strings.Contains(info, "master_link_status:up") {
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redistest: replica not in sync within 10s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Sentinels starts n Sentinels watching master under name with a quorum of n/2+1, quick to
+// act (master down after downAfter, failover timeout 5 s), stopped at cleanup.
+func Sentinels(t testing.TB, master *Proc, name string, n int, downAfter time.Duration) []*Proc {
+	t.Helper()
+	requireBinary(t)
+	var out []*Proc
+	for range n {
+		dir := t.TempDir()
+		conf := filepath.Join(dir, "sentinel.conf")
+		text := fmt.Sprintf("sentinel monitor %s 127.0.0.1 %d %d\n"+
+			"sentinel down-after-milliseconds %s %d\n"+
+			"sentinel failover-timeout %s 5000\n"+
+			"sentinel parallel-syncs %s 1\n",
+			name, master.Port, n/2+1, name, downAfter.Milliseconds(), name, name)
+		if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
+			t.Fatalf("redistest: write sentinel config: %v", err)
+		}
+		p, err := start(dir, conf, "--sentinel")
+		if err != nil {
+			t.Fatalf("redistest: start sentinel: %v", err)
+		}
+		t.Cleanup(p.Stop)
+		out = append(out, p)
+	}
+	// Each must know the master and see the others before a failover can reach a quorum.
+	deadline := time.Now().Add(15 * time.Second)
+	for _, p := range out {
+		for {
+			info, err := command(p.Addr(), "SENTINEL", "MASTER", name)
+			if err == nil && strings.Contains(info, "num-other-sentinels "+strconv.Itoa(n-1)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("redistest: sentinel %s does not see master %q and %d others within 15s: %q %v", p.Addr(), name, n-1, info, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return out
+}
+
+// MasterAddr asks a Sentinel which address it holds for master name.
+func MasterAddr(sentinel *Proc, name string) (string, error) {
+	return command(sentinel.Addr(), "SENTINEL", "GET-MASTER-ADDR-BY-NAME", name)
+}
+
 // command sends one command and returns a simple or bulk string reply, or an array of bulk
 // strings joined by spaces.
 func command(addr string, args ...string) (string, error) {
