@@ -105,6 +105,11 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.reply(req, tx, 482, "Loop Detected")
 		return
 	}
+	if s.endedFor(req) {
+		// A late retransmission of the INVITE of a call that is over: never a second call.
+		s.log.Debug("retransmitted invite of an ended call dropped", "call_id", callID(req))
+		return
+	}
 	// 100 Trying at once: sipgo would send it only after 200 ms.
 	s.reply(req, tx, 100, "Trying")
 

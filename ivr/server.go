@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,9 +92,19 @@ type Server struct {
 	// answered holds calls by Call-ID and From tag: their INVITE transaction ended with the
 	// 200 OK, so retransmissions of that INVITE reach handleInvite.
 	answered map[string]*call
+	// ended keeps the invite keys of calls that ended for 64×T1 (the life of their INVITE's
+	// retransmissions, RFC 3261 17.2.1 and RFC 6026): a late copy is dropped instead of
+	// starting a new call. endedOrder prunes them oldest first.
+	ended      map[string]time.Time
+	endedOrder []endedKey
 
 	// t1 is the SIP T1 timer used for 2xx retransmission; tests shorten it.
 	t1 time.Duration
+}
+
+type endedKey struct {
+	key     string
+	expires time.Time
 }
 
 type boundListener struct {
@@ -134,6 +145,7 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 		m:        newMetrics(reg),
 		calls:    make(map[string]*call),
 		answered: make(map[string]*call),
+		ended:    make(map[string]time.Time),
 		contacts: make(map[string]*sip.ContactHeader),
 		t1:       sip.T1,
 		now:      time.Now,
@@ -630,8 +642,40 @@ func (s *Server) unregister(c *call) {
 	}
 	if k := c.dlg.inviteKey(); s.answered[k] == c {
 		delete(s.answered, k)
+		now := time.Now()
+		s.pruneEndedLocked(now)
+		exp := now.Add(64 * s.t1)
+		s.ended[k] = exp
+		s.endedOrder = append(s.endedOrder, endedKey{k, exp})
 	}
 	s.mu.Unlock()
+}
+
+// pruneEndedLocked forgets ended calls whose INVITE can no longer be retransmitted.
+func (s *Server) pruneEndedLocked(now time.Time) {
+	n := 0
+	for n < len(s.endedOrder) && now.After(s.endedOrder[n].expires) {
+		if e := s.endedOrder[n]; s.ended[e.key].Equal(e.expires) {
+			delete(s.ended, e.key)
+		}
+		n++
+	}
+	if n > 0 {
+		s.endedOrder = slices.Delete(s.endedOrder, 0, n)
+	}
+}
+
+// endedFor reports whether an INVITE without To tag repeats one of a call that has ended.
+func (s *Server) endedFor(req *sip.Request) bool {
+	from, id := req.From(), req.CallID()
+	if from == nil || id == nil {
+		return false
+	}
+	tag, _ := from.Params.Get("tag")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.ended[inviteKey(id.Value(), tag)]
+	return ok && time.Now().Before(exp)
 }
 
 // answeredFor finds the answered call an INVITE without To tag repeats: a retransmission that

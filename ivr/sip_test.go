@@ -728,3 +728,45 @@ func (s *rtpSink) count(d time.Duration) int {
 		n++
 	}
 }
+
+// TestInviteRetransmissionAfterEndDropped: a copy of the INVITE that arrives after its call
+// ended (within 64×T1, while the caller's transaction may still retransmit) must not start a
+// new call; after that the key is forgotten.
+func TestInviteRetransmissionAfterEndDropped(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t)
+	r := newRawUDP(t, g.Addr("udp"))
+	inv := r.invite("z9hG4bK-ended", "ended@test", "", sdpOffer(40040, "0 101", "0 PCMU/8000", "101 telephone-event/8000"))
+	r.send(inv)
+	ok := r.recvResponse(3*time.Second, 200)
+	if ok.StatusCode != 200 {
+		t.Fatalf("answer %s", ok.StartLine())
+	}
+	tag := toTag(ok)
+	r.send(r.request("ACK", "z9hG4bK-endedack", "ended@test", 1, tag, ""))
+	r.send(r.request("BYE", "z9hG4bK-endedbye", "ended@test", 2, tag, ""))
+	if o := g.dec.waitFinish(t); o.Result != ResultAbandoned {
+		t.Errorf("outcome %+v", o)
+	}
+	g.waitIdle(t)
+
+	r.send(inv) // late: the call is over
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		if m, ok := r.recv(time.Until(deadline)).(*sip.Response); ok && m.CSeq().MethodName == sip.INVITE && m.StatusCode != 200 {
+			t.Fatalf("late INVITE answered %s", m.StartLine())
+		}
+	}
+	if n := len(g.dec.calls()); n != 1 {
+		t.Fatalf("Decide called %d times after a late retransmission, want 1", n)
+	}
+	// 64×T1 later (T1 is 50 ms here) nothing of the call is kept: the same INVITE is a new call.
+	time.Sleep(64*50*time.Millisecond + 200*time.Millisecond)
+	r.send(inv)
+	res := r.recvResponse(3*time.Second, 200)
+	if res.StatusCode != 200 || len(g.dec.calls()) != 2 {
+		t.Fatalf("after 64×T1: %s, %d decisions; want a new call", res.StartLine(), len(g.dec.calls()))
+	}
+	r.send(r.request("BYE", "z9hG4bK-endedbye2", "ended@test", 3, toTag(res), ""))
+	g.dec.waitFinish(t)
+}
