@@ -112,6 +112,19 @@ type StoreConfig struct {
 	// probe succeeds.
 	BreakerFailures int           `yaml:"breaker_failures"`
 	BreakerCooldown time.Duration `yaml:"breaker_cooldown"`
+	// Memory bounds the embedded store: beyond each cap the oldest records of that kind go
+	// (deflectd_store_evictions_total{kind}).
+	Memory MemoryConfig `yaml:"memory"`
+}
+
+// MemoryConfig caps the memory store's records, so the embedded default grows to a ceiling.
+type MemoryConfig struct {
+	MaxSessions      int `yaml:"max_sessions"`
+	MaxOnceKeys      int `yaml:"max_once_keys"` // idempotency and dedupe keys
+	MaxPresenceFacts int `yaml:"max_presence_facts"`
+	MaxDocuments     int `yaml:"max_documents"` // conversations, idempotency answers, notifications...
+	MaxOfferNumbers  int `yaml:"max_offer_numbers"`
+	MaxStreamEntries int `yaml:"max_stream_entries"` // per stream
 }
 
 // RedisConfig is a go-redis UniversalClient: a redis:// or rediss:// URL, or Sentinel/Cluster addrs.
@@ -347,6 +360,8 @@ func Default() Config {
 		},
 		Store: StoreConfig{
 			Backend: "memory",
+			Memory: MemoryConfig{MaxSessions: 10_000, MaxOnceKeys: 50_000, MaxPresenceFacts: 50_000,
+				MaxDocuments: 20_000, MaxOfferNumbers: 50_000, MaxStreamEntries: 100_000},
 			Redis: RedisConfig{
 				URL:          "redis://127.0.0.1:6379/0",
 				KeyPrefix:    "deflectd:",

@@ -138,6 +138,13 @@ func (v *checker) http(h HTTPConfig) {
 }
 
 func (v *checker) store(s StoreConfig) {
+	for key, n := range map[string]int{"max_sessions": s.Memory.MaxSessions, "max_once_keys": s.Memory.MaxOnceKeys,
+		"max_presence_facts": s.Memory.MaxPresenceFacts, "max_documents": s.Memory.MaxDocuments,
+		"max_offer_numbers": s.Memory.MaxOfferNumbers, "max_stream_entries": s.Memory.MaxStreamEntries} {
+		if n < 100 {
+			v.bad("store.memory."+key, "must be at least 100, got %d", n)
+		}
+	}
 	v.oneOf("store.backend", s.Backend, "memory", "redis")
 	if s.BreakerFailures < 1 {
 		v.bad("store.breaker_failures", "must be at least 1")

@@ -31,6 +31,7 @@ import (
 	"github.com/deflectd/deflectd/deflect/notify"
 	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/deflect/store/memstore"
 	"github.com/deflectd/deflectd/deflect/store/observed"
 	"github.com/deflectd/deflectd/ivr"
 	"github.com/deflectd/deflectd/ivr/guard"
@@ -136,7 +137,18 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	// Store: memory (one process) or Redis (shared by every instance).
-	raw, err := openStore(cfg.Store)
+	evictions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "deflectd", Subsystem: "store", Name: "evictions_total",
+		Help: "Records the memory store dropped to stay within store.memory.* (oldest first), by kind.",
+	}, []string{"kind"})
+	if cfg.Store.Backend == "memory" {
+		for _, k := range []string{memstore.EvictSession, memstore.EvictOnce, memstore.EvictPresence,
+			memstore.EvictDoc, memstore.EvictOffers, memstore.EvictStream} {
+			evictions.WithLabelValues(k)
+		}
+		g.reg.MustRegister(evictions)
+	}
+	raw, err := openStoreEvicting(cfg.Store, func(kind string) { evictions.WithLabelValues(kind).Inc() })
 	if err != nil {
 		return nil, err
 	}

@@ -132,3 +132,17 @@ func TestStatsCommand(t *testing.T) {
 		t.Errorf("bad --group-by: exit %d, want 2", code)
 	}
 }
+
+// TestE2EEvictionsSeries: the embedded store's eviction counter exists from the start, per kind.
+func TestE2EEvictionsSeries(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	for _, kind := range []string{"session", "once", "presence", "document", "offers", "stream_entry"} {
+		if got := g.counter("deflectd_store_evictions_total", map[string]string{"kind": kind}); got != 0 {
+			t.Errorf("evictions_total{kind=%s} = %v, want 0 on a fresh gateway", kind, got)
+		}
+	}
+	if code, body := g.get("/metrics"); code != 200 || !strings.Contains(body, `deflectd_store_evictions_total{kind="session"} 0`) {
+		t.Errorf("/metrics lacks the session evictions series")
+	}
+}

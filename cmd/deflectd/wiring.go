@@ -14,7 +14,10 @@ import (
 )
 
 // openStore builds the configured store: memory (one process) or Redis (shared).
-func openStore(cfg configs.StoreConfig) (store.Store, error) {
+func openStore(cfg configs.StoreConfig) (store.Store, error) { return openStoreEvicting(cfg, nil) }
+
+// openStoreEvicting is openStore reporting the memory store's evictions to onEvict.
+func openStoreEvicting(cfg configs.StoreConfig, onEvict func(kind string)) (store.Store, error) {
 	switch cfg.Backend {
 	case "redis":
 		s, err := redisstore.New(cfg.Redis)
@@ -23,7 +26,12 @@ func openStore(cfg configs.StoreConfig) (store.Store, error) {
 		}
 		return s, nil
 	default:
-		return memstore.New(memstore.Options{}), nil
+		m := cfg.Memory
+		return memstore.New(memstore.Options{
+			MaxSessions: m.MaxSessions, MaxOnceKeys: m.MaxOnceKeys, MaxPresence: m.MaxPresenceFacts,
+			MaxDocs: m.MaxDocuments, MaxOfferNumbers: m.MaxOfferNumbers, StreamMaxLen: m.MaxStreamEntries,
+			OnEvict: onEvict,
+		}), nil
 	}
 }
 

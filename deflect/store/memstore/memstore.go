@@ -36,6 +36,16 @@ type Options struct {
 	JanitorInterval time.Duration // how often expired entries are swept
 	StreamMaxLen    int           // oldest stream entries beyond this are dropped
 	MaxOffers       int           // per number
+	// Caps on the number of records of each kind (0 = the Default… value); beyond them the
+	// oldest go first (see bounds.go).
+	MaxSessions     int
+	MaxOnceKeys     int
+	MaxPresence     int
+	MaxDocs         int // all collections together
+	MaxOfferNumbers int
+	// OnEvict is called (under the store's lock: keep it short) for every record evicted by a
+	// cap or a dropped stream entry, with its kind (Evict…).
+	OnEvict func(kind string)
 }
 
 // Mem is an in-memory store.Store. Create it with New and Close it when done.
@@ -57,6 +67,10 @@ type Mem struct {
 	streams   map[string]*stream
 	docs      map[string]map[string]*doc // coll → id → doc
 	counters  map[string]*counterHash
+
+	// Insertion order of each capped kind, for oldest-first eviction.
+	sessionOrder, onceOrder, presenceOrder, docOrder, offerOrder order
+	docCount                                                     int
 }
 
 // New returns an empty store with its janitor running.
@@ -70,6 +84,11 @@ func New(o Options) *Mem {
 	if o.MaxOffers <= 0 {
 		o.MaxOffers = DefaultMaxOffers
 	}
+	o.MaxSessions = cmp.Or(max(o.MaxSessions, 0), DefaultMaxSessions)
+	o.MaxOnceKeys = cmp.Or(max(o.MaxOnceKeys, 0), DefaultMaxOnceKeys)
+	o.MaxPresence = cmp.Or(max(o.MaxPresence, 0), DefaultMaxPresence)
+	o.MaxDocs = cmp.Or(max(o.MaxDocs, 0), DefaultMaxDocs)
+	o.MaxOfferNumbers = cmp.Or(max(o.MaxOfferNumbers, 0), DefaultMaxOfferNumbers)
 	m := &Mem{
 		opts:      o,
 		stop:      make(chan struct{}),
@@ -172,11 +191,8 @@ func (m *Mem) sweep(now time.Time) {
 	for coll, docs := range m.docs {
 		for id, d := range docs {
 			if expired(d.expires, now) {
-				delete(docs, id)
+				m.deleteDocLocked(coll, id)
 			}
-		}
-		if len(docs) == 0 {
-			delete(m.docs, coll)
 		}
 	}
 }
@@ -198,7 +214,16 @@ func (m *Mem) CreateSession(_ context.Context, s *store.Session) error {
 		return fmt.Errorf("create session %s: %w", s.ID, store.ErrExists)
 	}
 	s.Version = 1
+	if _, ok := m.sessions[s.ID]; !ok {
+		m.sessionOrder.push(s.ID)
+	}
 	m.putSessionLocked(cloneSession(s), "")
+	m.evictLocked(&m.sessionOrder, EvictSession, func() bool { return len(m.sessions) > m.opts.MaxSessions },
+		func(id string) bool {
+			_, ok := m.sessions[id]
+			m.deleteSessionLocked(id)
+			return ok
+		})
 	return nil
 }
 
@@ -324,10 +349,16 @@ func (m *Mem) SetOnce(_ context.Context, key string, ttl time.Duration) (bool, e
 	now := time.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if exp, ok := m.once[key]; ok && now.Before(exp) {
+	exp, ok := m.once[key]
+	if ok && now.Before(exp) {
 		return false, nil
 	}
+	if !ok {
+		m.onceOrder.push(key)
+	}
 	m.once[key] = now.Add(ttl)
+	m.evictLocked(&m.onceOrder, EvictOnce, func() bool { return len(m.once) > m.opts.MaxOnceKeys },
+		func(k string) bool { _, ok := m.once[k]; delete(m.once, k); return ok })
 	return true, nil
 }
 
@@ -347,6 +378,12 @@ func (m *Mem) RecordOffer(_ context.Context, e164 string, at time.Time, keep tim
 	defer m.mu.Unlock()
 	l, ok := m.offers[e164]
 	if !ok || !now.Before(l.expires) {
+		if !ok {
+			// Room first, so the number being recorded is never the one evicted.
+			m.evictLocked(&m.offerOrder, EvictOffers, func() bool { return len(m.offers) >= m.opts.MaxOfferNumbers },
+				func(k string) bool { _, ok := m.offers[k]; delete(m.offers, k); return ok })
+			m.offerOrder.push(e164)
+		}
 		l = &offerList{}
 		m.offers[e164] = l
 	}
@@ -411,7 +448,12 @@ func (m *Mem) SetPresence(_ context.Context, f store.PresenceFact) error {
 		delete(m.presence, f.E164) // an already-expired fact replaces nothing with nothing
 		return nil
 	}
+	if _, ok := m.presence[f.E164]; !ok {
+		m.presenceOrder.push(f.E164)
+	}
 	m.presence[f.E164] = f
+	m.evictLocked(&m.presenceOrder, EvictPresence, func() bool { return len(m.presence) > m.opts.MaxPresence },
+		func(k string) bool { _, ok := m.presence[k]; delete(m.presence, k); return ok })
 	return nil
 }
 
@@ -576,7 +618,11 @@ func (m *Mem) StreamAdd(_ context.Context, name string, payload []byte) (string,
 	st.lastMs, st.lastSeq = ms, seq
 	e := entry{ms: ms, seq: seq, payload: slices.Clone(payload)}
 	st.buf = append(st.buf, e)
-	st.trim(m.opts.StreamMaxLen)
+	if dropped := st.trim(m.opts.StreamMaxLen); dropped > 0 && m.opts.OnEvict != nil {
+		for range dropped {
+			m.opts.OnEvict(EvictStream)
+		}
+	}
 	close(st.wake)
 	st.wake = make(chan struct{})
 	return e.id(), nil
@@ -686,10 +732,10 @@ func (m *Mem) StreamClaim(_ context.Context, name, grp, consumer string, minIdle
 func (st *stream) entries() []entry { return st.buf[st.head:] }
 
 // trim drops the oldest entries beyond maxLen.
-func (st *stream) trim(maxLen int) {
+func (st *stream) trim(maxLen int) int {
 	over := len(st.buf) - st.head - maxLen
 	if over <= 0 {
-		return
+		return 0
 	}
 	clear(st.buf[st.head : st.head+over]) // release the payloads now
 	st.head += over
@@ -698,6 +744,7 @@ func (st *stream) trim(maxLen int) {
 		clear(st.buf[n:])
 		st.buf, st.head = st.buf[:n], 0
 	}
+	return over
 }
 
 // after is the index in entries() of the first entry with an id above ms-seq.
@@ -752,8 +799,31 @@ func (m *Mem) PutDoc(_ context.Context, coll, id string, data []byte, version in
 	if ttl > 0 {
 		d.expires = now.Add(ttl)
 	}
+	if _, ok := docs[id]; !ok {
+		m.docOrder.push(coll + "\x00" + id)
+		m.docCount++
+	}
 	docs[id] = d
+	m.evictLocked(&m.docOrder, EvictDoc, func() bool { return m.docCount > m.opts.MaxDocs },
+		func(k string) bool {
+			c, i, _ := strings.Cut(k, "\x00")
+			return m.deleteDocLocked(c, i)
+		})
 	return d.version, nil
+}
+
+// deleteDocLocked removes a document, keeping the count; false when it was not there.
+func (m *Mem) deleteDocLocked(coll, id string) bool {
+	docs := m.docs[coll]
+	if _, ok := docs[id]; !ok {
+		return false
+	}
+	delete(docs, id)
+	m.docCount--
+	if len(docs) == 0 {
+		delete(m.docs, coll)
+	}
+	return true
 }
 
 func (m *Mem) GetDoc(_ context.Context, coll, id string) (store.Doc, error) {
@@ -769,7 +839,7 @@ func (m *Mem) GetDoc(_ context.Context, coll, id string) (store.Doc, error) {
 func (m *Mem) DeleteDoc(_ context.Context, coll, id string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	delete(m.docs[coll], id)
+	m.deleteDocLocked(coll, id)
 	return nil
 }
 
