@@ -252,6 +252,11 @@ type DeflectConfig struct {
 	// always the same, by a hash of its E.164 and ExperimentName. Empty: no experiment.
 	ExperimentName string          `yaml:"experiment_name"`
 	Experiments    []VariantConfig `yaml:"experiments"`
+	// ReconcileInterval is how often an instance looks for sessions a dead instance left
+	// behind (0 = never); ReconcileGrace is added to sip.max_call_duration before a session
+	// is taken for orphaned.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	ReconcileGrace    time.Duration `yaml:"reconcile_grace"`
 }
 
 // VariantConfig is one variant of the offer experiment; unset fields keep the usual setting.
@@ -418,19 +423,21 @@ func Default() Config {
 			OfferRepeats:      1,
 		},
 		Deflect: DeflectConfig{
-			UnknownPresence: "offer",
-			AllowedTypes:    []string{"mobile", "fixed-line-or-mobile"},
-			MinWait:         60 * time.Second,
-			MissingWait:     "offer",
-			OtherQueues:     "offer",
-			Cooldown:        24 * time.Hour,
-			MaxOffersPerDay: 3,
-			RouteTo:         "bot",
-			OnDecline:       "bye",
-			ConfirmTimeout:  5 * time.Second,
-			OnNoStatus:      "sent",
-			SessionTTL:      30 * 24 * time.Hour,
-			ExperimentName:  "offer",
+			UnknownPresence:   "offer",
+			AllowedTypes:      []string{"mobile", "fixed-line-or-mobile"},
+			MinWait:           60 * time.Second,
+			MissingWait:       "offer",
+			OtherQueues:       "offer",
+			Cooldown:          24 * time.Hour,
+			MaxOffersPerDay:   3,
+			RouteTo:           "bot",
+			OnDecline:         "bye",
+			ConfirmTimeout:    5 * time.Second,
+			OnNoStatus:        "sent",
+			SessionTTL:        30 * 24 * time.Hour,
+			ExperimentName:    "offer",
+			ReconcileInterval: 30 * time.Second,
+			ReconcileGrace:    time.Minute,
 			Template: TemplateConfig{
 				Name:      "call_deflection",
 				Languages: map[string]string{"en": "en", "ar": "ar", "fr": "fr"},

@@ -296,6 +296,9 @@ func (v *checker) deflect(d DeflectConfig) {
 		v.bad("deflect.template.name", "is required")
 	}
 	v.experiments(d)
+	if d.ReconcileInterval < 0 || d.ReconcileGrace < 0 {
+		v.bad("deflect.reconcile_interval", "reconcile_interval and reconcile_grace must not be negative")
+	}
 }
 
 func (v *checker) experiments(d DeflectConfig) {

@@ -22,6 +22,8 @@ type metrics struct {
 	offerOutcomes *prometheus.CounterVec
 	// experiments: variant (the configured names only: bounded), event (offered, accepted, deflected).
 	experiments *prometheus.CounterVec
+	// reconciled: sessions of dead instances ended by this one, by outcome.
+	reconciled *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
@@ -70,6 +72,13 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 			Namespace: "deflectd", Subsystem: "deflect", Name: "experiment_total",
 			Help: "Offer experiment by variant (deflect.experiments) and event: offered, accepted, deflected.",
 		}, []string{"variant", "event"}),
+		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "deflectd", Subsystem: "deflect", Name: "reconciled_total",
+			Help: "Sessions a dead instance left behind, ended by this one, by outcome (abandoned, or deflected when the message was delivered).",
+		}, []string{"outcome"}),
+	}
+	for _, o := range []string{OutcomeAbandoned, OutcomeDeflected} {
+		m.reconciled.WithLabelValues(o)
 	}
 	for _, v := range variants {
 		for _, e := range []string{"offered", "accepted", "deflected"} {
@@ -103,7 +112,7 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments)
+		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled)
 	}
 	return m
 }

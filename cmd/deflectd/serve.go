@@ -384,6 +384,9 @@ func (g *gateway) run(ctx context.Context) error {
 		g.sandbox.Start(bg)
 	}
 	goBG(g.engine.Run)
+	// A lease says this instance is alive; the reconciler ends what dead instances left behind.
+	goBG(g.engine.Heartbeat)
+	goBG(func(ctx context.Context) { g.engine.RunReconciler(ctx, g.cfg.Deflect.ReconcileInterval) })
 	goBG(func(ctx context.Context) { g.inbox.Run(ctx, 0) })
 	goBG(func(ctx context.Context) {
 		if err := g.desk.Run(ctx); err != nil && ctx.Err() == nil {
