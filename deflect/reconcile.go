@@ -30,7 +30,7 @@ const (
 	reconcilePage     = 500
 	reconcileMaxPages = 100
 	// reconcileFirstLookback is how far back the first run after a start looks (sessions a
-	// whole cluster restart left behind); later runs look back two intervals.
+	// whole cluster restart left behind); later runs look back two intervals and a lease.
 	reconcileFirstLookback = time.Hour
 )
 
@@ -76,7 +76,9 @@ func (s *Service) RunReconciler(ctx context.Context, interval time.Duration) {
 		if _, err := s.Reconcile(ctx, lookback); err != nil {
 			s.log.Warn("reconciliation incomplete", "err", err)
 		}
-		lookback = 2 * interval
+		// Later runs look back far enough to see a session again once its dead owner's lease
+		// has expired (at most leaseTTL after max_call_duration + grace).
+		lookback = 2*interval + leaseTTL
 	}
 }
 

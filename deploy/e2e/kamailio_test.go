@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -205,4 +206,77 @@ func tail(s string, n int) string {
 		s = s[len(s)-n:]
 	}
 	return s
+}
+
+// TestKamailioSigkillUnderLoad: two instances on one Redis behind the shipped Kamailio config;
+// one is killed with SIGKILL while calls run through it. Its calls in progress are lost with it
+// (the PBX sees them end without a result: the caller's leg times out and goes back to the queue
+// by the dialplan's failure branch); every later call is served by the survivor; the survivor
+// ends the dead instance's sessions (reconciliation); no customer gets a template twice.
+func TestKamailioSigkillUnderLoad(t *testing.T) {
+	testkit.RequireTool(t, "sipp")
+	url := redistest.Start(t)
+	graph := newGraphRecorder(t, 20*time.Millisecond)
+	shared := []string{"DEFLECTD_STORE_BACKEND=redis", "DEFLECTD_STORE_REDIS_URL=" + url,
+		"DEFLECTD_STORE_REDIS_KEY_PREFIX=" + redistest.Prefix(t), "DEFLECTD_IVR_FIRST_DIGIT_TIMEOUT=5s",
+		"DEFLECTD_WHATSAPP_PROVIDER=cloudapi", "DEFLECTD_WHATSAPP_BASE_URL=" + graph.srv.URL,
+		"DEFLECTD_WHATSAPP_ACCESS_TOKEN=e2e-token", "DEFLECTD_WHATSAPP_APP_SECRET=" + e2eAppSecret,
+		"DEFLECTD_WHATSAPP_VERIFY_TOKEN=e2e-verify", "DEFLECTD_DEFLECT_ON_NO_STATUS=sent",
+		// Orphans are looked for quickly here: calls last at most 10 s, plus 1 s of grace.
+		"DEFLECTD_SIP_MAX_CALL_DURATION=10s", "DEFLECTD_DEFLECT_RECONCILE_GRACE=1s", "DEFLECTD_DEFLECT_RECONCILE_INTERVAL=2s"}
+	a := startGateway(t, "deflectd-a", shared...)
+	b := startGateway(t, "deflectd-b", shared...)
+	edge := startKamailio(t, a.UDP, b.UDP)
+
+	// 20 calls at 4/s; a is killed 2 s in, with calls up on it.
+	done := make(chan struct{})
+	var sippOut string
+	go func() { defer close(done); _, sippOut = sippCalls(t, edge, 20, 700, 4) }()
+	time.Sleep(2 * time.Second)
+	aAtKill := served(a)
+	a.signal(syscall.SIGKILL)
+	killed := time.Now()
+	<-done
+	t.Logf("a served %v calls before SIGKILL; sipp:\n%s", aAtKill, tail(sippOut, 600))
+
+	// After the dispatcher's probing noticed (2 s pings): every call succeeds, on b.
+	time.Sleep(time.Until(killed.Add(5 * time.Second)))
+	before := served(b)
+	if err, out := sippCalls(t, edge, 10, 760, 5); err != nil {
+		t.Fatalf("calls after a's death: %v\n%s", err, tail(out, 2500))
+	}
+	if got := served(b) - before; got != 10 {
+		t.Errorf("b served %v of the 10 calls after a's death", got)
+	}
+	// a's sessions are ended by b once a's lease expired (15 s) and the calls' 10 s + 1 s passed.
+	if aAtKill > 0 {
+		deadline := time.Now().Add(40 * time.Second)
+		for b.metric("deflectd_deflect_reconciled_total") < 1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("b reconciled none of a's sessions within 40 s")
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		// When: the first reconciliation's log line (the loop above may have started late).
+		var at time.Time
+		b.mu.Lock()
+		for _, l := range b.lines {
+			var rec struct {
+				Time time.Time `json:"time"`
+				Msg  string    `json:"msg"`
+			}
+			if json.Unmarshal([]byte(l), &rec) == nil && strings.HasPrefix(rec.Msg, "session reconciled") {
+				at = rec.Time
+				break
+			}
+		}
+		b.mu.Unlock()
+		t.Logf("b reconciled %v sessions of a, the first %s after the kill (lease 15 s, calls at most 10 s + 1 s)",
+			b.metric("deflectd_deflect_reconciled_total"), at.Sub(killed).Round(100*time.Millisecond))
+	}
+	for to, n := range graph.counts() {
+		if n > 1 {
+			t.Errorf("%s got %d templates", to, n)
+		}
+	}
 }
