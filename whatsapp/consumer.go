@@ -20,6 +20,8 @@ type QueueMessage struct {
 // deflect/store's Streams. Adapt a store with AdaptStreams.
 type Queue interface {
 	StreamAdd(ctx context.Context, stream string, payload []byte) (id string, err error)
+	// StreamAddBatch adds payloads in order in one round trip.
+	StreamAddBatch(ctx context.Context, stream string, payloads [][]byte) (ids []string, err error)
 	// StreamRead returns up to count new messages for consumer in group (creating the group if
 	// needed), waiting up to block when there are none.
 	StreamRead(ctx context.Context, stream, group, consumer string, count int, block time.Duration) ([]QueueMessage, error)
@@ -36,6 +38,7 @@ type Deduper interface {
 // Streams is any streams implementation with its own message type M (deflect/store.Streams).
 type Streams[M any] interface {
 	StreamAdd(ctx context.Context, stream string, payload []byte) (id string, err error)
+	StreamAddBatch(ctx context.Context, stream string, payloads [][]byte) (ids []string, err error)
 	StreamRead(ctx context.Context, stream, group, consumer string, count int, block time.Duration) ([]M, error)
 	StreamAck(ctx context.Context, stream, group string, ids ...string) error
 	StreamClaim(ctx context.Context, stream, group, consumer string, minIdle time.Duration, count int) ([]M, error)
@@ -56,6 +59,10 @@ type streamsAdapter[M any] struct {
 
 func (a streamsAdapter[M]) StreamAdd(ctx context.Context, stream string, payload []byte) (string, error) {
 	return a.s.StreamAdd(ctx, stream, payload)
+}
+
+func (a streamsAdapter[M]) StreamAddBatch(ctx context.Context, stream string, payloads [][]byte) ([]string, error) {
+	return a.s.StreamAddBatch(ctx, stream, payloads)
 }
 
 func (a streamsAdapter[M]) StreamRead(ctx context.Context, stream, group, consumer string, count int, block time.Duration) ([]QueueMessage, error) {

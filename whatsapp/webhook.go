@@ -113,19 +113,30 @@ func (h *Webhook) receive(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, http.StatusBadRequest, "bad_json")
 		return
 	}
+	// The whole batch in one round trip to the store.
+	payloads := make([][]byte, 0, len(events))
 	for _, e := range events {
 		payload, err := json.Marshal(e)
-		if err == nil {
-			_, err = h.q.StreamAdd(r.Context(), h.cfg.Stream, payload)
-		}
 		if err != nil {
-			// 5xx makes Meta deliver the whole batch again; events already enqueued become
-			// duplicates that the Consumer drops.
-			h.m.events.WithLabelValues(e.Kind, "enqueue_error").Inc()
-			h.log.Error("webhook event not enqueued", "kind", e.Kind, "err", err)
+			h.log.Error("webhook event not encodable", "kind", e.Kind, "err", err)
 			h.fail(w, http.StatusInternalServerError, "enqueue_error")
 			return
 		}
+		payloads = append(payloads, payload)
+	}
+	if len(payloads) > 0 {
+		if _, err := h.q.StreamAddBatch(r.Context(), h.cfg.Stream, payloads); err != nil {
+			// 5xx makes Meta deliver the whole batch again; events already enqueued become
+			// duplicates that the Consumer drops.
+			for _, e := range events {
+				h.m.events.WithLabelValues(e.Kind, "enqueue_error").Inc()
+			}
+			h.log.Error("webhook events not enqueued", "events", len(events), "err", err)
+			h.fail(w, http.StatusInternalServerError, "enqueue_error")
+			return
+		}
+	}
+	for _, e := range events {
 		h.m.events.WithLabelValues(e.Kind, "enqueued").Inc()
 	}
 	h.m.requests.WithLabelValues("ok").Inc()

@@ -220,6 +220,10 @@ func (failingQueue) StreamAdd(context.Context, string, []byte) (string, error) {
 	return "", store.ErrUnavailable
 }
 
+func (failingQueue) StreamAddBatch(context.Context, string, [][]byte) ([]string, error) {
+	return nil, store.ErrUnavailable
+}
+
 func TestWebhookEnqueueFailureIs500(t *testing.T) {
 	_, q := memQueue(t)
 	h := whatsapp.NewWebhook(whatsapp.WebhookConfig{AppSecret: secret}, failingQueue{q}, nil, nil)
@@ -370,5 +374,39 @@ func TestParseWebhookLenient(t *testing.T) {
 				t.Errorf("status lost: %+v", evs[0].Status)
 			}
 		})
+	}
+}
+
+// countingQueue counts the store round trips of the webhook receiver.
+type countingQueue struct {
+	whatsapp.Queue
+	singles, batches int
+}
+
+func (c *countingQueue) StreamAdd(ctx context.Context, s string, p []byte) (string, error) {
+	c.singles++
+	return c.Queue.StreamAdd(ctx, s, p)
+}
+
+func (c *countingQueue) StreamAddBatch(ctx context.Context, s string, ps [][]byte) ([]string, error) {
+	c.batches++
+	return c.Queue.StreamAddBatch(ctx, s, ps)
+}
+
+// TestWebhookBatchIsOneStoreCall: a webhook carrying several events is enqueued in one round
+// trip, in order.
+func TestWebhookBatchIsOneStoreCall(t *testing.T) {
+	_, q := memQueue(t)
+	cq := &countingQueue{Queue: q}
+	h := whatsapp.NewWebhook(whatsapp.WebhookConfig{AppSecret: secret}, cq, nil, nil)
+	body := webhookFixture(t, "batch.json")
+	if w := post(h, body, whatsapp.Sign(secret, body)); w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	if cq.batches != 1 || cq.singles != 0 {
+		t.Errorf("%d batch and %d single adds, want one batch", cq.batches, cq.singles)
+	}
+	if got := len(queued(t, q)); got != 3 {
+		t.Errorf("%d events queued, want the batch's 3", got)
 	}
 }

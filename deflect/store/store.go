@@ -175,6 +175,10 @@ type StreamMessage struct {
 // Streams is an at-least-once queue with consumer groups (Redis Streams semantics).
 type Streams interface {
 	StreamAdd(ctx context.Context, stream string, payload []byte) (id string, err error)
+	// StreamAddBatch adds payloads in order in one round trip (a webhook's batch of events);
+	// on error some may have been added (the caller's retry makes duplicates, deduplicated
+	// downstream).
+	StreamAddBatch(ctx context.Context, stream string, payloads [][]byte) (ids []string, err error)
 	// StreamRead returns up to count new messages for consumer in group (creating the group if
 	// needed, from the start of the stream), waiting up to block when there are none (block <= 0:
 	// no wait). Messages stay pending for the group until StreamAck.

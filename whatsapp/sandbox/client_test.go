@@ -189,6 +189,18 @@ type recordingQueue struct {
 	added  chan struct{}
 }
 
+func (q *recordingQueue) StreamAddBatch(ctx context.Context, stream string, payloads [][]byte) ([]string, error) {
+	ids := make([]string, 0, len(payloads))
+	for _, p := range payloads {
+		id, err := q.StreamAdd(ctx, stream, p)
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
 func (q *recordingQueue) StreamAdd(_ context.Context, _ string, payload []byte) (string, error) {
 	var ev whatsapp.Event
 	if err := json.Unmarshal(payload, &ev); err != nil {

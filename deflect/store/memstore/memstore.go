@@ -628,6 +628,19 @@ func (m *Mem) StreamAdd(_ context.Context, name string, payload []byte) (string,
 	return e.id(), nil
 }
 
+// StreamAddBatch adds payloads in order.
+func (m *Mem) StreamAddBatch(ctx context.Context, name string, payloads [][]byte) ([]string, error) {
+	ids := make([]string, 0, len(payloads))
+	for _, p := range payloads {
+		id, err := m.StreamAdd(ctx, name, p)
+		if err != nil {
+			return ids, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
 // StreamRead delivers entries after the group's last delivered one. A new group starts at the
 // beginning of the stream, so nothing added before the first reader is lost.
 func (m *Mem) StreamRead(ctx context.Context, name, grp, consumer string, count int, block time.Duration) ([]store.StreamMessage, error) {

@@ -129,7 +129,7 @@ func Wrap(s store.Store, name string, reg prometheus.Registerer, o Options) *Obs
 		"create_session", "get_session", "update_session", "find_session_by_message", "list_sessions",
 		"set_once", "record_offer", "offers_since", "set_opt", "get_opt",
 		"set_presence", "get_presence", "delete_presence", "take", "publish", "subscribe",
-		"stream_add", "stream_read", "stream_ack", "stream_claim",
+		"stream_add", "stream_add_batch", "stream_read", "stream_ack", "stream_claim",
 		"put_doc", "get_doc", "delete_doc", "list_docs", "incr_counters", "get_counters", "ping",
 	}
 	w.latency = make(map[string]prometheus.Observer, len(ops))
@@ -363,4 +363,9 @@ func (w *Observed) IncrCounters(ctx context.Context, key string, deltas map[stri
 func (w *Observed) GetCounters(ctx context.Context, key string) (out map[string]int64, err error) {
 	err = w.do(ctx, "get_counters", true, func() error { out, err = w.s.GetCounters(ctx, key); return err }, nil)
 	return out, err
+}
+
+func (w *Observed) StreamAddBatch(ctx context.Context, stream string, payloads [][]byte) (ids []string, err error) {
+	err = w.do(ctx, "stream_add_batch", true, func() error { ids, err = w.s.StreamAddBatch(ctx, stream, payloads); return err }, nil)
+	return ids, err
 }

@@ -766,6 +766,27 @@ func (r *Redis) StreamAdd(ctx context.Context, stream string, payload []byte) (s
 	return id, nil
 }
 
+// StreamAddBatch pipelines one XADD per payload: one round trip for a webhook's batch.
+func (r *Redis) StreamAddBatch(ctx context.Context, stream string, payloads [][]byte) ([]string, error) {
+	if len(payloads) == 0 {
+		return nil, nil
+	}
+	cmds, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, payload := range payloads {
+			p.XAdd(ctx, &redis.XAddArgs{Stream: r.streamKey(stream), MaxLen: StreamMaxLen, Approx: true, Values: []any{payloadField, payload}})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unavailable("stream add batch", err)
+	}
+	ids := make([]string, 0, len(cmds))
+	for _, c := range cmds {
+		ids = append(ids, c.(*redis.StringCmd).Val())
+	}
+	return ids, nil
+}
+
 // StreamRead reads new entries for the group; a group is created on first use from the start of
 // the stream, so entries added before any reader existed are still delivered.
 func (r *Redis) StreamRead(ctx context.Context, stream, group, consumer string, count int, block time.Duration) ([]store.StreamMessage, error) {

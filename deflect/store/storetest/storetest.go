@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,6 +67,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Streams/ReadAckClaim", testStreamsReadAckClaim},
 		{"Streams/Groups", testStreamsGroups},
 		{"Streams/BlockWakes", testStreamsBlockWakes},
+		{"Streams/AddBatch", testStreamsAddBatch},
 		{"Docs/CAS", testDocsCAS},
 		{"Docs/Race", testDocsRace},
 		{"Docs/List", testDocsList},
@@ -938,5 +940,31 @@ func testCountersTTL(t *testing.T, s store.Store) {
 	}
 	if got, err := s.GetCounters(ctx(t), "long"); err != nil || got["n"] != 1 {
 		t.Errorf("GetCounters(no ttl) = %v, %v; want n 1", got, err)
+	}
+}
+
+// testStreamsAddBatch: a batch lands in order, after what was there, readable like single adds.
+func testStreamsAddBatch(t *testing.T, s store.Store) {
+	if _, err := s.StreamAdd(ctx(t), "batch", []byte("first")); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.StreamAddBatch(ctx(t), "batch", [][]byte{[]byte("a"), []byte("b"), []byte("c")})
+	if err != nil || len(ids) != 3 {
+		t.Fatalf("StreamAddBatch = %v, %v", ids, err)
+	}
+	if ids, err := s.StreamAddBatch(ctx(t), "batch", nil); err != nil || len(ids) != 0 {
+		t.Errorf("empty batch = %v, %v", ids, err)
+	}
+	got, err := s.StreamRead(ctx(t), "batch", "g", "c1", 10, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := payloads(got); strings.Join(p, ",") != "first,a,b,c" {
+		t.Errorf("read %v, want first,a,b,c", p)
+	}
+	for i, m := range got[1:] {
+		if m.ID != ids[i] {
+			t.Errorf("entry %d id %s, batch said %s", i, m.ID, ids[i])
+		}
 	}
 }
