@@ -228,10 +228,12 @@ func TestKamailioSigkillUnderLoad(t *testing.T) {
 	b := startGateway(t, "deflectd-b", shared...)
 	edge := startKamailio(t, a.UDP, b.UDP)
 
-	// 20 calls at 4/s; a is killed 2 s in, with calls up on it.
+	// 20 calls at 4/s (deploy/loadtest/crash.sh runs more: CRASH_CALLS, CRASH_RATE); a is killed
+	// 2 s in, with calls up on it.
+	calls, rate := envInt("CRASH_CALLS", 20), envInt("CRASH_RATE", 4)
 	done := make(chan struct{})
 	var sippOut string
-	go func() { defer close(done); _, sippOut = sippCalls(t, edge, 20, 700, 4) }()
+	go func() { defer close(done); _, sippOut = sippCalls(t, edge, calls, 700, float64(rate)) }()
 	time.Sleep(2 * time.Second)
 	aAtKill := served(a)
 	a.signal(syscall.SIGKILL)
@@ -242,7 +244,7 @@ func TestKamailioSigkillUnderLoad(t *testing.T) {
 	// After the dispatcher's probing noticed (2 s pings): every call succeeds, on b.
 	time.Sleep(time.Until(killed.Add(5 * time.Second)))
 	before := served(b)
-	if err, out := sippCalls(t, edge, 10, 760, 5); err != nil {
+	if err, out := sippCalls(t, edge, 10, 700+calls+10, 5); err != nil {
 		t.Fatalf("calls after a's death: %v\n%s", err, tail(out, 2500))
 	}
 	if got := served(b) - before; got != 10 {
@@ -279,4 +281,12 @@ func TestKamailioSigkillUnderLoad(t *testing.T) {
 			t.Errorf("%s got %d templates", to, n)
 		}
 	}
+}
+
+// envInt reads a positive integer from the environment (the load scripts' knobs), else def.
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
