@@ -10,6 +10,7 @@ import (
 
 	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/lookup"
 )
 
 // InboundMessage is a customer's message or button tap as the webhook reported it.
@@ -58,7 +59,9 @@ func (s *Service) OnStatus(ctx context.Context, u StatusUpdate) error {
 		}
 		s.m.countOffer(prior, settled)
 		s.countStatus(sctx, sess, u)
+		s.countBillable(sctx, sess, u)
 	case errors.Is(err, store.ErrNotFound):
+		s.countBillable(sctx, nil, u)
 		// Not a deflection message (or its id is not stored yet: the waiting instance records
 		// the status itself). Still worth learning from.
 		if u.RecipientID != "" {
@@ -90,9 +93,34 @@ func (s *Service) countStatus(ctx context.Context, sess *store.Session, u Status
 	case StatusDelivered:
 		s.stats.CountOnce(ctx, sess.ID, d, stats.Delivered)
 	}
-	if u.Billable && u.PricingCategory != "" {
-		s.stats.Billable(ctx, u.MessageID, d, u.PricingCategory, sess.Region)
+}
+
+// countBillable records a message Meta bills (its status's pricing object), once per message:
+// a deflection's under its session's dimensions, any other (notifications, agents' replies)
+// without them.
+func (s *Service) countBillable(ctx context.Context, sess *store.Session, u StatusUpdate) {
+	if !u.Billable || u.PricingCategory == "" {
+		return
 	}
+	var d stats.Dims
+	country := ""
+	if sess != nil {
+		d, country = stats.SessionDims(sess), sess.Region
+	} else if n, err := lookup.Normalize("+"+strings.TrimPrefix(u.RecipientID, "+"), ""); err == nil {
+		country = n.Region
+	}
+	if s.stats.Billable(ctx, u.MessageID, d, u.PricingCategory, country) {
+		s.m.billable.WithLabelValues(pricingLabel(u.PricingCategory)).Inc()
+	}
+}
+
+// pricingLabel bounds the category label to Meta's pricing categories.
+func pricingLabel(c string) string {
+	switch c = strings.ToLower(c); c {
+	case "utility", "marketing", "authentication", "authentication_international", "service":
+		return c
+	}
+	return "other"
 }
 
 func stepOf(status string) string {

@@ -24,6 +24,8 @@ type metrics struct {
 	experiments *prometheus.CounterVec
 	// reconciled: sessions of dead instances ended by this one, by outcome.
 	reconciled *prometheus.CounterVec
+	// billable: messages Meta bills (pricing.billable of their status), by pricing category.
+	billable *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
@@ -80,6 +82,13 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 	for _, o := range []string{OutcomeAbandoned, OutcomeDeflected} {
 		m.reconciled.WithLabelValues(o)
 	}
+	m.billable = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "deflectd", Subsystem: "whatsapp", Name: "billable_messages_total",
+		Help: "Messages Meta bills (the pricing object of their status webhook, once per message), by pricing category.",
+	}, []string{"category"})
+	for _, c := range []string{"utility", "marketing", "authentication", "authentication_international", "service", "other"} {
+		m.billable.WithLabelValues(c)
+	}
 	for _, v := range variants {
 		for _, e := range []string{"offered", "accepted", "deflected"} {
 			m.experiments.WithLabelValues(v, e)
@@ -112,7 +121,7 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled)
+		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled, m.billable)
 	}
 	return m
 }

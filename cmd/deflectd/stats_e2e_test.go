@@ -77,6 +77,9 @@ func TestE2EStatsFunnelAndOutcomes(t *testing.T) {
 	if o.Totals.Billable["utility"] != 2 {
 		t.Errorf("billable %v, want 2 utility messages from the sandbox's pricing", o.Totals.Billable)
 	}
+	if got := g.counter("deflectd_whatsapp_billable_messages_total", map[string]string{"category": "utility"}); got != 2 {
+		t.Errorf("billable_messages_total{utility} = %v, want 2 (once per message, though sent and delivered both carry pricing)", got)
+	}
 
 	for path, wantCode := range map[string]int{
 		"/api/v1/stats/funnel?group_by=variant":                400, // the funnel groups by queue or language

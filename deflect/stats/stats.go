@@ -236,19 +236,20 @@ func (r *Recorder) Called(ctx context.Context, e164 string) {
 }
 
 // Billable records a message Meta bills (the pricing object of its status webhook), once per
-// message, by pricing category and the recipient's country.
-func (r *Recorder) Billable(ctx context.Context, messageID string, d Dims, category, country string) {
+// message, by pricing category and the recipient's country; true the first time.
+func (r *Recorder) Billable(ctx context.Context, messageID string, d Dims, category, country string) bool {
 	if r == nil || messageID == "" || category == "" {
-		return
+		return false
 	}
 	first, err := r.st.SetOnce(ctx, "stats:billable:"+messageID, r.retention)
 	if err != nil || !first {
-		return
+		return false
 	}
 	if country == "" {
 		country = "ZZ"
 	}
 	r.Count(ctx, d, billablePrefix+strings.ToLower(category)+":"+strings.ToUpper(country), 1)
+	return true
 }
 
 // Entry is one counter read back.
