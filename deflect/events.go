@@ -10,7 +10,6 @@ import (
 
 	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/deflect/store"
-	"github.com/deflectd/deflectd/lookup"
 )
 
 // InboundMessage is a customer's message or button tap as the webhook reported it.
@@ -96,21 +95,19 @@ func (s *Service) countStatus(ctx context.Context, sess *store.Session, u Status
 }
 
 // countBillable records a message Meta bills (its status's pricing object), once per message:
-// a deflection's under its session's dimensions, any other (notifications, agents' replies)
-// without them.
+// every one in deflectd_whatsapp_billable_messages_total, a deflection's also in the cost
+// statistics under its session's dimensions. sess is nil when no session sent the message (or
+// its id is not recorded yet: a later status of the same message, which carries the pricing
+// too, then counts it in the statistics).
 func (s *Service) countBillable(ctx context.Context, sess *store.Session, u StatusUpdate) {
 	if !u.Billable || u.PricingCategory == "" {
 		return
 	}
-	var d stats.Dims
-	country := ""
-	if sess != nil {
-		d, country = stats.SessionDims(sess), sess.Region
-	} else if n, err := lookup.Normalize("+"+strings.TrimPrefix(u.RecipientID, "+"), ""); err == nil {
-		country = n.Region
-	}
-	if s.stats.Billable(ctx, u.MessageID, d, u.PricingCategory, country) {
+	if s.stats.Once(ctx, "billable-metric:"+u.MessageID) {
 		s.m.billable.WithLabelValues(pricingLabel(u.PricingCategory)).Inc()
+	}
+	if sess != nil {
+		s.stats.Billable(ctx, u.MessageID, stats.SessionDims(sess), u.PricingCategory, sess.Region)
 	}
 }
 

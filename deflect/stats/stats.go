@@ -235,6 +235,16 @@ func (r *Recorder) Called(ctx context.Context, e164 string) {
 	}
 }
 
+// Once reports whether key is seen for the first time within the retention (shared by
+// instances); false on a store error.
+func (r *Recorder) Once(ctx context.Context, key string) bool {
+	if r == nil {
+		return false
+	}
+	first, err := r.st.SetOnce(ctx, "stats:"+key, r.retention)
+	return err == nil && first
+}
+
 // Billable records a message Meta bills (the pricing object of its status webhook), once per
 // message, by pricing category and the recipient's country; true the first time.
 func (r *Recorder) Billable(ctx context.Context, messageID string, d Dims, category, country string) bool {
