@@ -26,6 +26,8 @@ type metrics struct {
 	reconciled *prometheus.CounterVec
 	// billable: messages Meta bills (pricing.billable of their status), by pricing category.
 	billable *prometheus.CounterVec
+	// templateState: template webhooks applied, by whether the template is usable after them.
+	templateState *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
@@ -89,6 +91,13 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 	for _, c := range []string{"utility", "marketing", "authentication", "authentication_international", "service", "other"} {
 		m.billable.WithLabelValues(c)
 	}
+	m.templateState = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "deflectd", Subsystem: "whatsapp", Name: "template_updates_total",
+		Help: "Template status and category webhooks applied, by whether the template is usable for deflection after them (approved and UTILITY).",
+	}, []string{"state"})
+	for _, st := range []string{"usable", "unusable"} {
+		m.templateState.WithLabelValues(st)
+	}
 	for _, v := range variants {
 		for _, e := range []string{"offered", "accepted", "deflected"} {
 			m.experiments.WithLabelValues(v, e)
@@ -101,7 +110,7 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 	for _, r := range []string{ReasonInvalidNumber, ReasonNotMobile, ReasonRegion, ReasonQueue,
 		ReasonWaitTooShort, ReasonWaitUnknown, ReasonClosed, ReasonOptedOut, ReasonChatCapacity,
 		ReasonCooldown, ReasonDailyLimit, ReasonNotOnWhatsApp, ReasonPresenceUnknown,
-		ReasonWhatsAppUnavailable, ReasonWhatsAppBusy} {
+		ReasonWhatsAppUnavailable, ReasonWhatsAppBusy, ReasonTemplateUnavailable} {
 		m.decisions.WithLabelValues("ineligible", r)
 	}
 	m.sends.WithLabelValues("ok", "")
@@ -121,7 +130,7 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled, m.billable)
+		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled, m.billable, m.templateState)
 	}
 	return m
 }

@@ -30,6 +30,9 @@ const (
 	// ReasonWhatsAppBusy: the Graph API send budget (messages per second of the phone number) is
 	// taken by the callers already offered; offering more would promise what cannot be sent.
 	ReasonWhatsAppBusy = "whatsapp-busy"
+	// ReasonTemplateUnavailable: Meta paused, disabled or rejected the deflection template in
+	// the caller's language, or moved it out of UTILITY (template webhooks).
+	ReasonTemplateUnavailable = "template-unavailable"
 )
 
 // Facts is everything the policy looks at for one call. The Service gathers them; Policy is pure.

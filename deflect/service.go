@@ -267,6 +267,9 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 		log.Error("decide: cannot read policy facts", "err", err)
 		return Decision{}, fmt.Errorf("decide: %w", err)
 	}
+	if reason == "" && !s.templateUsable(ctx, s.templateName(sess), s.templateLanguage(sess.Language)) {
+		reason = ReasonTemplateUnavailable
+	}
 	if reason == "" && s.budget != nil {
 		sctx, cancel := context.WithTimeout(ctx, s.timeout)
 		if !s.budget.Admit(sctx) {
@@ -463,10 +466,7 @@ func (s *Service) observe(sess *store.Session, result string) {
 // render builds the template message for a session.
 func (s *Service) render(sess *store.Session) (Template, error) {
 	tc := s.cfg.Deflect.Template
-	t := Template{To: sess.Caller, Name: tc.Name, Language: s.templateLanguage(sess.Language)}
-	if v, ok := s.exp.Variant(sess.Variant); ok && v.Template != "" {
-		t.Name = v.Template
-	}
+	t := Template{To: sess.Caller, Name: s.templateName(sess), Language: s.templateLanguage(sess.Language)}
 	for _, p := range s.params {
 		var b bytes.Buffer
 		if err := p.Execute(&b, sess); err != nil {
@@ -482,6 +482,14 @@ func (s *Service) render(sess *store.Session) (Template, error) {
 		t.QuickReplyPayloads = append(t.QuickReplyPayloads, ButtonPayload(sess.ID, choice))
 	}
 	return t, nil
+}
+
+// templateName is the session's template: its experiment variant's, else deflect.template.name.
+func (s *Service) templateName(sess *store.Session) string {
+	if v, ok := s.exp.Variant(sess.Variant); ok && v.Template != "" {
+		return v.Template
+	}
+	return s.cfg.Deflect.Template.Name
 }
 
 // templateLanguage maps a session language (BCP 47) to the template's language code: exact

@@ -79,6 +79,8 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 			in.Payload, in.Text = m.Interactive.ID, m.Interactive.Title
 		}
 		return s.OnMessage(ctx, in)
+	case e.Kind == whatsapp.KindTemplate && e.Template != nil:
+		return s.OnTemplate(ctx, e.Template)
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func testDuplicatesProcessedOnce(t *testing.T, newBackend func(testing.TB) backe
 	}
 	testkit.Eventually(t, 10*time.Second, "all entries consumed", func() bool {
 		n := 0.0
-		for _, k := range []string{"message", "status"} {
+		for _, k := range []string{"message", "status", "template"} {
 			n += eventsMetric(t, reg, k, "processed") + eventsMetric(t, reg, k, "duplicate")
 		}
 		return int(n) == total
@@ -121,7 +121,8 @@ func testDuplicatesProcessedOnce(t *testing.T, newBackend func(testing.TB) backe
 	want := []string{"msg:wamid.batch.1", "msg:wamid.batch.2", "status:wamid.batch.out:delivered",
 		"status:wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3N0EyQUJDMjFEQzZCQUMzODMA:sent",
 		"status:wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3N0EyQUJDMjFEQzZCQUMzODMA:delivered",
-		"msg:wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzMSG02NjU5OUFFRTAzODEwMTQ0RgA="}
+		"msg:wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzMSG02NjU5OUFFRTAzODEwMTQ0RgA=",
+		"template:594425479261596:APPROVED:"}
 	if len(got) != len(want) {
 		t.Errorf("handled %v, want %v", got, want)
 	}
@@ -130,7 +131,7 @@ func testDuplicatesProcessedOnce(t *testing.T, newBackend func(testing.TB) backe
 			t.Errorf("%s handled %d times", k, got[k])
 		}
 	}
-	if d := eventsMetric(t, reg, "message", "duplicate") + eventsMetric(t, reg, "status", "duplicate"); int(d) != total-len(want) {
+	if d := eventsMetric(t, reg, "message", "duplicate") + eventsMetric(t, reg, "status", "duplicate") + eventsMetric(t, reg, "template", "duplicate"); int(d) != total-len(want) {
 		t.Errorf("duplicates counted %v, want %d", d, total-len(want))
 	}
 }

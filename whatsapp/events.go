@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -12,16 +13,34 @@ import (
 const (
 	KindMessage = "message"
 	KindStatus  = "status"
+	// KindTemplate: a template's review state or category changed (the WABA's
+	// message_template_status_update and template_category_update webhooks).
+	KindTemplate = "template"
 )
 
 // Event is one inbound message or one status update of an outbound message, as it travels through
 // the durable queue (JSON).
 type Event struct {
-	Kind          string   `json:"kind"` // message|status
-	PhoneNumberID string   `json:"phone_number_id"`
-	ContactName   string   `json:"contact_name,omitempty"` // the sender's profile name (messages)
-	Message       *Message `json:"message,omitempty"`
-	Status        *Status  `json:"status,omitempty"`
+	Kind          string          `json:"kind"` // message|status
+	PhoneNumberID string          `json:"phone_number_id"`
+	ContactName   string          `json:"contact_name,omitempty"` // the sender's profile name (messages)
+	Message       *Message        `json:"message,omitempty"`
+	Status        *Status         `json:"status,omitempty"`
+	Template      *TemplateUpdate `json:"template,omitempty"`
+}
+
+// TemplateUpdate is a change of one template language's state, from Meta's WABA webhooks: its
+// review status (Event: APPROVED, REJECTED, PAUSED, DISABLED, PENDING_DELETION, FLAGGED,
+// REINSTATED, ...) or its category (NewCategory).
+type TemplateUpdate struct {
+	ID          string    `json:"id,omitempty"`
+	Name        string    `json:"name"`
+	Language    string    `json:"language"`
+	Event       string    `json:"event,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Category    string    `json:"category,omitempty"`     // the category the status update names
+	NewCategory string    `json:"new_category,omitempty"` // template_category_update
+	At          time.Time `json:"at"`
 }
 
 // Key identifies the event for deduplication: a message by its id, a status by message id and
@@ -32,6 +51,15 @@ func (e Event) Key() string {
 		return "msg:" + e.Message.ID
 	case e.Status != nil:
 		return "status:" + e.Status.ID + ":" + e.Status.Status
+	case e.Template != nil:
+		// Meta's redelivery of the same change has the same template id, event and category
+		// (the entry time may differ between deliveries, so it is not part of the key).
+		t := e.Template
+		id := t.ID
+		if id == "" {
+			id = t.Name + ":" + t.Language
+		}
+		return "template:" + id + ":" + t.Event + ":" + t.NewCategory
 	}
 	return ""
 }
@@ -150,12 +178,33 @@ type EventError struct {
 type wireWebhook struct {
 	Object string `json:"object"`
 	Entry  []struct {
-		ID      string `json:"id"`
+		ID      string  `json:"id"`
+		Time    flexInt `json:"time"`
 		Changes []struct {
-			Field string    `json:"field"`
-			Value wireValue `json:"value"`
+			Field string          `json:"field"`
+			Value json.RawMessage `json:"value"`
 		} `json:"changes"`
 	} `json:"entry"`
+}
+
+// wireTemplate is the value of message_template_status_update and template_category_update.
+type wireTemplate struct {
+	Event            string  `json:"event"`
+	ID               flexStr `json:"message_template_id"`
+	Name             string  `json:"message_template_name"`
+	Language         string  `json:"message_template_language"`
+	Reason           string  `json:"reason"`
+	Category         string  `json:"message_template_category"`
+	NewCategory      string  `json:"new_category"`
+	PreviousCategory string  `json:"previous_category"`
+}
+
+// flexStr takes a JSON string or number (Meta sends ids as either).
+type flexStr string
+
+func (f *flexStr) UnmarshalJSON(b []byte) error {
+	*f = flexStr(strings.Trim(string(b), `"`))
+	return nil
 }
 
 type wireValue struct {
@@ -300,10 +349,23 @@ func ParseWebhook(body []byte) ([]Event, error) {
 	var events []Event
 	for _, e := range w.Entry {
 		for _, ch := range e.Changes {
-			if ch.Field != "" && ch.Field != "messages" {
+			switch ch.Field {
+			case "message_template_status_update", "template_category_update":
+				var t wireTemplate
+				if json.Unmarshal(ch.Value, &t) == nil && t.Name != "" {
+					events = append(events, Event{Kind: KindTemplate, Template: &TemplateUpdate{
+						ID: string(t.ID), Name: t.Name, Language: t.Language, Event: t.Event, Reason: t.Reason,
+						Category: t.Category, NewCategory: t.NewCategory, At: unixTime(e.Time)}})
+				}
+				continue
+			case "", "messages":
+			default:
 				continue
 			}
-			v := ch.Value
+			var v wireValue
+			if err := json.Unmarshal(ch.Value, &v); err != nil {
+				return nil, fmt.Errorf("parse webhook %s change: %w", ch.Field, err)
+			}
 			names := map[string]string{}
 			for _, c := range v.Contacts {
 				names[c.WAID] = c.Profile.Name

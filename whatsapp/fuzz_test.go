@@ -20,10 +20,16 @@ func FuzzParseWebhook(f *testing.F) {
 			return
 		}
 		for _, e := range events {
-			if (e.Message == nil) == (e.Status == nil) {
-				t.Fatalf("event with both or neither message and status: %+v", e)
+			set := 0
+			for _, p := range []bool{e.Message != nil, e.Status != nil, e.Template != nil} {
+				if p {
+					set++
+				}
 			}
-			if e.Kind != whatsapp.KindMessage && e.Kind != whatsapp.KindStatus || e.Key() == "" {
+			if set != 1 {
+				t.Fatalf("event without exactly one of message, status, template: %+v", e)
+			}
+			if e.Kind != whatsapp.KindMessage && e.Kind != whatsapp.KindStatus && e.Kind != whatsapp.KindTemplate || e.Key() == "" {
 				t.Fatalf("kind %q key %q", e.Kind, e.Key())
 			}
 			if e.Message != nil && e.Message.Type == "" {

@@ -338,11 +338,16 @@ func TestParsedFields(t *testing.T) {
 		t.Errorf("failed: %+v", f)
 	}
 	evs, err := whatsapp.ParseWebhook(webhookFixture(t, "batch.json"))
-	if err != nil || len(evs) != 3 {
+	if err != nil || len(evs) != 4 {
 		t.Fatalf("batch: %d events, %v", len(evs), err)
 	}
 	if evs[0].ContactName != "Sheena Nelson" || evs[1].ContactName != "Pablo Morales" || evs[2].Kind != "status" {
 		t.Errorf("batch: %+v", evs)
+	}
+	// The template change in the same webhook (another field of the WABA's subscription).
+	if tu := evs[3].Template; evs[3].Kind != "template" || tu == nil || tu.Name != "call_deflection" || tu.Language != "en" ||
+		tu.Event != "APPROVED" || tu.ID != "594425479261596" {
+		t.Errorf("batch template event: %+v", evs[3])
 	}
 }
 
@@ -406,7 +411,7 @@ func TestWebhookBatchIsOneStoreCall(t *testing.T) {
 	if cq.batches != 1 || cq.singles != 0 {
 		t.Errorf("%d batch and %d single adds, want one batch", cq.batches, cq.singles)
 	}
-	if got := len(queued(t, q)); got != 3 {
-		t.Errorf("%d events queued, want the batch's 3", got)
+	if got := len(queued(t, q)); got != 4 {
+		t.Errorf("%d events queued, want the batch's 4 (2 messages, a status, a template change)", got)
 	}
 }

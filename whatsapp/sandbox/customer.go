@@ -136,6 +136,9 @@ func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, cont
 //	DELETE messages                       reset everything
 //	GET    templates                      the template registry
 //	POST   fail                           {"code","count","async"} inject failures for the next sends
+//	POST   templates/{name}/{lang}/status {"event","reason"} Meta reviews a template: a signed
+//	                                      message_template_status_update webhook (APPROVED, PAUSED...)
+//	POST   templates/{name}/{lang}/category {"category"}: a template_category_update webhook
 func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest string) {
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	switch {
@@ -169,6 +172,12 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest stri
 		}
 	case len(parts) == 1 && parts[0] == "templates":
 		writeJSON(w, http.StatusOK, s.Templates())
+	case len(parts) == 4 && parts[0] == "templates" && (parts[3] == "status" || parts[3] == "category"):
+		if r.Method != http.MethodPost {
+			controlError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		s.serveTemplateChange(w, r, parts[1], parts[2], parts[3])
 	case len(parts) == 1 && parts[0] == "fail":
 		if r.Method != http.MethodPost {
 			controlError(w, http.StatusMethodNotAllowed, "use POST")
@@ -275,4 +284,60 @@ func decodeControl(r *http.Request, v any) error {
 
 func controlError(w http.ResponseWriter, status int, msg string) {
 	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// serveTemplateChange plays Meta reviewing a template: a signed WABA webhook of the field Meta
+// uses (message_template_status_update or template_category_update), delivered like statuses.
+// Shapes from Meta's webhook reference for those fields.
+func (s *Sandbox) serveTemplateChange(w http.ResponseWriter, r *http.Request, name, lang, what string) {
+	var req struct {
+		Event    string `json:"event"`
+		Reason   string `json:"reason"`
+		Category string `json:"category"`
+	}
+	if err := decodeControl(r, &req); err != nil {
+		controlError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	value := map[string]any{"message_template_id": templateID(name, lang), "message_template_name": name,
+		"message_template_language": lang}
+	field := "message_template_status_update"
+	switch {
+	case what == "status" && req.Event != "":
+		value["event"], value["reason"] = strings.ToUpper(req.Event), cmpOr(req.Reason, "NONE")
+	case what == "category" && req.Category != "":
+		field = "template_category_update"
+		value["new_category"] = strings.ToUpper(req.Category)
+	default:
+		controlError(w, http.StatusBadRequest, "status needs an event (APPROVED, PAUSED, DISABLED, REJECTED...), category a category")
+		return
+	}
+	if s.cfg.WebhookURL == "" {
+		controlError(w, http.StatusConflict, "the sandbox has no webhook URL to deliver to")
+		return
+	}
+	body, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
+		"id": s.cfg.BusinessAccountID, "time": time.Now().Unix(),
+		"changes": []any{map[string]any{"field": field, "value": value}}}}})
+	if err := s.deliver(r.Context(), body); err != nil {
+		controlError(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// templateID is a stable numeric id for a template language (Meta's are numbers).
+func templateID(name, lang string) int64 {
+	var h int64 = 1469598103
+	for _, c := range name + "|" + lang {
+		h = (h*16777619 + int64(c)) % 1_000_000_000_000_000
+	}
+	return h
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
