@@ -1,6 +1,7 @@
 package deflect
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -59,7 +60,7 @@ func (s *Service) OnTemplate(ctx context.Context, u *whatsapp.TemplateUpdate) er
 			if u.Event != "" {
 				t.Status, t.Reason = strings.ToUpper(u.Event), u.Reason
 			}
-			if c := cmpOr(u.NewCategory, u.Category); c != "" {
+			if c := cmp.Or(u.NewCategory, u.Category); c != "" {
 				t.Category = strings.ToUpper(c)
 			}
 			return nil
@@ -75,13 +76,6 @@ func (s *Service) OnTemplate(ctx context.Context, u *whatsapp.TemplateUpdate) er
 	s.log.Log(ctx, level, "template state changed", "template", st.Name, "language", st.Language,
 		"status", st.Status, "category", st.Category, "reason", st.Reason, "usable", st.Usable())
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func usableLabel(ok bool) string {

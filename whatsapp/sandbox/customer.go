@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -304,7 +305,7 @@ func (s *Sandbox) serveTemplateChange(w http.ResponseWriter, r *http.Request, na
 	field := "message_template_status_update"
 	switch {
 	case what == "status" && req.Event != "":
-		value["event"], value["reason"] = strings.ToUpper(req.Event), cmpOr(req.Reason, "NONE")
+		value["event"], value["reason"] = strings.ToUpper(req.Event), cmp.Or(req.Reason, "NONE")
 	case what == "category" && req.Category != "":
 		field = "template_category_update"
 		value["new_category"] = strings.ToUpper(req.Category)
@@ -333,11 +334,4 @@ func templateID(name, lang string) int64 {
 		h = (h*16777619 + int64(c)) % 1_000_000_000_000_000
 	}
 	return h
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
