@@ -76,15 +76,10 @@ func (e *APIError) Error() string {
 	return s
 }
 
-// Class classifies the error by Meta code first, then by HTTP status.
+// Class classifies the error by Meta code first (the table in codes.go), then by HTTP status.
 func (e *APIError) Class() Class {
-	switch e.Code {
-	case CodeThroughput, CodePairRateLimit, CodeAPITooManyCalls, CodeWABARateLimit:
-		return Retryable
-	case CodeUndeliverable, CodeReEngagement, CodeSpamRateLimit:
-		return RecipientPermanent
-	case CodeTemplateParamCount, CodeTemplateDoesNotExist, CodeAccessToken:
-		return Config
+	if c, ok := CodeClass(e.Code); ok {
+		return c
 	}
 	if e.gatewayTimeout() {
 		return Other

@@ -61,45 +61,9 @@ func messageError(errs []whatsapp.EventError) *deflect.MessageError {
 	return e
 }
 
-// failures explains Meta's message error codes to an agent: what happened, what to do. From
-// Meta's Cloud API error-code reference (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
-var failures = map[int][2]string{
-	131047: {"More than 24 hours have passed since the customer last wrote, so WhatsApp only accepts an approved template.", "Send a template; free text works again once the customer answers."},
-	131026: {"WhatsApp could not deliver the message: the number may not be on WhatsApp, or the customer's app is outdated or has not accepted the latest terms.", "Reach the customer another way (call back) or try again later."},
-	131049: {"Meta did not deliver this marketing template, to keep the customer's experience healthy.", "Do not resend at once; try later or use a utility template."},
-	131050: {"The customer has stopped marketing messages from this business.", "Do not send marketing templates to this customer."},
-	131048: {"Too many of this number's messages were blocked or reported, so WhatsApp is limiting sends.", "Wait before sending more and review message quality."},
-	131056: {"Too many messages to this customer in a short time.", "Wait a few seconds and send again."},
-	130429: {"The business number reached its sending rate limit.", "Wait a moment and send again."},
-	131051: {"WhatsApp does not support this message type.", "Send text or a supported media type."},
-	131052: {"WhatsApp could not download the media the customer sent.", "Ask the customer to send it again."},
-	131053: {"WhatsApp could not upload the media of this message.", "Check the file's type and size and attach it again."},
-	131000: {"Something went wrong on WhatsApp's side.", "Send again; if it keeps failing, contact an administrator."},
-	131008: {"A required part of the message is missing.", "Check the template's parameters and send again."},
-	131009: {"A value in the message is not valid.", "Check the parameters and send again."},
-	132000: {"The template got a different number of parameters than it has placeholders.", "Fill in every parameter and send again."},
-	132001: {"The template does not exist in this language or is not approved.", "Pick another template or language."},
-	132005: {"The template's text with its parameters is too long.", "Shorten the parameters."},
-	132012: {"A template parameter has the wrong format.", "Check the parameters and send again."},
-	132015: {"The template is paused because of low quality.", "Pick another template."},
-	132016: {"The template was disabled because of low quality.", "Pick another template."},
-	130472: {"Meta held this message back as part of an experiment on this customer's number.", "Try again later."},
-	131031: {"The business account is locked.", "Contact an administrator."},
-	131042: {"There is a payment problem with the business account.", "Contact an administrator."},
-	368:    {"The business account is restricted for violating WhatsApp's policies.", "Contact an administrator."},
-	190:    {"deflectd's WhatsApp access token expired or is invalid.", "Contact an administrator."},
-}
-
-// Explain returns a plain-language reason and what to do for one of Meta's error codes.
-func Explain(code int) (reason, action string) {
-	if f, ok := failures[code]; ok {
-		return f[0], f[1]
-	}
-	if code == 0 {
-		return "WhatsApp reported the message as failed without a reason.", "Send again; if it keeps failing, contact an administrator."
-	}
-	return "WhatsApp refused the message (error " + strconv.Itoa(code) + ").", "Send again; if it keeps failing, contact an administrator."
-}
+// Explain returns a plain-language reason for one of Meta's error codes and what to do (the
+// whatsapp package's table).
+func Explain(code int) (reason, action string) { return whatsapp.Explain(code) }
 
 // onStatus records a delivery status on the conversation message it belongs to and tells the
 // consoles. A status for a message not recorded (yet) is kept for a while: recordOutbound
