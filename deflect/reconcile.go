@@ -21,7 +21,7 @@ const LeaseCollection = "instances"
 
 // Lease timing: refreshed every leaseEvery, gone leaseTTL after the last refresh.
 const (
-	leaseEvery = 5 * time.Second
+	leaseEvery = 2 * time.Second
 	leaseTTL   = 3 * leaseEvery
 )
 

@@ -250,7 +250,7 @@ func TestKamailioSigkillUnderLoad(t *testing.T) {
 	if got := served(b) - before; got != 10 {
 		t.Errorf("b served %v of the 10 calls after a's death", got)
 	}
-	// a's sessions are ended by b once a's lease expired (15 s) and the calls' 10 s + 1 s passed.
+	// a's sessions are ended by b once a's lease expired (6 s) and the calls' 10 s + 1 s passed.
 	if aAtKill > 0 {
 		deadline := time.Now().Add(40 * time.Second)
 		for b.metric("deflectd_deflect_reconciled_total") < 1 {
@@ -273,7 +273,7 @@ func TestKamailioSigkillUnderLoad(t *testing.T) {
 			}
 		}
 		b.mu.Unlock()
-		t.Logf("b reconciled %v sessions of a, the first %s after the kill (lease 15 s, calls at most 10 s + 1 s)",
+		t.Logf("b reconciled %v sessions of a, the first %s after the kill (lease 6 s, calls at most 10 s + 1 s)",
 			b.metric("deflectd_deflect_reconciled_total"), at.Sub(killed).Round(100*time.Millisecond))
 	}
 	for to, n := range graph.counts() {
