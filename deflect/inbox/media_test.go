@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,11 +159,11 @@ func TestAgentSendsFile(t *testing.T) {
 // countingGraph counts the Graph API's media look-ups of the real client it wraps.
 type countingGraph struct {
 	MediaGraph
-	lookups int
+	lookups atomic.Int64
 }
 
 func (g *countingGraph) Media(ctx context.Context, id string) (whatsapp.MediaObject, error) {
-	g.lookups++
+	g.lookups.Add(1)
 	return g.MediaGraph.Media(ctx, id)
 }
 
@@ -170,11 +171,13 @@ func (g *countingGraph) Media(ctx context.Context, id string) (whatsapp.MediaObj
 // call); a partly read one is not kept; past the TTL it is fetched again.
 func TestMediaCache(t *testing.T) {
 	var graph *countingGraph
-	clock := time.Now()
+	// The webhook handler reads the clock on its own goroutine while the test moves it.
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
 	h := newHarness(t, nil, func(_ *configs.Config, o *Options) {
 		graph = &countingGraph{MediaGraph: o.Media}
 		o.Media = graph
-		o.Now = func() time.Time { return clock }
+		o.Now = func() time.Time { return time.Unix(0, clock.Load()) }
 	})
 	const waID = "966501230703"
 	h.deflected("+"+waID, "en")
@@ -212,13 +215,13 @@ func TestMediaCache(t *testing.T) {
 		{"past the TTL: fetched again", 25 * time.Hour, -1, 3},
 	}
 	for _, st := range steps {
-		clock = clock.Add(st.advance)
+		clock.Add(int64(st.advance))
 		got := read(st.readN)
 		if st.readN < 0 && !bytes.Equal(got, data) {
 			t.Fatalf("%s: read %d bytes, want %d", st.name, len(got), len(data))
 		}
-		if graph.lookups != st.lookups {
-			t.Fatalf("%s: %d Graph API look-ups, want %d", st.name, graph.lookups, st.lookups)
+		if n := graph.lookups.Load(); n != int64(st.lookups) {
+			t.Fatalf("%s: %d Graph API look-ups, want %d", st.name, n, st.lookups)
 		}
 	}
 }
