@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -102,6 +103,22 @@ func (s *Service) templateUsable(ctx context.Context, name, lang string) bool {
 		return true
 	}
 	return st.Usable()
+}
+
+// Degraded names the template languages callers are not offered with, and why (readyz).
+func (s *Service) Degraded(ctx context.Context) []string {
+	states, err := s.TemplateStates(ctx)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, t := range states {
+		if !t.Usable() {
+			out = append(out, fmt.Sprintf("template %s/%s: %s %s %s: callers of this language are not offered",
+				t.Name, t.Language, t.Status, t.Category, t.Reason))
+		}
+	}
+	return out
 }
 
 // TemplateStates lists what Meta last said about every template language (readyz details).

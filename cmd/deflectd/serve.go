@@ -308,6 +308,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 			Draining:         g.isDraining,
 			SIPServing:       g.sipUp.Load,
 			StoreBreakerOpen: g.storeCB.Open,
+			Degraded:         g.engine.Degraded,
 			Logger:           log,
 		}, api.InboxOptions{
 			Inbox:        g.inbox,

@@ -54,6 +54,9 @@ func TestE2ETemplateStateStopsOffers(t *testing.T) {
 	change("ar/status", `{"event":"PAUSED","reason":"LOW_QUALITY"}`)
 	until("ineligible;reason=template-unavailable")
 	wantResult(t, caller("en"), "deflected") // English is untouched
+	if code, body := g.get("/readyz"); code != 200 || !strings.Contains(body, "template call_deflection/ar: PAUSED") {
+		t.Errorf("readyz = %d %q: want ready, naming the paused template", code, body)
+	}
 	change("ar/status", `{"event":"APPROVED"}`)
 	until("deflected")
 	change("ar/category", `{"category":"MARKETING"}`)

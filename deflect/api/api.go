@@ -71,7 +71,10 @@ type Options struct {
 	// StoreBreakerOpen reports whether the circuit breaker around the store is open; readyz
 	// then answers 503 at once, saying so, without pinging (nil: not checked).
 	StoreBreakerOpen func() bool
-	Logger           *slog.Logger
+	// Degraded lists what works less than fully while the gateway is ready (e.g. a paused
+	// deflection template: callers of that language are not offered); readyz prints it.
+	Degraded func(ctx context.Context) []string
+	Logger   *slog.Logger
 	// Timeout bounds each API handler's store and engine calls (default 3 s).
 	Timeout time.Duration
 }
@@ -165,7 +168,13 @@ func (s *server) readyz(c *gin.Context) {
 			return
 		}
 	}
-	c.String(http.StatusOK, "ready\n")
+	var notes string
+	if s.o.Degraded != nil {
+		for _, d := range s.o.Degraded(c.Request.Context()) {
+			notes += d + "\n"
+		}
+	}
+	c.String(http.StatusOK, "ready\n"+notes)
 }
 
 // limitBody caps request bodies; a larger one fails the JSON decode with 413.
