@@ -28,6 +28,8 @@ type metrics struct {
 	billable *prometheus.CounterVec
 	// templateState: template webhooks applied, by whether the template is usable after them.
 	templateState *prometheus.CounterVec
+	// The business number's standing: flagged for quality (0/1), messaging limit (0 = none known).
+	qualityFlagged, messagingLimit prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
@@ -98,6 +100,10 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 	for _, st := range []string{"usable", "unusable"} {
 		m.templateState.WithLabelValues(st)
 	}
+	m.qualityFlagged = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "deflectd", Subsystem: "whatsapp", Name: "quality_flagged",
+		Help: "1 while Meta has flagged the business number for quality (phone_number_quality_update FLAGGED), else 0."})
+	m.messagingLimit = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "deflectd", Subsystem: "whatsapp", Name: "messaging_limit",
+		Help: "Business-initiated conversations the number may open per 24 h (Meta's tier; 0 = unlimited or not known)."})
 	for _, v := range variants {
 		for _, e := range []string{"offered", "accepted", "deflected"} {
 			m.experiments.WithLabelValues(v, e)
@@ -110,7 +116,7 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 	for _, r := range []string{ReasonInvalidNumber, ReasonNotMobile, ReasonRegion, ReasonQueue,
 		ReasonWaitTooShort, ReasonWaitUnknown, ReasonClosed, ReasonOptedOut, ReasonChatCapacity,
 		ReasonCooldown, ReasonDailyLimit, ReasonNotOnWhatsApp, ReasonPresenceUnknown,
-		ReasonWhatsAppUnavailable, ReasonWhatsAppBusy, ReasonTemplateUnavailable} {
+		ReasonWhatsAppUnavailable, ReasonWhatsAppBusy, ReasonTemplateUnavailable, ReasonMessagingLimit} {
 		m.decisions.WithLabelValues("ineligible", r)
 	}
 	m.sends.WithLabelValues("ok", "")
@@ -130,7 +136,7 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled, m.billable, m.templateState)
+		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled, m.billable, m.templateState, m.qualityFlagged, m.messagingLimit)
 	}
 	return m
 }
@@ -188,4 +194,14 @@ func (m *metrics) experiment(variant, event string) {
 	if variant != "" {
 		m.experiments.WithLabelValues(variant, event).Inc()
 	}
+}
+
+// setAccount shows the business number's standing.
+func (m *metrics) setAccount(flagged bool, limit int) {
+	v := 0.0
+	if flagged {
+		v = 1
+	}
+	m.qualityFlagged.Set(v)
+	m.messagingLimit.Set(float64(limit))
 }

@@ -33,6 +33,9 @@ const (
 	// ReasonTemplateUnavailable: Meta paused, disabled or rejected the deflection template in
 	// the caller's language, or moved it out of UTILITY (template webhooks).
 	ReasonTemplateUnavailable = "template-unavailable"
+	// ReasonMessagingLimit: today's business-initiated conversations are close to the number's
+	// messaging limit (Meta's phone_number_quality_update current_limit).
+	ReasonMessagingLimit = "messaging-limit"
 )
 
 // Facts is everything the policy looks at for one call. The Service gathers them; Policy is pure.

@@ -270,6 +270,9 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 	if reason == "" && !s.templateUsable(ctx, s.templateName(sess), s.templateLanguage(sess.Language)) {
 		reason = ReasonTemplateUnavailable
 	}
+	if reason == "" && !s.underLimit(ctx) {
+		reason = ReasonMessagingLimit
+	}
 	if reason == "" && s.budget != nil {
 		sctx, cancel := context.WithTimeout(ctx, s.timeout)
 		if !s.budget.Admit(sctx) {
@@ -394,6 +397,7 @@ func (s *Service) accept(ctx context.Context, sessionID string, waitStatus bool)
 	}
 	s.m.sends.WithLabelValues("ok", "").Inc()
 	s.stats.Count(ctx, stats.SessionDims(sess), stats.Sent, 1)
+	s.stats.CountSentToday(ctx)
 	log = log.With("wa_msg_id", sent.MessageID)
 	s.update(ctx, sessionID, func(x *store.Session) {
 		x.State = StateConfirming

@@ -81,6 +81,8 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 		return s.OnMessage(ctx, in)
 	case e.Kind == whatsapp.KindTemplate && e.Template != nil:
 		return s.OnTemplate(ctx, e.Template)
+	case e.Kind == whatsapp.KindAccount && e.Account != nil:
+		return s.OnAccount(ctx, e.Account)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -16,6 +17,9 @@ const (
 	// KindTemplate: a template's review state or category changed (the WABA's
 	// message_template_status_update and template_category_update webhooks).
 	KindTemplate = "template"
+	// KindAccount: the business number's quality or messaging limit changed
+	// (phone_number_quality_update), or the account did (account_update).
+	KindAccount = "account"
 )
 
 // Event is one inbound message or one status update of an outbound message, as it travels through
@@ -27,6 +31,16 @@ type Event struct {
 	Message       *Message        `json:"message,omitempty"`
 	Status        *Status         `json:"status,omitempty"`
 	Template      *TemplateUpdate `json:"template,omitempty"`
+	Account       *AccountUpdate  `json:"account,omitempty"`
+}
+
+// AccountUpdate is a change of the business number or account, from Meta's WABA webhooks.
+type AccountUpdate struct {
+	Field        string    `json:"field"`                   // phone_number_quality_update | account_update
+	Event        string    `json:"event"`                   // FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, ... (account_update: its event)
+	PhoneNumber  string    `json:"phone_number,omitempty"`  // display number
+	CurrentLimit string    `json:"current_limit,omitempty"` // TIER_250, TIER_1K, ..., TIER_UNLIMITED
+	At           time.Time `json:"at"`
 }
 
 // TemplateUpdate is a change of one template language's state, from Meta's WABA webhooks: its
@@ -59,7 +73,12 @@ func (e Event) Key() string {
 		if id == "" {
 			id = t.Name + ":" + t.Language
 		}
-		return "template:" + id + ":" + t.Event + ":" + t.NewCategory
+		// The trigger time tells a later change (paused again after an approval) from a
+		// redelivery of the same one.
+		return "template:" + id + ":" + t.Event + ":" + t.NewCategory + at(t.At)
+	case e.Account != nil:
+		a := e.Account
+		return "account:" + a.Field + ":" + a.PhoneNumber + ":" + a.Event + ":" + a.CurrentLimit + at(a.At)
 	}
 	return ""
 }
@@ -358,6 +377,18 @@ func ParseWebhook(body []byte) ([]Event, error) {
 						Category: t.Category, NewCategory: t.NewCategory, At: unixTime(e.Time)}})
 				}
 				continue
+			case "phone_number_quality_update", "account_update":
+				var a struct {
+					Event        string `json:"event"`
+					PhoneNumber  string `json:"display_phone_number"`
+					Phone        string `json:"phone_number"`
+					CurrentLimit string `json:"current_limit"`
+				}
+				if json.Unmarshal(ch.Value, &a) == nil && a.Event != "" {
+					events = append(events, Event{Kind: KindAccount, Account: &AccountUpdate{Field: ch.Field, Event: a.Event,
+						PhoneNumber: cmp.Or(a.PhoneNumber, a.Phone), CurrentLimit: a.CurrentLimit, At: unixTime(e.Time)}})
+				}
+				continue
 			case "", "messages":
 			default:
 				continue
@@ -478,4 +509,12 @@ func parseMessage(raw json.RawMessage) *Message {
 		m.OriginalType, m.Type = w.Type, "unsupported"
 	}
 	return m
+}
+
+// at is ":<unix seconds>" of a webhook's trigger time, "" when it had none.
+func at(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return ":" + strconv.FormatInt(t.Unix(), 10)
 }

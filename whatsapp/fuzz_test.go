@@ -21,7 +21,7 @@ func FuzzParseWebhook(f *testing.F) {
 		}
 		for _, e := range events {
 			set := 0
-			for _, p := range []bool{e.Message != nil, e.Status != nil, e.Template != nil} {
+			for _, p := range []bool{e.Message != nil, e.Status != nil, e.Template != nil, e.Account != nil} {
 				if p {
 					set++
 				}
@@ -29,7 +29,7 @@ func FuzzParseWebhook(f *testing.F) {
 			if set != 1 {
 				t.Fatalf("event without exactly one of message, status, template: %+v", e)
 			}
-			if e.Kind != whatsapp.KindMessage && e.Kind != whatsapp.KindStatus && e.Kind != whatsapp.KindTemplate || e.Key() == "" {
+			if e.Kind != whatsapp.KindMessage && e.Kind != whatsapp.KindStatus && e.Kind != whatsapp.KindTemplate && e.Kind != whatsapp.KindAccount || e.Key() == "" {
 				t.Fatalf("kind %q key %q", e.Kind, e.Key())
 			}
 			if e.Message != nil && e.Message.Type == "" {

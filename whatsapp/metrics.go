@@ -87,7 +87,7 @@ func newWebhookMetrics(reg prometheus.Registerer) *webhookMetrics {
 	for _, r := range []string{"ok", "verify_ok", "unauthorized", "bad_json", "too_large", "enqueue_error"} {
 		m.requests.WithLabelValues(r)
 	}
-	for _, k := range []string{KindMessage, KindStatus, KindTemplate} {
+	for _, k := range []string{KindMessage, KindStatus, KindTemplate, KindAccount} {
 		for _, r := range []string{"enqueued", "processed", "duplicate", "handler_error"} {
 			m.events.WithLabelValues(k, r)
 		}

@@ -235,7 +235,7 @@ func (g *testGateway) counter(name string, labels map[string]string) float64 {
 					continue metrics
 				}
 			}
-			sum += m.GetCounter().GetValue()
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() // counters and gauges
 		}
 	}
 	return sum

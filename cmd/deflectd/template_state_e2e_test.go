@@ -65,3 +65,36 @@ func TestE2ETemplateStateStopsOffers(t *testing.T) {
 		t.Errorf("template_updates_total{unusable} = %v, want 2", got)
 	}
 }
+
+// TestE2EMessagingLimitStopsOffers: Meta lowering the number's messaging limit (a
+// phone_number_quality_update webhook) stops offers before the limit is reached (5 % margin),
+// and a FLAGGED number shows in the quality gauge.
+func TestE2EMessagingLimitStopsOffers(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	res, err := http.Post(g.base+"/sandbox/graph/_sandbox/number/quality", "application/json",
+		strings.NewReader(`{"event":"FLAGGED","current_limit":"TIER_2"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusNoContent {
+		t.Fatalf("sandbox quality change: %d", res.StatusCode)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for g.counter("deflectd_whatsapp_messaging_limit", nil) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("messaging limit never reached the gateway")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := g.counter("deflectd_whatsapp_quality_flagged", nil); got != 1 {
+		t.Errorf("quality_flagged = %v, want 1", got)
+	}
+	// A limit of 2 with the 5 % margin: two deflections, then the next caller is not offered.
+	wantResult(t, g.call("+966501230701", ivr.CallOptions{Press: "1"}), "deflected")
+	wantResult(t, g.call("+966501230702", ivr.CallOptions{Press: "1"}), "deflected")
+	if rep := g.call("+966501230703", ivr.CallOptions{Press: "1"}); rep.Result != "ineligible;reason=messaging-limit" {
+		t.Errorf("third caller: %q, want ineligible;reason=messaging-limit", rep.Result)
+	}
+}

@@ -235,6 +235,32 @@ func (r *Recorder) Called(ctx context.Context, e164 string) {
 	}
 }
 
+// sentTodayKey counts the deflection templates sent on a UTC day (business-initiated
+// conversations, compared with the number's messaging limit).
+func sentTodayKey(day time.Time) string { return "stats:templates:" + day.UTC().Format(time.DateOnly) }
+
+// CountSentToday counts one deflection template sent today.
+func (r *Recorder) CountSentToday(ctx context.Context) {
+	if r == nil {
+		return
+	}
+	if err := r.st.IncrCounters(ctx, sentTodayKey(r.now()), map[string]int64{"n": 1}, 48*time.Hour); err != nil {
+		r.log.Warn("statistics not recorded", "metric", "templates today", "err", err)
+	}
+}
+
+// SentToday is how many deflection templates were sent today (UTC); 0 on a store error.
+func (r *Recorder) SentToday(ctx context.Context) int64 {
+	if r == nil {
+		return 0
+	}
+	c, err := r.st.GetCounters(ctx, sentTodayKey(r.now()))
+	if err != nil {
+		return 0
+	}
+	return c["n"]
+}
+
 // Once reports whether key is seen for the first time within the retention (shared by
 // instances); false on a store error.
 func (r *Recorder) Once(ctx context.Context, key string) bool {

@@ -140,6 +140,8 @@ func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, cont
 //	POST   templates/{name}/{lang}/status {"event","reason"} Meta reviews a template: a signed
 //	                                      message_template_status_update webhook (APPROVED, PAUSED...)
 //	POST   templates/{name}/{lang}/category {"category"}: a template_category_update webhook
+//	POST   number/quality                 {"event","current_limit"}: a phone_number_quality_update
+//	                                      webhook (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE; TIER_1K...)
 func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest string) {
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	switch {
@@ -173,6 +175,12 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest stri
 		}
 	case len(parts) == 1 && parts[0] == "templates":
 		writeJSON(w, http.StatusOK, s.Templates())
+	case len(parts) == 2 && parts[0] == "number" && parts[1] == "quality":
+		if r.Method != http.MethodPost {
+			controlError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		s.serveQualityChange(w, r)
 	case len(parts) == 4 && parts[0] == "templates" && (parts[3] == "status" || parts[3] == "category"):
 		if r.Method != http.MethodPost {
 			controlError(w, http.StatusMethodNotAllowed, "use POST")
@@ -313,6 +321,36 @@ func (s *Sandbox) serveTemplateChange(w http.ResponseWriter, r *http.Request, na
 		controlError(w, http.StatusBadRequest, "status needs an event (APPROVED, PAUSED, DISABLED, REJECTED...), category a category")
 		return
 	}
+	s.deliverWABAChange(w, r, field, value)
+}
+
+// templateID is a stable numeric id for a template language (Meta's are numbers).
+func templateID(name, lang string) int64 {
+	var h int64 = 1469598103
+	for _, c := range name + "|" + lang {
+		h = (h*16777619 + int64(c)) % 1_000_000_000_000_000
+	}
+	return h
+}
+
+// serveQualityChange plays Meta re-rating the business number: a phone_number_quality_update
+// webhook (shape from Meta's webhook reference for that field).
+func (s *Sandbox) serveQualityChange(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Event        string `json:"event"`
+		CurrentLimit string `json:"current_limit"`
+	}
+	if err := decodeControl(r, &req); err != nil || req.Event == "" {
+		controlError(w, http.StatusBadRequest, "an event (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE) is required")
+		return
+	}
+	s.deliverWABAChange(w, r, "phone_number_quality_update", map[string]any{
+		"display_phone_number": s.cfg.DisplayPhoneNumber, "event": strings.ToUpper(req.Event),
+		"current_limit": strings.ToUpper(req.CurrentLimit)})
+}
+
+// deliverWABAChange sends one signed WABA webhook change and answers the control request.
+func (s *Sandbox) deliverWABAChange(w http.ResponseWriter, r *http.Request, field string, value map[string]any) {
 	if s.cfg.WebhookURL == "" {
 		controlError(w, http.StatusConflict, "the sandbox has no webhook URL to deliver to")
 		return
@@ -325,13 +363,4 @@ func (s *Sandbox) serveTemplateChange(w http.ResponseWriter, r *http.Request, na
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// templateID is a stable numeric id for a template language (Meta's are numbers).
-func templateID(name, lang string) int64 {
-	var h int64 = 1469598103
-	for _, c := range name + "|" + lang {
-		h = (h*16777619 + int64(c)) % 1_000_000_000_000_000
-	}
-	return h
 }
