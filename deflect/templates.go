@@ -75,7 +75,7 @@ func (s *Service) OnTemplate(ctx context.Context, u *whatsapp.TemplateUpdate) er
 		level = slog.LevelWarn
 	}
 	s.log.Log(ctx, level, "template state changed", "template", st.Name, "language", st.Language,
-		"status", st.Status, "category", st.Category, "reason", st.Reason, "usable", st.Usable())
+		"status", st.Status, "category", st.Category, "reason", st.Reason, "quality", u.Quality, "usable", st.Usable())
 	return nil
 }
 

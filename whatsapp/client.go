@@ -302,6 +302,7 @@ func (c *Client) attempt(ctx context.Context, op string, body []byte, out any) e
 	if resp.StatusCode/100 != 2 {
 		ae := parseAPIError(resp, data)
 		c.m.requests.WithLabelValues(op, ae.label()).Inc()
+		c.m.errors.WithLabelValues(errorLabel(ae.Code)).Inc()
 		if ae.Class() == Config {
 			c.m.configAlarms.WithLabelValues(strconv.Itoa(ae.Code)).Inc()
 			c.log.Error("whatsapp configuration error: check access token and templates", "op", op,

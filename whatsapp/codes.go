@@ -7,7 +7,8 @@ import "strconv"
 // for a person (an agent in the console, an operator reading a log). From Meta's Cloud API
 // error-code reference. The client retries Retryable ones (130429 and 131056 with backoff,
 // honouring Retry-After), counts Config ones in deflectd_whatsapp_config_alarms_total, and never
-// resends the others.
+// resends the others. Every error answer is counted in deflectd_whatsapp_errors_total by its code
+// here (others as "other").
 var codes = map[int]codeInfo{
 	131047: {RecipientPermanent, "More than 24 hours have passed since the customer last wrote, so WhatsApp only accepts an approved template.", "Send a template; free text works again once the customer answers."},
 	131026: {RecipientPermanent, "WhatsApp could not deliver the message: the number may not be on WhatsApp, or the customer's app is outdated or has not accepted the latest terms.", "Reach the customer another way (call back) or try again later."},
@@ -51,6 +52,15 @@ func Explain(code int) (reason, action string) {
 		return "WhatsApp reported the message as failed without a reason.", "Send again; if it keeps failing, contact an administrator."
 	}
 	return "WhatsApp refused the message (error " + strconv.Itoa(code) + ").", "Send again; if it keeps failing, contact an administrator."
+}
+
+// errorLabel is code's label in deflectd_whatsapp_errors_total: the table's codes by number, any
+// other as "other", so a stray code cannot grow the series without bound.
+func errorLabel(code int) string {
+	if _, ok := codes[code]; ok {
+		return strconv.Itoa(code)
+	}
+	return "other"
 }
 
 // CodeClass is the table's class for a code, and whether the table knows it.

@@ -42,3 +42,25 @@ func TestCodeTable(t *testing.T) {
 		}
 	}
 }
+
+func TestErrorLabelBounded(t *testing.T) {
+	tests := []struct {
+		name string
+		code int
+		want string
+	}{
+		{"rate limit", 130429, "130429"},
+		{"pair limit", 131056, "131056"},
+		{"re-engagement", 131047, "131047"},
+		{"token expired", 190, "190"},
+		{"unknown code", 987654, "other"},
+		{"no code", 0, "other"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := errorLabel(tt.code); got != tt.want {
+				t.Errorf("errorLabel(%d) = %q, want %q", tt.code, got, tt.want)
+			}
+		})
+	}
+}

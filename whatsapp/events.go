@@ -15,7 +15,8 @@ const (
 	KindMessage = "message"
 	KindStatus  = "status"
 	// KindTemplate: a template's review state or category changed (the WABA's
-	// message_template_status_update and template_category_update webhooks).
+	// message_template_status_update, template_category_update and
+	// message_template_quality_update webhooks).
 	KindTemplate = "template"
 	// KindAccount: the business number's quality or messaging limit changed
 	// (phone_number_quality_update), or the account did (account_update).
@@ -47,14 +48,17 @@ type AccountUpdate struct {
 // review status (Event: APPROVED, REJECTED, PAUSED, DISABLED, PENDING_DELETION, FLAGGED,
 // REINSTATED, ...) or its category (NewCategory).
 type TemplateUpdate struct {
-	ID          string    `json:"id,omitempty"`
-	Name        string    `json:"name"`
-	Language    string    `json:"language"`
-	Event       string    `json:"event,omitempty"`
-	Reason      string    `json:"reason,omitempty"`
-	Category    string    `json:"category,omitempty"`     // the category the status update names
-	NewCategory string    `json:"new_category,omitempty"` // template_category_update
-	At          time.Time `json:"at"`
+	ID          string `json:"id,omitempty"`
+	Name        string `json:"name"`
+	Language    string `json:"language"`
+	Event       string `json:"event,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Category    string `json:"category,omitempty"`     // the category the status update names
+	NewCategory string `json:"new_category,omitempty"` // template_category_update
+	// Quality is message_template_quality_update's new_quality_score (GREEN, YELLOW, RED,
+	// UNKNOWN). It leaves Event empty: a quality drop does not change the review status.
+	Quality string    `json:"quality,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // Key identifies the event for deduplication: a message by its id, a status by message id and
@@ -75,7 +79,11 @@ func (e Event) Key() string {
 		}
 		// The trigger time tells a later change (paused again after an approval) from a
 		// redelivery of the same one.
-		return "template:" + id + ":" + t.Event + ":" + t.NewCategory + at(t.At)
+		key := "template:" + id + ":" + t.Event + ":" + t.NewCategory
+		if t.Quality != "" {
+			key += ":q=" + t.Quality
+		}
+		return key + at(t.At)
 	case e.Account != nil:
 		a := e.Account
 		return "account:" + a.Field + ":" + a.PhoneNumber + ":" + a.Event + ":" + a.CurrentLimit + at(a.At)
@@ -216,6 +224,7 @@ type wireTemplate struct {
 	Category         string  `json:"message_template_category"`
 	NewCategory      string  `json:"new_category"`
 	PreviousCategory string  `json:"previous_category"`
+	NewQuality       string  `json:"new_quality_score"` // message_template_quality_update
 }
 
 // flexStr takes a JSON string or number (Meta sends ids as either).
@@ -369,12 +378,12 @@ func ParseWebhook(body []byte) ([]Event, error) {
 	for _, e := range w.Entry {
 		for _, ch := range e.Changes {
 			switch ch.Field {
-			case "message_template_status_update", "template_category_update":
+			case "message_template_status_update", "template_category_update", "message_template_quality_update":
 				var t wireTemplate
 				if json.Unmarshal(ch.Value, &t) == nil && t.Name != "" {
 					events = append(events, Event{Kind: KindTemplate, Template: &TemplateUpdate{
 						ID: string(t.ID), Name: t.Name, Language: t.Language, Event: t.Event, Reason: t.Reason,
-						Category: t.Category, NewCategory: t.NewCategory, At: unixTime(e.Time)}})
+						Category: t.Category, NewCategory: t.NewCategory, Quality: t.NewQuality, At: unixTime(e.Time)}})
 				}
 				continue
 			case "phone_number_quality_update", "account_update":

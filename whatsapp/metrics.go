@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -12,6 +13,7 @@ type clientMetrics struct {
 	latency        *prometheus.HistogramVec // op
 	retries        *prometheus.CounterVec   // op
 	configAlarms   *prometheus.CounterVec   // code
+	errors         *prometheus.CounterVec   // code: one of the codes table's, or "other" (bounded)
 	limiterWaits   *prometheus.CounterVec   // bucket
 	limiterWait    *prometheus.HistogramVec // bucket
 	limiterRejects *prometheus.CounterVec   // bucket
@@ -32,6 +34,9 @@ func newClientMetrics(reg prometheus.Registerer) *clientMetrics {
 		configAlarms: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "config_alarms_total", Help: "Graph API errors that mean our configuration is wrong (token, template, parameters)."},
 			[]string{"code"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "errors_total", Help: "Graph API error answers by Meta error code (codes deflectd knows; the rest as other)."},
+			[]string{"code"}),
 		limiterWaits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "limiter_waits_total", Help: "Sends that had to wait for a rate-limit token."}, []string{"bucket"}),
 		limiterWait: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
@@ -46,6 +51,11 @@ func newClientMetrics(reg prometheus.Registerer) *clientMetrics {
 	m.latency = register(reg, m.latency)
 	m.retries = register(reg, m.retries)
 	m.configAlarms = register(reg, m.configAlarms)
+	m.errors = register(reg, m.errors)
+	for code := range codes {
+		m.errors.WithLabelValues(strconv.Itoa(code))
+	}
+	m.errors.WithLabelValues("other")
 	m.limiterWaits = register(reg, m.limiterWaits)
 	m.limiterWait = register(reg, m.limiterWait)
 	m.limiterRejects = register(reg, m.limiterRejects)

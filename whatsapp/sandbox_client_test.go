@@ -3,6 +3,7 @@ package whatsapp_test
 import (
 	"context"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,14 @@ func TestSandboxInjectedFailuresRetried(t *testing.T) {
 				if whatsapp.ClassOf(err) != whatsapp.Config || counter(t, reg, "deflectd_whatsapp_config_alarms_total", nil) != 1 {
 					t.Errorf("132001: class %v, no config alarm", whatsapp.ClassOf(err))
 				}
+			}
+			// Every refusal is counted once, under its own code when the table knows it.
+			wantLabel := strconv.Itoa(tt.code)
+			if tt.code == 500 {
+				wantLabel = "131000" // Meta's (and the sandbox's) code for a 500
+			}
+			if got := counter(t, reg, "deflectd_whatsapp_errors_total", map[string]string{"code": wantLabel}); int(got) != min(tt.count, tt.retries+1) {
+				t.Errorf("errors_total{code=%q} = %v, want %d", wantLabel, got, min(tt.count, tt.retries+1))
 			}
 			if int(retries) != wantRetries {
 				t.Errorf("retries = %v, want %d", retries, wantRetries)
