@@ -139,7 +139,18 @@ func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
 		s.reply(req, tx, 503, "Service Unavailable", s.retryAfter())
 		return
 	}
+	// A call is added to the wait group under s.mu, where Serve marks the end: an INVITE that
+	// comes while Serve waits for the calls is refused instead of racing the Wait.
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		s.active.Add(-1)
+		s.m.response(503)
+		s.reply(req, tx, 503, "Service Unavailable", s.retryAfter())
+		return
+	}
 	s.wg.Add(1)
+	s.mu.Unlock()
 	s.m.activeCalls.Inc()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	c := &call{

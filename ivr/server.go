@@ -87,8 +87,9 @@ type Server struct {
 	active   atomic.Int64
 	wg       sync.WaitGroup // calls in progress
 
-	mu    sync.Mutex
-	calls map[string]*call // by dialog ID
+	mu       sync.Mutex
+	stopping bool             // Serve is ending: no call may join wg any more
+	calls    map[string]*call // by dialog ID
 	// answered holds calls by Call-ID and From tag: their INVITE transaction ended with the
 	// 200 OK, so retransmissions of that INVITE reach handleInvite.
 	answered map[string]*call
@@ -378,6 +379,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.draining.Store(true)
 	s.mu.Lock()
+	s.stopping = true
 	up := make([]*call, 0, len(s.calls))
 	for _, c := range s.calls {
 		up = append(up, c)

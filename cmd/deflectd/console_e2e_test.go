@@ -105,7 +105,7 @@ func TestFirstRunConsoleInChromium(t *testing.T) {
 	bctx := chromium(t)
 	var logs syncBuffer
 	g := startGatewayLogging(t, nil, &logs)
-	links := demoLinksOf(t, logs.String())
+	links := waitDemoLinks(t, &logs)
 	dir := screenshotDir(t)
 	const caller, waID = "+966501234567", "966501234567"
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/deflect/api"
@@ -89,6 +90,23 @@ func demoLinksOf(t *testing.T, log string) map[string]string {
 	return out
 }
 
+// waitDemoLinks reads the demo links from the log, waiting for them: the gateway logs them as
+// it starts serving, which may be just after it answers ready.
+func waitDemoLinks(t *testing.T, logs interface{ String() string }) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		links := demoLinksOf(t, logs.String())
+		if links["agent"] != "" && links["supervisor"] != "" {
+			return links
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo sign-in links logged within 5 s: %v", links)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // redeem exchanges a sign-in link's code for a token as the console does.
 func redeem(t *testing.T, link string) (int, string) {
 	t.Helper()
@@ -116,7 +134,7 @@ func redeem(t *testing.T, link string) (int, string) {
 func TestFirstRunDemoSignInLinks(t *testing.T) {
 	var logs syncBuffer
 	g := startGatewayLogging(t, nil, &logs)
-	links := demoLinksOf(t, logs.String())
+	links := waitDemoLinks(t, &logs)
 	if len(links) != 2 || links["agent"] == "" || links["supervisor"] == "" {
 		t.Fatalf("logged demo links = %v\n%s", links, logs.String())
 	}
