@@ -149,3 +149,53 @@ func TestE2EEvictionsSeries(t *testing.T) {
 		t.Errorf("/metrics lacks the session evictions series")
 	}
 }
+
+// TestE2EStatsSharedByTwoInstances: two gateways on one Redis count into the same daily counters,
+// so each reports the other's calls too; a caller deflected by one and calling the other counts
+// as a repeat.
+func TestE2EStatsSharedByTwoInstances(t *testing.T) {
+	t.Parallel()
+	url, prefix := redistest.Start(t), redistest.Prefix(t)
+	onRedis := func(c *configs.Config) {
+		c.Store.Backend = "redis"
+		c.Store.Redis.URL = url
+		c.Store.Redis.KeyPrefix = prefix
+	}
+	g1, g2 := startGateway(t, onRedis), startGateway(t, onRedis)
+	const a, b = "+966501230301", "+966501230302"
+	wantResult(t, g1.call(a, ivr.CallOptions{Press: "1"}), "deflected")
+	wantResult(t, g2.call(b, ivr.CallOptions{Press: "2"}), "declined")
+	if rep := g2.call(a, ivr.CallOptions{}); rep.Result != "ineligible;reason=cooldown" {
+		t.Fatalf("a calling the other instance: %q", rep.Result)
+	}
+
+	want := stats.FunnelCounts{Offered: 2, Accepted: 1, Sent: 1, Delivered: 1, Read: 1, Returned: 1}
+	funnel := func(g *testGateway) stats.FunnelCounts {
+		var f stats.Funnel
+		deadline := time.Now().Add(5 * time.Second) // statuses trail the calls
+		for {
+			code, body := g.get("/api/v1/stats/funnel?group_by=language")
+			f = stats.Funnel{}
+			if code != 200 || json.Unmarshal([]byte(body), &f) != nil {
+				t.Fatalf("funnel: %d %s", code, body)
+			}
+			if f.Totals == want || time.Now().After(deadline) {
+				return f.Totals
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if got1, got2 := funnel(g1), funnel(g2); got1 != want || got2 != want {
+		t.Errorf("funnel totals\ninstance 1 %+v\ninstance 2 %+v\n      want %+v", got1, got2, want)
+	}
+	for i, g := range []*testGateway{g1, g2} {
+		code, body := g.get("/api/v1/stats/outcomes?group_by=queue")
+		var o stats.Outcomes
+		if err := json.Unmarshal([]byte(body), &o); code != 200 || err != nil {
+			t.Fatalf("outcomes: %d %s", code, body)
+		}
+		if o.Totals.Deflected != 1 || o.Totals.Repeat24h != 1 || o.Totals.Repeat72h != 1 || o.Totals.TimeSavedMinutes != 5 {
+			t.Errorf("instance %d outcomes totals %+v", i+1, o.Totals)
+		}
+	}
+}
