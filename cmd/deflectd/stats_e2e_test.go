@@ -74,6 +74,10 @@ func TestE2EStatsFunnelAndOutcomes(t *testing.T) {
 	if o.Totals.Deflected != 2 || o.Totals.Ineligible != 2 || o.Totals.Repeat24h != 1 || o.Totals.Repeat72h != 1 || o.Totals.TimeSavedMinutes != 10 {
 		t.Errorf("outcomes totals %+v", o.Totals)
 	}
+	if o.Totals.Declined != 1 || o.Totals.WaitSavedSeconds != 600 || len(o.Totals.ReturnedByReason) != 1 || o.Totals.ReturnedByReason["declined"] != 1 {
+		t.Errorf("outcomes: declined %d, wait saved %d s, returned by reason %v; want 1, 600, declined 1",
+			o.Totals.Declined, o.Totals.WaitSavedSeconds, o.Totals.ReturnedByReason)
+	}
 	if o.Totals.Billable["utility"] != 2 {
 		t.Errorf("billable %v, want 2 utility messages from the sandbox's pricing", o.Totals.Billable)
 	}
@@ -120,7 +124,8 @@ func TestStatsCommand(t *testing.T) {
 	for i, h := range rows[0] {
 		col[h] = i
 	}
-	if rows[1][col["offered"]] != "2" || rows[1][col["deflected"]] != "1" || rows[1][col["returned"]] != "1" || rows[1][col["minutes_saved"]] != "5.0" {
+	if rows[1][col["offered"]] != "2" || rows[1][col["deflected"]] != "1" || rows[1][col["returned"]] != "1" || rows[1][col["minutes_saved"]] != "5.0" ||
+		rows[1][col["declined"]] != "1" || rows[1][col["wait_saved_seconds"]] != "300" {
 		t.Errorf("billing row %v", rows[1])
 	}
 

@@ -140,12 +140,16 @@ func (p Prices) price(category, country string) (float64, bool) {
 
 // Outcome is one row of GET /api/v1/stats/outcomes.
 type Outcome struct {
-	Key              string           `json:"key"`
-	Funnel           FunnelCounts     `json:"funnel"`
-	Ineligible       int64            `json:"ineligible"`
-	Deflected        int64            `json:"deflected"`
+	Key        string       `json:"key"`
+	Funnel     FunnelCounts `json:"funnel"`
+	Ineligible int64        `json:"ineligible"`
+	Deflected  int64        `json:"deflected"`
+	Declined   int64        `json:"declined"`
+	// ReturnedByReason splits funnel.returned: declined, timeout, failed.
+	ReturnedByReason map[string]int64 `json:"returned_by_reason"`
 	Repeat24h        int64            `json:"repeat_24h"`
 	Repeat72h        int64            `json:"repeat_72h"`
+	WaitSavedSeconds int64            `json:"wait_saved_seconds"` // sum of X-Wait-Estimate of deflected callers
 	TimeSavedMinutes float64          `json:"time_saved_minutes"`
 	AcceptRate       *float64         `json:"accept_rate"`    // accepted / offered
 	DeliveredRate    *float64         `json:"delivered_rate"` // delivered / sent
@@ -179,12 +183,15 @@ func ratio(num, den int64) *float64 {
 
 func outcomeOf(key string, c Counts, prices Prices) Outcome {
 	o := Outcome{Key: key, Funnel: funnelOf(c), Ineligible: c[Ineligible], Deflected: c[Deflected],
-		Repeat24h: c[Repeat24], Repeat72h: c[Repeat72], TimeSavedMinutes: float64(c[WaitSaved]) / 60,
-		Billable: map[string]int64{}}
+		Repeat24h: c[Repeat24], Repeat72h: c[Repeat72], WaitSavedSeconds: c[WaitSaved],
+		TimeSavedMinutes: float64(c[WaitSaved]) / 60, Billable: map[string]int64{}, ReturnedByReason: map[string]int64{}}
 	o.AcceptRate = ratio(c[Accepted], c[Offered])
 	o.DeliveredRate = ratio(c[Delivered], c[Sent])
 	o.RepeatRate72h = ratio(c[Repeat72], c[Deflected])
 	for metric, n := range c {
+		if reason, ok := strings.CutPrefix(metric, Returned+":"); ok {
+			o.ReturnedByReason[reason] += n
+		}
 		rest, ok := strings.CutPrefix(metric, billablePrefix)
 		if !ok {
 			continue
@@ -197,6 +204,7 @@ func outcomeOf(key string, c Counts, prices Prices) Outcome {
 			o.Unpriced += n
 		}
 	}
+	o.Declined = o.ReturnedByReason["declined"]
 	o.Cost = math.Round(o.Cost*1e6) / 1e6
 	if o.Deflected > 0 {
 		v := o.Cost / float64(o.Deflected)
