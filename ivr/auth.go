@@ -104,3 +104,18 @@ func (a *digestAuth) challenge(stale bool) sip.Header {
 	c := digest.Challenge{Realm: a.realm, Nonce: a.nonce(), Algorithm: "MD5", QOP: []string{"auth"}, Stale: stale}
 	return sip.NewHeader("WWW-Authenticate", c.String())
 }
+
+// DigestAuth is the same stateless digest check for other SIP listeners (the WhatsApp voice
+// listener challenges Meta's INVITEs with the number's SIP password).
+type DigestAuth struct{ a *digestAuth }
+
+// NewDigestAuth checks requests against one user and password in realm.
+func NewDigestAuth(realm, user, pass string) *DigestAuth {
+	return &DigestAuth{a: newDigestAuth(realm, user, pass)}
+}
+
+// Verify reports whether req carries valid credentials; stale: right but with an old nonce.
+func (d *DigestAuth) Verify(req *sip.Request) (ok, stale bool) { return d.a.verify(req) }
+
+// Challenge is the WWW-Authenticate header of a 401 answer.
+func (d *DigestAuth) Challenge(stale bool) sip.Header { return d.a.challenge(stale) }

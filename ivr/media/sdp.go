@@ -341,3 +341,23 @@ func answerDirection(offered string) string {
 
 // sends reports whether our direction lets us send RTP.
 func (p Params) sends() bool { return p.Direction != "recvonly" && p.Direction != "inactive" }
+
+// PickCodec is the G.711 codec a media description prefers, for other SDP readers (the
+// WhatsApp voice bridge reads SRTP offers, which Negotiate refuses).
+func PickCodec(md *sdp.MediaDescription) (Codec, bool) { return pickCodec(md) }
+
+// TelephoneEventPT is the RFC 4733 payload type a media description offers (0: none).
+func TelephoneEventPT(md *sdp.MediaDescription) uint8 { return telephoneEventPT(md) }
+
+// RemoteAddr is where a media description says it receives RTP (invalid: unusable address).
+func RemoteAddr(sd *sdp.SessionDescription, md *sdp.MediaDescription) netip.AddrPort {
+	return remoteAddr(sd, md)
+}
+
+// AudioDescription builds our audio m= line (protos e.g. RTP/AVP or RTP/SAVP).
+func AudioDescription(port int, protos []string, codecs []Codec, dtmfPT uint8) *sdp.MediaDescription {
+	return audioMedia(port, protos, codecs, dtmfPT, "sendrecv")
+}
+
+// Session is an SDP session description around local, with no media yet.
+func Session(local netip.Addr) *sdp.SessionDescription { return baseSession(local) }

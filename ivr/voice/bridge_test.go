@@ -1,0 +1,275 @@
+package voice_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deflectd/deflectd/deploy/testkit"
+	"github.com/deflectd/deflectd/ivr/voice"
+	"github.com/deflectd/deflectd/ivr/voice/metasim"
+	"github.com/emiago/sipgo/sip"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var loopback = netip.MustParseAddr("127.0.0.1")
+
+// resolver stands in for the deflection engine: one valid payload, "good".
+type resolver struct {
+	mu      sync.Mutex
+	records []voice.CallRecord
+	done    chan struct{}
+}
+
+func (r *resolver) ResolveCall(_ context.Context, payload, waID string) (voice.CallContext, error) {
+	if payload != "good" {
+		return voice.CallContext{}, errors.New("forged")
+	}
+	return voice.CallContext{SessionID: "S-voice-1", WAID: waID, Queue: "billing", CustomerID: "C-1001",
+		Language: "en", Context: map[string]string{"Plan": "gold"}}, nil
+}
+
+func (r *resolver) RecordCall(_ context.Context, rec voice.CallRecord) {
+	r.mu.Lock()
+	r.records = append(r.records, rec)
+	r.mu.Unlock()
+	r.done <- struct{}{}
+}
+
+func (r *resolver) wait(t *testing.T) voice.CallRecord {
+	t.Helper()
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no call recorded")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.records[len(r.records)-1]
+}
+
+type harness struct {
+	srv  *voice.Server
+	res  *resolver
+	pool *x509.CertPool
+	reg  *prometheus.Registry
+}
+
+// start runs a voice server toward a queue at queuePort; mutate adjusts its config.
+func start(t *testing.T, queuePort int, mutate func(*voice.Config)) *harness {
+	t.Helper()
+	cert, pool, err := voice.SelfSigned(loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := voice.Config{
+		Listen: netip.AddrPortFrom(loopback, 0), PBXListen: netip.AddrPortFrom(loopback, 0),
+		TLS:       &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		PBXTarget: sip.Uri{Scheme: "sip", User: "queue", Host: "127.0.0.1", Port: queuePort},
+		Realm:     "deflectd", User: "15550001111", Password: "sip-password-for-tests",
+		MediaIP: loopback, AnswerTimeout: 10 * time.Second, MaxDuration: time.Minute, MediaTimeout: 10 * time.Second,
+		ConsoleURL: "http://127.0.0.1:8080",
+	}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	h := &harness{res: &resolver{done: make(chan struct{}, 4)}, pool: pool, reg: prometheus.NewRegistry()}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	h.srv, err = voice.New(cfg, h.res, log, h.reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = h.srv.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return h
+}
+
+func (h *harness) call(t *testing.T, payload, password string, dur time.Duration) metasim.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rep, err := metasim.Place(ctx, metasim.Call{Target: h.srv.Addr(),
+		TLS:      &tls.Config{RootCAs: h.pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12},
+		Business: "15550001111", WAID: "966501234567", Name: "Sara", Payload: payload,
+		User: "15550001111", Password: password, Duration: dur, MediaIP: loopback}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatalf("whatsapp call: %v (report %+v)", err, rep)
+	}
+	return rep
+}
+
+// queue runs sipp as the PBX queue with a scenario of deploy/loadtest/sipp.
+type queue struct {
+	port int
+	log  string
+	cmd  *exec.Cmd
+	out  *testkit.Buffer
+}
+
+func startQueue(t *testing.T, scenario string) *queue {
+	t.Helper()
+	sipp := testkit.RequireTool(t, "sipp")
+	dir := t.TempDir()
+	scen, err := filepath.Abs(filepath.Join("..", "..", "deploy", "loadtest", "sipp", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &queue{port: testkit.FreeUDPPort(t, false), log: filepath.Join(dir, "messages.log"), out: &testkit.Buffer{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	t.Cleanup(cancel)
+	q.cmd = exec.CommandContext(ctx, sipp, "-sf", scen, "-m", "1", "-nostdin", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(q.port), "-mi", "127.0.0.1", "-mp", strconv.Itoa(testkit.FreeUDPPort(t, true)),
+		"-rtp_echo", "-trace_msg", "-message_file", q.log, "-timeout", "40s", "-timeout_error")
+	q.cmd.Dir = dir
+	q.cmd.Stdout, q.cmd.Stderr = q.out, q.out
+	if err := q.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.cmd.Process.Kill(); _ = q.cmd.Wait() })
+	time.Sleep(200 * time.Millisecond) // sipp binds its port
+	return q
+}
+
+func (q *queue) wait(t *testing.T) string {
+	t.Helper()
+	if err := q.cmd.Wait(); err != nil {
+		t.Fatalf("sipp as the queue: %v\n%s", err, tail(q.out.String()))
+	}
+	b, err := os.ReadFile(q.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func tail(s string) string {
+	if len(s) > 3000 {
+		return s[len(s)-3000:]
+	}
+	return s
+}
+
+// TestBridgeCarriesContextAndAudio: the customer taps the call button of their deflection;
+// the queue receives the context headers, audio flows both ways through SRTP ↔ RTP (sipp
+// echoes it back), the customer hangs up and the queue gets the BYE.
+func TestBridgeCarriesContextAndAudio(t *testing.T) {
+	q := startQueue(t, "voice-queue-uas.xml")
+	h := start(t, q.port, nil)
+	rep := h.call(t, "good", "sip-password-for-tests", 1500*time.Millisecond)
+	if !rep.Answered || rep.Status != 200 || rep.EndedBy != "customer" {
+		t.Fatalf("report %+v, want answered and ended by the customer", rep)
+	}
+	// 1.5 s of 20 ms frames is 75; the echo crosses deflectd twice (SRTP→RTP→sipp→RTP→SRTP).
+	if rep.Sent < 60 || rep.Received < rep.Sent*8/10 {
+		t.Errorf("audio: sent %d, received back %d decrypted packets; want ≥ 80 %% back", rep.Sent, rep.Received)
+	}
+	msgs := q.wait(t)
+	for _, want := range []string{"X-Deflect-Session: S-voice-1", "X-Queue: billing", "X-Customer-Id: C-1001",
+		"X-Language: en", "X-Context-Plan: gold", "X-WhatsApp-Conversation: http://127.0.0.1:8080/console/",
+		"From: \"WhatsApp\" <sip:+966501234567@"} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("the queue's INVITE lacks %q", want)
+		}
+	}
+	rec := h.res.wait(t)
+	if rec.Result != voice.ResultAnswered || rec.EndedBy != "customer" || rec.SessionID != "S-voice-1" || rec.Talk < time.Second {
+		t.Errorf("record %+v", rec)
+	}
+}
+
+// TestBridgeQueueHangsUp: the agent hangs up; deflectd sends the BYE to WhatsApp.
+func TestBridgeQueueHangsUp(t *testing.T) {
+	q := startQueue(t, "voice-queue-bye.xml")
+	h := start(t, q.port, nil)
+	rep := h.call(t, "good", "sip-password-for-tests", 20*time.Second)
+	if !rep.Answered || rep.EndedBy != "business" {
+		t.Fatalf("report %+v, want the business to hang up", rep)
+	}
+	if rep.Talk > 10*time.Second || rep.Received == 0 {
+		t.Errorf("talk %s, %d packets back; want about 1.5 s with audio", rep.Talk, rep.Received)
+	}
+	q.wait(t)
+	if rec := h.res.wait(t); rec.EndedBy != "queue" || rec.Result != voice.ResultAnswered {
+		t.Errorf("record %+v, want answered, ended by the queue", rec)
+	}
+}
+
+// TestBridgeWithoutValidPayload: a forged payload or none still reaches the queue, without
+// the deflection's context.
+func TestBridgeWithoutValidPayload(t *testing.T) {
+	for _, payload := range []string{"forged", ""} {
+		t.Run("payload="+payload, func(t *testing.T) {
+			q := startQueue(t, "voice-queue-bye.xml")
+			h := start(t, q.port, nil)
+			rep := h.call(t, payload, "sip-password-for-tests", 20*time.Second)
+			if !rep.Answered {
+				t.Fatalf("report %+v, want the call bridged", rep)
+			}
+			msgs := q.wait(t)
+			if strings.Contains(msgs, "X-Deflect-Session") || strings.Contains(msgs, "X-Queue") {
+				t.Errorf("the queue got a context for a payload that was not ours:\n%s", tail(msgs))
+			}
+			if !strings.Contains(msgs, "X-Deflect-Source: whatsapp-call") {
+				t.Errorf("the queue's INVITE lacks X-Deflect-Source")
+			}
+			if rec := h.res.wait(t); rec.SessionID != "" {
+				t.Errorf("record %+v has a session", rec)
+			}
+		})
+	}
+}
+
+// TestRefusals: what never reaches the queue.
+func TestRefusals(t *testing.T) {
+	tests := []struct {
+		name     string
+		scenario string
+		mutate   func(*voice.Config)
+		password string
+		want     int
+	}{
+		{name: "wrong SIP password", password: "not-the-password", want: 401},
+		{name: "no SIP password", password: "", want: 401},
+		{name: "source not in voice.allow", password: "sip-password-for-tests", want: 403,
+			mutate: func(c *voice.Config) { c.Allow = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} }},
+		{name: "queue busy", scenario: "voice-queue-busy.xml", password: "sip-password-for-tests", want: 486},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			port := testkit.FreeUDPPort(t, false) // nothing listens: the call must not get that far
+			var q *queue
+			if tc.scenario != "" {
+				q = startQueue(t, tc.scenario)
+				port = q.port
+			}
+			h := start(t, port, tc.mutate)
+			rep := h.call(t, "good", tc.password, time.Second)
+			if rep.Status != tc.want || rep.Answered {
+				t.Fatalf("report %+v, want %d", rep, tc.want)
+			}
+			if q != nil {
+				q.wait(t)
+				if rec := h.res.wait(t); rec.Result != voice.ResultBusy {
+					t.Errorf("record %+v, want busy", rec)
+				}
+			}
+		})
+	}
+}
