@@ -326,7 +326,6 @@ func clean(v string) string {
 	return strings.TrimSpace(strings.NewReplacer("\r", " ", "\n", " ").Replace(v))
 }
 
-
 func tagParams() sip.HeaderParams {
 	p := sip.NewParams()
 	p.Add("tag", uuid.NewString()[:8])

@@ -7,12 +7,12 @@ import (
 )
 
 type metrics struct {
-	active   prometheus.Gauge
-	calls    *prometheus.CounterVec // by result
-	context  *prometheus.CounterVec // by how the call button payload resolved
-	talk     prometheus.Histogram
-	packets  *prometheus.CounterVec // relayed, by direction
-	dropped  prometheus.Counter
+	active  prometheus.Gauge
+	calls   *prometheus.CounterVec // by result
+	context *prometheus.CounterVec // by how the call button payload resolved
+	talk    prometheus.Histogram
+	packets *prometheus.CounterVec // relayed, by direction
+	dropped prometheus.Counter
 }
 
 // callResults are every result label, created at zero so dashboards see the series at start.

@@ -42,9 +42,9 @@ type Config struct {
 	PBXTarget sip.Uri
 	// Digest credentials Meta answers with (the number's SIP password); an empty password
 	// means INVITEs are not challenged (only allowed on loopback by the config checks).
-	Realm, User, Password string
-	Allow                 []netip.Prefix // sources allowed to send INVITEs; empty: any
-	MediaIP               netip.Addr     // bound and advertised for RTP on both legs
+	Realm, User, Password  string
+	Allow                  []netip.Prefix // sources allowed to send INVITEs; empty: any
+	MediaIP                netip.Addr     // bound and advertised for RTP on both legs
 	RTPPortMin, RTPPortMax int
 	AnswerTimeout          time.Duration // the queue must answer within this
 	MaxDuration            time.Duration // longest bridged call
