@@ -21,6 +21,7 @@ type Config struct {
 	API      APIConfig      `yaml:"api"`
 	Stats    StatsConfig    `yaml:"stats"`
 	Runtime  RuntimeConfig  `yaml:"runtime"`
+	Voice    VoiceConfig    `yaml:"voice"`
 }
 
 // StatsConfig is the outcome statistics (reports, the supervisor's charts).
@@ -343,6 +344,7 @@ func Default() Config {
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Runtime: RuntimeConfig{GCPercent: 25},
 		Stats:   StatsConfig{Retention: 90 * 24 * time.Hour, Currency: "USD", Prices: map[string]map[string]float64{}},
+		Voice:   defaultVoice(),
 		SIP: SIPConfig{
 			Listen:          []string{"udp://127.0.0.1:5060", "tcp://127.0.0.1:5060"},
 			MaxCalls:        10000,

@@ -63,6 +63,7 @@ func (c Config) Validate() error {
 	v.inbox(c.Inbox)
 	v.tokens(c.API)
 	v.stats(c.Stats)
+	v.voice(c.Voice, c.WhatsApp)
 	return errors.Join(v.errs...)
 }
 

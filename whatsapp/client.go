@@ -137,6 +137,15 @@ func (c *Client) SendButtons(ctx context.Context, to, body string, buttons []But
 	return c.send(ctx, "buttons", to, m)
 }
 
+// SendCallButton sends a WhatsApp call button.
+func (c *Client) SendCallButton(ctx context.Context, to string, b CallButton) (SendResult, error) {
+	m, err := callButtonMessage(to, b)
+	if err != nil {
+		return SendResult{}, err
+	}
+	return c.send(ctx, "call_button", to, m)
+}
+
 // SendList sends an interactive list (at most 10 rows across all sections).
 func (c *Client) SendList(ctx context.Context, to, body, buttonLabel string, sections []Section) (SendResult, error) {
 	m, err := listMessage(to, body, buttonLabel, sections)

@@ -148,6 +148,11 @@ func TestRequestBodiesMatchFixtures(t *testing.T) {
 			})
 			return err
 		}},
+		{"call button", "voice_call.json", func(ctx context.Context, c *Client) error {
+			_, err := c.SendCallButton(ctx, to, CallButton{Body: "Need help with your order? Call us.", DisplayText: "Call support",
+				TTL: 24 * time.Hour, Payload: "order-4471"})
+			return err
+		}},
 		{"image by link", "image_link.json", func(ctx context.Context, c *Client) error {
 			_, err := c.SendMedia(ctx, to, Media{Kind: MediaImage, Link: "https://127.0.0.1/images/landscape.jpg", Caption: "The best succulent ever?"})
 			return err
@@ -204,8 +209,8 @@ func TestSendParsesSuccess(t *testing.T) {
 		t.Errorf("ok requests metric = %v", n)
 	}
 	// Every operation's latency series exists from the start; the text one has the request.
-	if n, _ := testutil.GatherAndCount(reg, "deflectd_whatsapp_api_request_duration_seconds"); n != 6 {
-		t.Errorf("latency series = %d, want one per operation (6)", n)
+	if n, _ := testutil.GatherAndCount(reg, "deflectd_whatsapp_api_request_duration_seconds"); n != 7 {
+		t.Errorf("latency series = %d, want one per operation (7)", n)
 	}
 	mfs, err := reg.Gather()
 	if err != nil {

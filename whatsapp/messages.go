@@ -3,6 +3,7 @@ package whatsapp
 import (
 	"fmt"
 	"strconv"
+	"time"
 	"unicode/utf8"
 )
 
@@ -134,9 +135,53 @@ type outBody struct {
 }
 
 type outAction struct {
-	Button   string           `json:"button,omitempty"`
-	Buttons  []outReplyButton `json:"buttons,omitempty"`
-	Sections []outSection     `json:"sections,omitempty"`
+	Button     string           `json:"button,omitempty"`
+	Buttons    []outReplyButton `json:"buttons,omitempty"`
+	Sections   []outSection     `json:"sections,omitempty"`
+	Name       string           `json:"name,omitempty"`
+	Parameters *outCallParams   `json:"parameters,omitempty"`
+}
+
+// outCallParams are a voice_call button's parameters.
+type outCallParams struct {
+	DisplayText string `json:"display_text,omitempty"`
+	TTLMinutes  int    `json:"ttl_minutes,omitempty"`
+	Payload     string `json:"payload,omitempty"`
+}
+
+// CallButton is a WhatsApp call button (interactive voice_call): the customer taps it to call
+// the business on WhatsApp, and Meta hands Payload back with the call.
+type CallButton struct {
+	Body        string
+	DisplayText string        // ≤ 20 characters; "" = Meta's default ("Call Now")
+	TTL         time.Duration // how long the button can be tapped (1 min to 30 days); 0 = Meta's 7 days
+	Payload     string        // ≤ 512 characters
+}
+
+// callButtonMessage builds Meta's interactive voice_call message (Business Calling API, "Send
+// a call button message": action name voice_call, parameters display_text, ttl_minutes and
+// payload).
+func callButtonMessage(to string, b CallButton) (*outMessage, error) {
+	if err := checkTo(to); err != nil {
+		return nil, err
+	}
+	if err := checkLen("interactive.body.text", b.Body, 1, maxButtonBody); err != nil {
+		return nil, err
+	}
+	if err := checkLen("interactive.action.parameters.display_text", b.DisplayText, 0, 20); err != nil {
+		return nil, err
+	}
+	if err := checkLen("interactive.action.parameters.payload", b.Payload, 0, 512); err != nil {
+		return nil, err
+	}
+	ttl := int(b.TTL / time.Minute)
+	if b.TTL != 0 && (ttl < 1 || ttl > 43200) {
+		return nil, &ValidationError{Field: "interactive.action.parameters.ttl_minutes", Limit: "1 to 43200", Got: strconv.Itoa(ttl)}
+	}
+	m := newOut(to, "interactive")
+	m.Interactive = &outInteractive{Type: "voice_call", Body: outBody{Text: b.Body}, Action: outAction{Name: "voice_call",
+		Parameters: &outCallParams{DisplayText: b.DisplayText, TTLMinutes: ttl, Payload: b.Payload}}}
+	return m, nil
 }
 
 type outReplyButton struct {

@@ -68,7 +68,7 @@ func newClientMetrics(reg prometheus.Registerer) *clientMetrics {
 		m.limiterRejects.WithLabelValues(b)
 		m.limiterErrors.WithLabelValues(b)
 	}
-	for _, op := range []string{"template", "text", "buttons", "list", "media", "mark_read"} {
+	for _, op := range []string{"template", "text", "buttons", "list", "call_button", "media", "mark_read"} {
 		m.requests.WithLabelValues(op, "ok")
 		m.latency.WithLabelValues(op)
 		m.retries.WithLabelValues(op)

@@ -150,6 +150,10 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest stri
 			controlError(w, http.StatusMethodNotAllowed, "use POST")
 			return
 		}
+		if parts[2] == "call" {
+			s.serveCall(w, r, parts[1])
+			return
+		}
 		s.serveCustomer(w, r, parts[1], parts[2])
 	case len(parts) == 1 && parts[0] == "messages":
 		switch r.Method {

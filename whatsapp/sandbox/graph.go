@@ -593,12 +593,46 @@ func validateInteractive(in *interactiveReq) *apiError {
 		if rows > 10 {
 			return errf(131009, "Total row count exceed max allowed count: 10 (got %d).", rows)
 		}
+	case "voice_call":
+		return validateVoiceCall(in)
 	case "cta_url", "flow", "product", "product_list", "location_request_message", "catalog_message", "address_message":
 		// Accepted as Meta would; not inspected further.
 	case "":
 		return errf(100, "The parameter interactive['type'] is required.")
 	default:
 		return errf(100, "Param interactive['type'] must be one of {BUTTON, LIST, CTA_URL, FLOW, PRODUCT, PRODUCT_LIST, ...} - got %q.", in.Type)
+	}
+	return nil
+}
+
+// validateVoiceCall checks a WhatsApp call button: a body, action name voice_call, and the
+// optional parameters display_text (≤ 20), ttl_minutes (1..43200) and payload (≤ 512).
+func validateVoiceCall(in *interactiveReq) *apiError {
+	if in.Body == nil || in.Body.Text == "" {
+		return errf(131008, "The parameter interactive['body'] is required.")
+	}
+	if in.Action.Name != "voice_call" {
+		return errf(131009, "Param interactive['action']['name'] must be voice_call - got %q.", in.Action.Name)
+	}
+	if len(in.Action.Parameters) == 0 {
+		return nil
+	}
+	var p struct {
+		DisplayText string `json:"display_text"`
+		TTLMinutes  *int   `json:"ttl_minutes"`
+		Payload     string `json:"payload"`
+	}
+	if err := json.Unmarshal(in.Action.Parameters, &p); err != nil {
+		return errf(100, "Param interactive['action']['parameters'] is not an object: %v", err)
+	}
+	if n := utf8.RuneCountInString(p.DisplayText); n > 20 {
+		return errf(131009, "Param display_text must be at most 20 characters long (got %d).", n)
+	}
+	if p.TTLMinutes != nil && (*p.TTLMinutes < 1 || *p.TTLMinutes > 43200) {
+		return errf(131009, "Param ttl_minutes must be between 1 and 43200 (got %d).", *p.TTLMinutes)
+	}
+	if n := utf8.RuneCountInString(p.Payload); n > 512 {
+		return errf(131009, "Param payload must be at most 512 characters long (got %d).", n)
 	}
 	return nil
 }

@@ -237,6 +237,8 @@ type Sandbox struct {
 	mediaOrder []string
 
 	q scheduler
+
+	caller VoiceCaller // nil: WhatsApp calls are off
 }
 
 // New builds a sandbox. Call Start to run status progression and webhooks, Close to stop them.
