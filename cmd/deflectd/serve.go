@@ -36,6 +36,7 @@ import (
 	"github.com/deflectd/deflectd/ivr"
 	"github.com/deflectd/deflectd/ivr/guard"
 	"github.com/deflectd/deflectd/ivr/media"
+	"github.com/deflectd/deflectd/ivr/voice"
 	"github.com/deflectd/deflectd/lookup"
 	"github.com/deflectd/deflectd/whatsapp"
 	"github.com/deflectd/deflectd/whatsapp/sandbox"
@@ -114,6 +115,7 @@ type gateway struct {
 	engine   *deflect.Service
 	media    *media.Engine
 	sip      *ivr.Server
+	voice    *voice.Server // WhatsApp calls bridged to the queue; nil unless voice.enabled
 	httpLn   net.Listener
 	http     *http.Server
 	admin    *http.Server // pprof on http.admin_listen; nil when unset
@@ -283,6 +285,13 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	}, g.engine, g.media, prompts, ivr.LookupNormalizer(cfg.Lookup.DefaultRegion), log, g.reg); err != nil {
 		return nil, err
 	}
+	if cfg.Voice.Enabled {
+		if err := g.buildVoice(&cfg, httpAddr, log); err != nil {
+			return nil, err
+		}
+		g.cfg.Voice = cfg.Voice
+		g.inbox.EnableCalls(g.engine)
+	}
 
 	// HTTP: health, metrics, webhooks, the sandbox, the API.
 	var sandboxHandler http.Handler
@@ -412,6 +421,12 @@ func (g *gateway) run(ctx context.Context) error {
 		g.sipUp.Store(false)
 		sipDone <- err
 	}()
+	voiceDone := make(chan error, 1)
+	if g.voice != nil {
+		go func() { voiceDone <- g.voice.Serve(sipCtx) }()
+	} else {
+		voiceDone <- nil
+	}
 	go func() {
 		if err := g.http.Serve(g.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serve http: %w", err)
@@ -435,9 +450,17 @@ func (g *gateway) run(ctx context.Context) error {
 	if err := g.sip.Drain(drainCtx); err != nil {
 		g.log.Warn("drain incomplete; ending remaining calls", "err", err)
 	}
+	if g.voice != nil {
+		if err := g.voice.Drain(drainCtx); err != nil {
+			g.log.Warn("whatsapp calls drain incomplete; hanging up", "err", err)
+		}
+	}
 	cancel()
 	stopSIP()
 	if err := <-sipDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := <-voiceDone; err != nil && runErr == nil {
 		runErr = err
 	}
 	// The calls are over; HTTP gets a few seconds for requests in flight, then is closed (a
@@ -523,6 +546,9 @@ func (g *gateway) servingAttrs() []any {
 		if a := g.sip.Addr(tr); a.IsValid() {
 			attrs = append(attrs, "sip_"+tr, a.String())
 		}
+	}
+	if g.voice != nil {
+		attrs = append(attrs, "whatsapp_voice", g.voice.Addr().String())
 	}
 	return append(attrs, "store", g.cfg.Store.Backend, "whatsapp", g.cfg.WhatsApp.Provider, "instance", g.instance)
 }

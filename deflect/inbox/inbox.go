@@ -149,6 +149,7 @@ type Service struct {
 
 	presenceTTL time.Duration
 	stats       SessionCounter
+	calls       CallPayloads // nil: WhatsApp calls are off
 	window      time.Duration
 	ttl         time.Duration
 }
@@ -421,6 +422,9 @@ func (s *Service) sendAction(ctx context.Context, waID, key string, a bot.Action
 		}
 		res, err = s.send.SendList(ctx, waID, a.Text, label, []whatsapp.Section{{Rows: rows}})
 		out.Type, out.Text = "interactive", withChoices(a)
+	case bot.ActCall:
+		res, out.Text, err = s.sendCallButton(ctx, waID, a.Text)
+		out.Type, out.Payload = "interactive", "call_button"
 	case bot.ActMedia:
 		if a.Media == nil {
 			return nil

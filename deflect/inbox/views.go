@@ -170,7 +170,7 @@ func (s *Service) view(ctx context.Context, waID string, sessions SessionGetter)
 
 // Reply is a message from an agent or an external desk.
 type Reply struct {
-	Type     string   `json:"type"` // text|template
+	Type     string   `json:"type"` // text|template|call_button
 	Text     string   `json:"text,omitempty"`
 	Buttons  []string `json:"buttons,omitempty"`  // quick replies with a text (at most 3)
 	Template string   `json:"template,omitempty"` // template name
@@ -212,6 +212,16 @@ func (s *Service) Send(ctx context.Context, by, waID string, r Reply, key string
 		if !s.WindowOpen(rec) {
 			return "", ErrWindowClosed
 		}
+	case "call_button":
+		if s.calls == nil {
+			return "", fmt.Errorf("%w: %w", ErrBadReply, ErrCallsOff)
+		}
+		if strings.TrimSpace(r.Text) == "" {
+			return "", fmt.Errorf("%w: text (the call button's message) is required", ErrBadReply)
+		}
+		if !s.WindowOpen(rec) {
+			return "", ErrWindowClosed
+		}
 	case "template":
 		if r.Template == "" {
 			return "", fmt.Errorf("%w: template name is required", ErrBadReply)
@@ -224,7 +234,7 @@ func (s *Service) Send(ctx context.Context, by, waID string, r Reply, key string
 			return "", ErrOptedOut
 		}
 	default:
-		return "", fmt.Errorf("%w: type must be text or template", ErrBadReply)
+		return "", fmt.Errorf("%w: type must be text, template or call_button", ErrBadReply)
 	}
 	if key != "" {
 		first, err := s.st.SetOnce(ctx, "inbox:reply:"+waID+":"+key, 48*time.Hour)
@@ -245,6 +255,9 @@ func (s *Service) Send(ctx context.Context, by, waID string, r Reply, key string
 		}
 		res, err = s.send.SendTemplate(ctx, waID, whatsapp.Template{Name: r.Template, Language: lang, BodyParams: r.Params})
 		m.Type, m.Text, m.Template, m.Params, m.Lang = "template", r.Template, r.Template, r.Params, lang
+	case r.Type == "call_button":
+		res, m.Text, err = s.sendCallButton(ctx, waID, r.Text)
+		m.Type = "interactive"
 	case len(r.Buttons) > 0:
 		bs := make([]whatsapp.Button, 0, len(r.Buttons))
 		for i, t := range r.Buttons {

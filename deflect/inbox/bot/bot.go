@@ -32,6 +32,7 @@ const (
 	ActList    ActionKind = "list"
 	ActMedia   ActionKind = "media"
 	ActHandoff ActionKind = "handoff" // hand the conversation to an agent (Text is said first)
+	ActCall    ActionKind = "call"    // a WhatsApp call button, Text as its message
 )
 
 // Action is one thing to send (or do).
@@ -53,11 +54,18 @@ type Choice struct {
 type Bot struct {
 	flows         *Flows
 	fallbackAfter int
+	calls         bool // options and keywords with call: true are offered
 }
 
 // New returns a bot; after fallbackAfter misunderstood messages in a row it hands off to an agent
 // (0 = never).
 func New(f *Flows, fallbackAfter int) *Bot { return &Bot{flows: f, fallbackAfter: fallbackAfter} }
+
+// WithCalls offers the flows' call options (WhatsApp calls to the contact centre are on); without
+// it they are hidden, as if absent.
+func (b *Bot) WithCalls(on bool) *Bot { b.calls = on; return b }
+
+func (b *Bot) hidden(o Option) bool { return o.Call && !b.calls }
 
 // Flows returns the definition the bot runs.
 func (b *Bot) Flows() *Flows { return b.flows }
@@ -129,7 +137,7 @@ func (b *Bot) dispatch(st State, l Language, in Input, text string) (State, []Ac
 	if menu, key, ok := parseChoiceID(in.ReplyID); ok {
 		if m, ok := l.Menus[menu]; ok {
 			for _, o := range m.Options {
-				if o.Key == key {
+				if o.Key == key && !b.hidden(o) {
 					st.Menu = menu
 					s, acts := b.choose(st, l, o)
 					return s, acts, true
@@ -149,14 +157,17 @@ func (b *Bot) dispatch(st State, l Language, in Input, text string) (State, []Ac
 		return s, acts, true
 	}
 	for _, o := range l.Menus[st.Menu].Options {
+		if b.hidden(o) {
+			continue
+		}
 		if text == normalize(o.Key) || text == normalize(o.Title) || containsWord(o.Keywords, text) {
 			s, acts := b.choose(st, l, o)
 			return s, acts, true
 		}
 	}
 	for _, k := range l.Keywords {
-		if matchesAny(k.Words, text) {
-			s, acts := b.choose(st, l, Option{Goto: k.Goto, Answer: k.Answer, Agent: k.Agent})
+		if matchesAny(k.Words, text) && !(k.Call && !b.calls) {
+			s, acts := b.choose(st, l, Option{Goto: k.Goto, Answer: k.Answer, Agent: k.Agent, Call: k.Call})
 			return s, acts, true
 		}
 	}
@@ -170,6 +181,8 @@ func (b *Bot) choose(st State, l Language, o Option) (State, []Action) {
 		return b.handoff(st, l)
 	case o.Back:
 		return b.back(st, l)
+	case o.Call:
+		return st, []Action{{Kind: ActCall, Text: l.Call}}
 	case o.Goto != "":
 		if o.Goto != st.Menu {
 			st.Stack = append(st.Stack, st.Menu)
@@ -218,6 +231,9 @@ func (b *Bot) render(lang, menu string) Action {
 	choices := make([]Choice, 0, len(m.Options))
 	short := true
 	for _, o := range m.Options {
+		if b.hidden(o) {
+			continue
+		}
 		choices = append(choices, Choice{ID: choiceID(menu, o.Key), Title: o.Title})
 		if len([]rune(o.Title)) > 20 {
 			short = false

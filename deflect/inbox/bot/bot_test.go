@@ -190,8 +190,9 @@ func TestParseRejectsBrokenFlows(t *testing.T) {
 		{"unknown key", "default_language: en\nlanguagez: {}\n", "languagez"},
 		{"missing default", "default_language: fr\nlanguages: {en: {start: main, menus: {main: {text: hi}}}}\n", `default_language "fr"`},
 		{"dangling goto", "default_language: en\nlanguages: {en: {start: main, menus: {main: {text: hi, options: [{key: '1', title: x, goto: nowhere}]}}}}\n", `no menu "nowhere"`},
-		{"option without effect", "default_language: en\nlanguages: {en: {start: main, menus: {main: {text: hi, options: [{key: '1', title: x}]}}}}\n", "needs goto, answer, agent or back"},
+		{"option without effect", "default_language: en\nlanguages: {en: {start: main, menus: {main: {text: hi, options: [{key: '1', title: x}]}}}}\n", "needs goto, answer, agent, back or call"},
 		{"title too long", "default_language: en\nlanguages: {en: {start: main, menus: {main: {text: hi, options: [{key: '1', title: 'abcdefghijklmnopqrstuvwxyz', agent: true}]}}}}\n", "longer than 24"},
+		{"call without a call text", "default_language: en\nlanguages: {en: {start: main, menus: {main: {text: hi, options: [{key: '1', title: x, call: true}]}}}}\n", "needs a call text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -209,5 +210,38 @@ func TestLanguageResolution(t *testing.T) {
 		if got := b.Language(in); got != want {
 			t.Errorf("Language(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestCallOption: the call option is offered and answered with a call button only while
+// WhatsApp calls are on; off, it is neither shown nor matched.
+func TestCallOption(t *testing.T) {
+	started := State{Language: "en", Menu: "main", Started: true}
+	tests := []struct {
+		name     string
+		calls    bool
+		in       string
+		wantKind ActionKind
+		wantRows int // options the main menu shows
+	}{
+		{name: "on: option 5", calls: true, in: "5", wantKind: ActCall, wantRows: 5},
+		{name: "on: keyword", calls: true, in: "call", wantKind: ActCall, wantRows: 5},
+		{name: "off: option 5 is not understood", calls: false, in: "5", wantKind: ActText, wantRows: 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := exampleBot(t).WithCalls(tc.calls)
+			_, acts := b.Handle(started, open(tc.in))
+			if len(acts) == 0 || acts[0].Kind != tc.wantKind {
+				t.Fatalf("actions %+v, want first %s", acts, tc.wantKind)
+			}
+			if tc.wantKind == ActCall && !strings.Contains(acts[0].Text, "call us on WhatsApp") {
+				t.Errorf("call text %q", acts[0].Text)
+			}
+			menu := b.render("en", "main")
+			if len(menu.Choices) != tc.wantRows {
+				t.Errorf("main menu shows %d options, want %d", len(menu.Choices), tc.wantRows)
+			}
+		})
 	}
 }

@@ -37,6 +37,8 @@ type Language struct {
 	Handoff      string           `yaml:"handoff"`       // "Connecting you to an agent"
 	MenuButton   string           `yaml:"menu_button"`   // list button label (≤ 20 chars)
 	LanguageName string           `yaml:"language_name"` // shown after a language switch
+	// Call is the message of the WhatsApp call button an option with call: true sends.
+	Call string `yaml:"call"`
 }
 
 // Menu is a numbered menu; shown as reply buttons (≤ 3 options), a list (≤ 10) or numbered text.
@@ -54,6 +56,7 @@ type Option struct {
 	Answer   *Answer  `yaml:"answer"`
 	Agent    bool     `yaml:"agent"`
 	Back     bool     `yaml:"back"`
+	Call     bool     `yaml:"call"` // send a WhatsApp call button (only while voice is enabled)
 }
 
 // Keyword is a trigger valid in every menu.
@@ -62,6 +65,7 @@ type Keyword struct {
 	Goto   string   `yaml:"goto"`
 	Answer *Answer  `yaml:"answer"`
 	Agent  bool     `yaml:"agent"`
+	Call   bool     `yaml:"call"`
 }
 
 // Answer is what the bot replies: text (links allowed), optional media by URL.
@@ -148,8 +152,11 @@ func (f *Flows) validate() error {
 				if o.Answer != nil {
 					check(where+".answer.then", o.Answer.Then)
 				}
-				if o.Goto == "" && o.Answer == nil && !o.Agent && !o.Back {
-					errs = append(errs, fmt.Errorf("%s: needs goto, answer, agent or back", where))
+				if o.Goto == "" && o.Answer == nil && !o.Agent && !o.Back && !o.Call {
+					errs = append(errs, fmt.Errorf("%s: needs goto, answer, agent, back or call", where))
+				}
+				if o.Call && l.Call == "" {
+					errs = append(errs, fmt.Errorf("%s.call: the language needs a call text (the call button's message)", where))
 				}
 				if len([]rune(o.Title)) > 24 {
 					errs = append(errs, fmt.Errorf("%s.title: longer than 24 characters (WhatsApp list row limit)", where))

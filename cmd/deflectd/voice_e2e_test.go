@@ -1,0 +1,205 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deploy/testkit"
+	"github.com/deflectd/deflectd/ivr"
+)
+
+// sippQueue runs sipp as the contact centre's queue for WhatsApp calls (a scenario of
+// deploy/loadtest/sipp), echoing the audio it receives.
+type sippQueue struct {
+	port int
+	log  string
+	cmd  *exec.Cmd
+	out  *testkit.Buffer
+}
+
+func startSippQueue(t *testing.T, scenario string) *sippQueue {
+	t.Helper()
+	sipp := testkit.RequireTool(t, "sipp")
+	dir := t.TempDir()
+	scen, err := filepath.Abs(filepath.Join("..", "..", "deploy", "loadtest", "sipp", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := &sippQueue{port: testkit.FreeUDPPort(t, false), log: filepath.Join(dir, "messages.log"), out: &testkit.Buffer{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	q.cmd = exec.CommandContext(ctx, sipp, "-sf", scen, "-m", "1", "-nostdin", "-i", "127.0.0.1",
+		"-p", strconv.Itoa(q.port), "-mi", "127.0.0.1", "-mp", strconv.Itoa(testkit.FreeUDPPort(t, true)),
+		"-rtp_echo", "-trace_msg", "-message_file", q.log, "-timeout", "55s", "-timeout_error")
+	q.cmd.Dir = dir
+	q.cmd.Stdout, q.cmd.Stderr = q.out, q.out
+	if err := q.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = q.cmd.Process.Kill(); _ = q.cmd.Wait() })
+	return q
+}
+
+func (q *sippQueue) wait(t *testing.T) string {
+	t.Helper()
+	if err := q.cmd.Wait(); err != nil {
+		t.Fatalf("sipp as the queue: %v\n%s", err, q.out.String())
+	}
+	b, err := os.ReadFile(q.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func withVoice(queuePort int) func(*configs.Config) {
+	return func(c *configs.Config) {
+		c.Voice.Enabled = true
+		c.Voice.Listen = "tls://127.0.0.1:0"
+		c.Voice.PBXTarget = "sip:queue@127.0.0.1:" + strconv.Itoa(queuePort)
+		// Template, greeting, menu and the call button within seconds: more than Meta's pair
+		// rate limit lets through at once (6 s per message after a burst of 3).
+		c.WhatsApp.PairBurst = 6
+	}
+}
+
+// callReport is the sandbox's answer to customers/{wa_id}/call.
+type callReport struct {
+	Status   int    `json:"status"`
+	Answered bool   `json:"answered"`
+	TalkMS   int64  `json:"talk_ms"`
+	EndedBy  string `json:"ended_by"`
+	Sent     int64  `json:"packets_sent"`
+	Received int64  `json:"packets_received"`
+	Codec    string `json:"codec"`
+}
+
+func (g *testGateway) whatsappCall(waID, body string) (int, callReport, string) {
+	g.t.Helper()
+	resp, err := http.Post(g.base+"/sandbox/graph/_sandbox/customers/"+waID+"/call", "application/json", strings.NewReader(body))
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var rep callReport
+	_ = json.Unmarshal(b, &rep)
+	return resp.StatusCode, rep, string(b)
+}
+
+// TestE2EWhatsAppCallReachesQueueWithContext is the voice acceptance run on the embedded
+// default: a caller of queue billing (customer C-1001) is deflected, chats with the bot, picks
+// "call us on WhatsApp" and gets a call button; the sandbox customer taps it: the sandbox
+// places the call as Meta would (TLS, digest, SDES-SRTP, G.711), deflectd bridges it to the
+// queue (sipp) with X-Queue, X-Customer-Id and X-Deflect-Session, audio flows both ways, and
+// the conversation shows the call.
+func TestE2EWhatsAppCallReachesQueueWithContext(t *testing.T) {
+	q := startSippQueue(t, "voice-queue-uas.xml")
+	g := startGateway(t, withVoice(q.port))
+	const caller, waID = "+966501234567", "966501234567"
+
+	if code, rep, body := g.whatsappCall(waID, `{"duration":"1s"}`); code != http.StatusConflict {
+		t.Fatalf("a call with no button sent yet: %d %+v %s, want 409", code, rep, body)
+	}
+	wantResult(t, g.call(caller, ivr.CallOptions{Press: "1", Headers: []string{"X-Queue: billing",
+		"X-Wait-Estimate: 300", "X-Customer-Id: C-1001", "X-Context-Account: ACC-7"}}), "deflected")
+	sess := g.session(caller)
+
+	g.sandboxCustomer(waID, "text", `{"body":"hi"}`)
+	waitSent(t, g, waID, func(body string) bool { return strings.Contains(body, `"type":"list"`) })
+	g.sandboxCustomer(waID, "text", `{"body":"5"}`)
+	waitSent(t, g, waID, func(body string) bool { return strings.Contains(body, `"voice_call"`) })
+	if _, ok := g.sandbox.LastCallButton(waID); !ok {
+		t.Fatal("the sandbox customer has no call button")
+	}
+
+	code, rep, body := g.whatsappCall(waID, `{"duration":"2s"}`)
+	if code != 200 || !rep.Answered || rep.EndedBy != "customer" {
+		t.Fatalf("whatsapp call: %d %s", code, body)
+	}
+	if rep.Sent < 80 || rep.Received < rep.Sent*8/10 {
+		t.Errorf("audio: sent %d, got back %d (sipp echoes through deflectd); want ≥ 80 %%", rep.Sent, rep.Received)
+	}
+	msgs := q.wait(t)
+	for _, want := range []string{"X-Deflect-Session: " + sess.ID, "X-Queue: billing", "X-Customer-Id: C-1001",
+		"X-Context-Account: ACC-7", "X-WhatsApp-Conversation: " + g.base + "/console/"} {
+		if !strings.Contains(msgs, want) {
+			t.Errorf("the queue's INVITE lacks %q", want)
+		}
+	}
+
+	testkit.Eventually(t, 5*time.Second, "the call in the conversation", func() bool {
+		_, conv := g.get("/api/v1/conversations/" + waID)
+		return strings.Contains(conv, "Called on WhatsApp, 0 min 2 s, answered by queue billing")
+	})
+	if n := g.counter("deflectd_voice_calls_total", map[string]string{"result": "answered"}); n != 1 {
+		t.Errorf("deflectd_voice_calls_total{answered} = %v, want 1", n)
+	}
+	if n := g.counter("deflectd_voice_call_context_total", map[string]string{"outcome": "found"}); n != 1 {
+		t.Errorf("deflectd_voice_call_context_total{found} = %v, want 1", n)
+	}
+}
+
+// waitSent waits for a message to waID whose JSON body matches.
+func waitSent(t *testing.T, g *testGateway, waID string, match func(body string) bool) {
+	t.Helper()
+	testkit.Eventually(t, 5*time.Second, "a message to the customer", func() bool {
+		for _, m := range g.sandbox.Sent(waID) {
+			if match(string(m.Body)) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestE2EWhatsAppCallAgentButton: an agent sends the call button through the API; the customer
+// taps it and the queue agent hangs up first (forged payloads, wrong SIP passwords and a busy
+// queue are ivr/voice's tests).
+func TestE2EWhatsAppCallAgentButton(t *testing.T) {
+	q := startSippQueue(t, "voice-queue-bye.xml")
+	g := startGateway(t, withVoice(q.port))
+	const caller, waID = "+966501234568", "966501234568"
+	wantResult(t, g.call(caller, ivr.CallOptions{Press: "1"}), "deflected")
+	g.sandboxCustomer(waID, "text", `{"body":"hi"}`)
+	waitSent(t, g, waID, func(body string) bool { return strings.Contains(body, `"type":"list"`) })
+
+	code, body := g.post("/api/v1/conversations/"+waID+"/messages", `{"type":"call_button","text":"Call us, we have your details"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("agent call button: %d %s", code, body)
+	}
+	waitSent(t, g, waID, func(b string) bool { return strings.Contains(b, `"voice_call"`) && strings.Contains(b, "Call us, we have your details") })
+	// The queue agent hangs up after 1.5 s: deflectd ends the WhatsApp side.
+	code, rep, raw := g.whatsappCall(waID, `{"duration":"20s"}`)
+	if code != 200 || !rep.Answered || rep.EndedBy != "business" || rep.TalkMS > 10000 {
+		t.Fatalf("whatsapp call: %d %s", code, raw)
+	}
+	msgs := q.wait(t)
+	if !strings.Contains(msgs, "X-Queue: billing") || !strings.Contains(msgs, "X-Customer-Id: C-42") {
+		t.Errorf("the queue's INVITE lacks the deflection's context:\n%s", msgs)
+	}
+}
+
+func (g *testGateway) post(path, body string) (int, string) {
+	g.t.Helper()
+	req, _ := http.NewRequest("POST", g.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+e2eToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		g.t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
