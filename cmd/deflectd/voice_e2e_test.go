@@ -178,7 +178,9 @@ func TestE2EWhatsAppCallAgentButton(t *testing.T) {
 	if code != http.StatusCreated {
 		t.Fatalf("agent call button: %d %s", code, body)
 	}
-	waitSent(t, g, waID, func(b string) bool { return strings.Contains(b, `"voice_call"`) && strings.Contains(b, "Call us, we have your details") })
+	waitSent(t, g, waID, func(b string) bool {
+		return strings.Contains(b, `"voice_call"`) && strings.Contains(b, "Call us, we have your details")
+	})
 	// The queue agent hangs up after 1.5 s: deflectd ends the WhatsApp side.
 	code, rep, raw := g.whatsappCall(waID, `{"duration":"20s"}`)
 	if code != 200 || !rep.Answered || rep.EndedBy != "business" || rep.TalkMS > 10000 {
