@@ -18,19 +18,35 @@ func newCallCmd(g *globals) *cobra.Command {
 		o       ivr.CallOptions
 		headers []string
 		quiet   bool
+		wa      whatsappCall
+		waMode  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "call sip:URI --from NUMBER [--press DIGITS] [--header K:V]",
 		Short: "Place a test call: prints responses, audio received and the X-Deflect-Result",
 		Example: "  deflectd call sip:ivr@127.0.0.1:5060 --from +966501234567 --press 1\n" +
-			"  deflectd call sip:ivr@127.0.0.1:5060 --from +966501234567 --header X-Queue:billing --transport tcp",
+			"  deflectd call sip:ivr@127.0.0.1:5060 --from +966501234567 --header X-Queue:billing --transport tcp\n" +
+			"  deflectd call --whatsapp --gateway http://127.0.0.1:8080 --from 966501234567 --duration 10s\n" +
+			"  DEFLECTD_CALL_PASSWORD=... deflectd call --whatsapp tls://127.0.0.1:5061 --from 966501234567 --auth-user 15550001111 --ca cert.pem",
 		Args: func(_ *cobra.Command, args []string) error {
+			if waMode && len(args) <= 1 {
+				return nil
+			}
 			if len(args) != 1 {
 				return usageErr(fmt.Errorf("call needs one target URI, got %d arguments", len(args)))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if waMode {
+				wa.from, wa.user, wa.timeout = o.From, o.Username, o.Timeout
+				wa.payloadS = cmd.Flags().Changed("payload")
+				target := ""
+				if len(args) == 1 {
+					target = args[0]
+				}
+				return wa.run(cmd.Context(), g, target)
+			}
 			o.Target = args[0]
 			if !strings.HasPrefix(strings.ToLower(o.Target), "sip:") {
 				return usageErr(fmt.Errorf("target %q is not a sip: URI", o.Target))
@@ -98,6 +114,11 @@ func newCallCmd(g *globals) *cobra.Command {
 	f.BoolVar(&o.LateOffer, "late-offer", false, "send the INVITE without SDP")
 	f.StringVar(&o.Username, "auth-user", "", "digest user for a gateway with sip.auth (password from env DEFLECTD_CALL_PASSWORD)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the summary")
+	f.BoolVar(&waMode, "whatsapp", false, "place a WhatsApp call as Meta delivers one (TLS, digest, SDES-SRTP): through --gateway's sandbox, or to a tls://host:port voice listener")
+	f.StringVar(&wa.gateway, "gateway", "", "with --whatsapp: a running gateway whose sandbox places the call")
+	f.StringVar(&wa.payload, "payload", "", "with --whatsapp: the call button payload (default through the sandbox: the last button the customer got)")
+	f.DurationVar(&wa.duration, "duration", 10*time.Second, "with --whatsapp: the customer hangs up after this long")
+	f.StringVar(&wa.caFile, "ca", "", "with --whatsapp tls://...: PEM certificate(s) to trust for the voice listener")
 	return cmd
 }
 

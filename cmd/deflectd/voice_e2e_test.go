@@ -205,3 +205,60 @@ func (g *testGateway) post(path, body string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestCallCommandWhatsApp: `deflectd call --whatsapp` through a gateway's sandbox, and straight
+// to the voice listener the way Meta would (certificate and SIP password given).
+func TestCallCommandWhatsApp(t *testing.T) {
+	tests := []struct {
+		name string
+		args func(g *testGateway, ca string) []string
+		env  []string
+	}{
+		{name: "through the sandbox", args: func(g *testGateway, _ string) []string {
+			return []string{"call", "--whatsapp", "--gateway", g.base, "--from", "+966501230401", "--payload", "", "--duration", "20s"}
+		}},
+		{name: "straight to the listener", env: []string{"DEFLECTD_CALL_PASSWORD=voice-e2e-sip-password"},
+			args: func(g *testGateway, ca string) []string {
+				return []string{"call", "--whatsapp", "tls://" + g.voice.Addr().String(), "--from", "966501230402",
+					"--auth-user", "15550001111", "--ca", ca, "--duration", "20s"}
+			}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := startSippQueue(t, "voice-queue-bye.xml")
+			cert, key, _ := testkit.SelfSignedCert(t, t.TempDir())
+			g := startGateway(t, func(c *configs.Config) {
+				withVoice(q.port)(c)
+				c.Voice.TLS = configs.TLSConfig{CertFile: cert, KeyFile: key}
+				c.Voice.Password = "voice-e2e-sip-password"
+			})
+			var out, errb strings.Builder
+			if code := run(tc.args(g, cert), &out, &errb, tc.env); code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+			}
+			for _, want := range []string{"final response: 200", "ended by: business", "codec: PCMU"} {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			q.wait(t)
+		})
+	}
+	t.Run("wrong password", func(t *testing.T) {
+		cert, key, _ := testkit.SelfSignedCert(t, t.TempDir())
+		g := startGateway(t, func(c *configs.Config) {
+			withVoice(testkit.FreeUDPPort(t, false))(c)
+			c.Voice.TLS = configs.TLSConfig{CertFile: cert, KeyFile: key}
+			c.Voice.Password = "voice-e2e-sip-password"
+		})
+		var out, errb strings.Builder
+		code := run([]string{"call", "--whatsapp", "tls://" + g.voice.Addr().String(), "--from", "966501230403",
+			"--auth-user", "15550001111", "--ca", cert, "--duration", "1s"}, &out, &errb, []string{"DEFLECTD_CALL_PASSWORD=guess"})
+		if code != 0 || !strings.Contains(out.String(), "final response: 401") {
+			t.Errorf("exit %d, output %s%s; want the 401 reported", code, out.String(), errb.String())
+		}
+		if n := g.counter("deflectd_voice_calls_total", map[string]string{"result": "unauthorized"}); n < 1 {
+			t.Errorf("deflectd_voice_calls_total{unauthorized} = %v", n)
+		}
+	})
+}
