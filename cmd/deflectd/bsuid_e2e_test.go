@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/ivr"
 )
 
 // agentDo calls the HTTP API with an agent's token.
@@ -92,5 +93,43 @@ func TestUsernameCustomerEndToEnd(t *testing.T) {
 		if m.Recipient != bsuid || b["recipient"] != bsuid || b["to"] != nil {
 			t.Fatalf("a reply was not addressed by recipient: %s", m.Body)
 		}
+	}
+}
+
+// A customer first known by business-scoped user id who then writes with their number (Meta
+// sends both) and later calls: the call's deflection continues the same conversation.
+func TestDeflectionJoinsUsernameConversation(t *testing.T) {
+	g := startGateway(t, nil)
+	const bsuid, waID, caller = "SA.88491208655302741918", "966501234567", "+966501234567"
+	g.sandboxCustomer(bsuid, "text", `{"body":"hello"}`)
+	g.sandboxCustomer(waID, "text", `{"body":"it is me, with my number","user_id":"`+bsuid+`"}`)
+	if rep := g.call(caller, ivr.CallOptions{Press: "1"}); rep.Result != "deflected" {
+		t.Fatalf("call result %q", rep.Result)
+	}
+	var conv struct {
+		Queue    string `json:"queue"`
+		Messages []struct {
+			Direction, Type, Text string
+		} `json:"messages"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		code, body := g.get("/api/v1/conversations/" + bsuid)
+		seeded := false
+		if code == 200 && json.Unmarshal([]byte(body), &conv) == nil && conv.Queue != "" {
+			for _, m := range conv.Messages {
+				seeded = seeded || m.Direction == "out" && m.Type == "template"
+			}
+		}
+		if seeded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deflection did not join conversation %s: %d %s", bsuid, code, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, body := g.get("/api/v1/conversations/" + waID); code != 404 {
+		t.Fatalf("a second conversation for the number: %d %s", code, body)
 	}
 }
