@@ -9,6 +9,7 @@ import (
 
 	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/deflect/store"
+	"github.com/deflectd/deflectd/whatsapp/sandbox"
 )
 
 // inboundTexts is the texts of a conversation's inbound messages.
@@ -56,6 +57,9 @@ func TestUsernameCustomerIsAnswered(t *testing.T) {
 			t.Fatalf("the agent's message never got its read status: %+v", c.Messages)
 		}
 	}
+	if _, err := h.in.SendFile(t.Context(), "admin", bsuid, []byte("%PDF-1.4 licence"), "licence.pdf", "application/pdf", "your licence"); err != nil {
+		t.Fatalf("agent's file: %v", err)
+	}
 	h.text(bsuid, "STOP")
 	if opt, err := h.st.GetOpt(t.Context(), bsuid); err != nil || !opt.OptOut {
 		t.Fatalf("opt-out of a customer without a number: %+v %v", opt, err)
@@ -64,7 +68,10 @@ func TestUsernameCustomerIsAnswered(t *testing.T) {
 		t.Fatalf("template after opt-out: %v, want ErrOptedOut", err)
 	}
 	out := h.sb.Sent(bsuid)
-	if len(out) < 3 { // greeting, the agent's text, the opt-out confirmation
+	if !slices.ContainsFunc(out, func(o sandbox.Outbound) bool { return o.Type == "document" }) {
+		t.Fatalf("the agent's file did not reach the customer: %+v", out)
+	}
+	if len(out) < 4 { // greeting, the agent's text and file, the opt-out confirmation
 		t.Fatalf("the customer received %d messages", len(out))
 	}
 	texts := h.received(bsuid)
