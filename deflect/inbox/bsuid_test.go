@@ -92,13 +92,19 @@ func TestPhoneAndBSUIDAreOneConversation(t *testing.T) {
 		name         string
 		bsuid, phone string
 		numberFirst  bool // the number (with its BSUID) writes first, then the BSUID alone
+		redis        bool // on a real redis-server, else the memory store
 	}{
-		{"username first, then the number", "SA.5502576394655843", "966501239444", false},
-		{"number first, then the username", "SA.7702576394655843", "966501239555", true},
+		{"username first, then the number", "SA.5502576394655843", "966501239444", false, false},
+		{"number first, then the username", "SA.7702576394655843", "966501239555", true, false},
+		{"username first, then the number, on Redis", "SA.5502576394655843", "966501239444", false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, nil)
+			var st store.Store
+			if tt.redis {
+				st = redisStore(t)
+			}
+			h := newHarness(t, st)
 			if err := h.sb.SetUserID(tt.phone, tt.bsuid); err != nil {
 				t.Fatal(err)
 			}
