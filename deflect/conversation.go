@@ -7,7 +7,8 @@ import (
 	"github.com/deflectd/deflectd/deflect/store"
 )
 
-// ConversationsCollection is the store Docs collection of conversations, keyed by wa_id.
+// ConversationsCollection is the store Docs collection of conversations, keyed by wa_id, or by
+// business-scoped user id for a customer who wrote without a phone number (see LinksCollection).
 const ConversationsCollection = "conversations"
 
 // Conversation states: who answers the customer.
@@ -23,8 +24,9 @@ const MaxConversationMessages = 200
 // context for the bot or agent, and the recent messages. The conversations/inbox work builds on
 // this document; keep additions backwards compatible.
 type Conversation struct {
-	WAID       string                `json:"wa_id"`
-	Name       string                `json:"name,omitempty"` // WhatsApp profile name
+	WAID       string                `json:"wa_id"`             // the key: wa_id digits or a BSUID
+	UserID     string                `json:"user_id,omitempty"` // business-scoped user id, when known
+	Name       string                `json:"name,omitempty"`    // WhatsApp profile name
 	SessionID  string                `json:"session_id,omitempty"`
 	Caller     string                `json:"caller,omitempty"` // E.164
 	Queue      string                `json:"queue,omitempty"`

@@ -15,7 +15,8 @@ import (
 // InboundMessage is a customer's message or button tap as the webhook reported it.
 type InboundMessage struct {
 	ID      string    `json:"id"`
-	From    string    `json:"from"` // wa_id
+	From    string    `json:"from"`              // wa_id; empty when Meta withholds the number
+	UserID  string    `json:"user_id,omitempty"` // business-scoped user id, when Meta sent one
 	Name    string    `json:"name,omitempty"`
 	Type    string    `json:"type"` // text, button, interactive, image...
 	Text    string    `json:"text,omitempty"`
@@ -143,17 +144,24 @@ func statusLabel(s string) string {
 // OnMessage attaches an inbound message or button tap to the customer's conversation (seeding
 // it from the session a tap refers to, or the caller's latest session) and learns presence.
 func (s *Service) OnMessage(ctx context.Context, m InboundMessage) error {
-	if m.From == "" {
+	if m.From == "" && m.UserID == "" {
 		return nil
 	}
 	if m.At.IsZero() {
 		m.At = s.now()
 	}
-	e164 := "+" + strings.TrimPrefix(m.From, "+")
-	s.learn(ctx, e164, true)
-
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
+	cust, err := ResolveCustomer(sctx, s.st, s.cfg.Deflect.SessionTTL, s.now(), m.From, m.UserID)
+	if err != nil {
+		return err
+	}
+	e164 := "" // the customer's number, when known
+	if cust.Phone != "" {
+		e164 = "+" + cust.Phone
+		s.learn(ctx, e164, true)
+	}
+
 	var sess *store.Session
 	sid, choice, tapped := ParseButtonPayload(m.Payload)
 	if tapped {
@@ -174,8 +182,11 @@ func (s *Service) OnMessage(ctx context.Context, m InboundMessage) error {
 			s.stats.CountSession(ctx, convSession, stats.Replied)
 		}
 	}()
-	return s.updateConversation(sctx, m.From, func(c *Conversation, fresh bool) error {
-		if fresh && sess == nil {
+	return s.updateConversation(sctx, cust.Key, func(c *Conversation, fresh bool) error {
+		if m.UserID != "" {
+			c.UserID = m.UserID
+		}
+		if fresh && sess == nil && e164 != "" {
 			// No tap to go by: the caller's latest deflected session, if any.
 			if list, err := s.st.ListSessions(sctx, store.SessionFilter{Caller: e164, Outcome: OutcomeDeflected, Limit: 1}); err == nil && len(list) > 0 {
 				sess = list[0]
@@ -209,7 +220,12 @@ func (s *Service) seed(ctx context.Context, sess *store.Session, sent Sent, stat
 	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
-	err := s.updateConversation(sctx, waID, func(c *Conversation, _ bool) error {
+	key, err := PhoneKey(sctx, s.st, waID) // the number may be a customer known by BSUID
+	if err != nil {
+		s.log.Error("seed conversation", "session_id", sess.ID, "err", err)
+		return
+	}
+	err = s.updateConversation(sctx, key, func(c *Conversation, _ bool) error {
 		c.seedFrom(sess, s.cfg.Deflect.RouteTo)
 		m := ConversationMessage{ID: sent.MessageID, Direction: "out", Type: "template", Text: s.cfg.Deflect.Template.Name,
 			Template: s.cfg.Deflect.Template.Name, Status: status, At: s.now()}
@@ -235,6 +251,10 @@ func (s *Service) conversationPath(ctx context.Context, sessionID string, path [
 	waID := sess.WAID
 	if waID == "" {
 		waID = strings.TrimPrefix(sess.Caller, "+")
+	}
+	if waID, err = PhoneKey(sctx, s.st, waID); err != nil {
+		s.log.Warn("add ivr path to conversation", "session_id", sessionID, "err", err)
+		return
 	}
 	err = s.updateConversation(sctx, waID, func(c *Conversation, fresh bool) error {
 		if fresh || c.SessionID != sessionID {

@@ -71,7 +71,7 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 		return s.OnStatus(ctx, u)
 	case e.Kind == whatsapp.KindMessage && e.Message != nil:
 		m := e.Message
-		in := InboundMessage{ID: m.ID, From: m.From, Name: e.ContactName, Type: m.Type, Text: m.Text, At: m.Timestamp}
+		in := InboundMessage{ID: m.ID, From: m.From, UserID: m.UserID, Name: e.ContactName, Type: m.Type, Text: m.Text, At: m.Timestamp}
 		switch {
 		case m.Button != nil:
 			in.Payload, in.Text = m.Button.Payload, m.Button.Text

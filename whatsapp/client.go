@@ -45,6 +45,7 @@ type SendResult struct {
 	Status    string // messages[0].message_status when present (accepted, held_for_quality_assessment)
 	WAID      string // contacts[0].wa_id
 	Input     string // contacts[0].input
+	UserID    string // contacts[0].user_id: the BSUID, when the message was sent to one
 }
 
 // Client sends messages through the Cloud API for one business phone number.
@@ -192,8 +193,9 @@ func (c *Client) send(ctx context.Context, op, to string, m *outMessage) (SendRe
 	}
 	var out struct {
 		Contacts []struct {
-			Input string `json:"input"`
-			WAID  string `json:"wa_id"`
+			Input  string `json:"input"`
+			WAID   string `json:"wa_id"`
+			UserID string `json:"user_id"` // a send to a BSUID
 		} `json:"contacts"`
 		Messages []struct {
 			ID     string `json:"id"`
@@ -209,7 +211,7 @@ func (c *Client) send(ctx context.Context, op, to string, m *outMessage) (SendRe
 	}
 	r := SendResult{MessageID: out.Messages[0].ID, Status: out.Messages[0].Status}
 	if len(out.Contacts) > 0 {
-		r.WAID, r.Input = out.Contacts[0].WAID, out.Contacts[0].Input
+		r.WAID, r.Input, r.UserID = out.Contacts[0].WAID, out.Contacts[0].Input, out.Contacts[0].UserID
 	}
 	c.log.Debug("whatsapp message accepted", "op", op, "to", Mask(to), "wa_msg_id", r.MessageID)
 	return r, nil

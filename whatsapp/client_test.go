@@ -165,6 +165,14 @@ func TestRequestBodiesMatchFixtures(t *testing.T) {
 			_, err := c.SendMedia(ctx, to, Media{Kind: MediaVideo, ID: "1166846181421424", Caption: "A succulent eclipse!"})
 			return err
 		}},
+		{"text to a business-scoped user id", "text_bsuid.json", func(ctx context.Context, c *Client) error {
+			_, err := c.SendText(ctx, "US.13491208655302741918", "Hello", false)
+			return err
+		}},
+		{"image to a parent business-scoped user id", "image_parent_bsuid.json", func(ctx context.Context, c *Client) error {
+			_, err := c.SendMedia(ctx, "US.ENT.11815799212886844830", Media{Kind: MediaImage, ID: "1166846181421424"})
+			return err
+		}},
 		{"audio by link", "audio_link.json", func(ctx context.Context, c *Client) error {
 			_, err := c.SendMedia(ctx, to, Media{Kind: MediaAudio, Link: "https://127.0.0.1/audio/voice.ogg"})
 			return err

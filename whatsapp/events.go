@@ -93,8 +93,11 @@ func (e Event) Key() string {
 
 // Message is an inbound message from a WhatsApp user.
 type Message struct {
-	ID        string    `json:"id"`
-	From      string    `json:"from"` // the user's WhatsApp id (phone number digits)
+	ID   string `json:"id"`
+	From string `json:"from"` // the user's WhatsApp id (phone number digits); empty when Meta withholds it
+	// UserID is the user's business-scoped user id (messages[].from_user_id or the contact's
+	// user_id), when Meta sent one. A user with a username may come with UserID and no From.
+	UserID    string    `json:"user_id,omitempty"`
 	Timestamp time.Time `json:"timestamp"`
 	// Type is Meta's type (text, button, interactive, image, document, audio, video, sticker,
 	// location, contacts, reaction) or "unsupported" for anything else.
@@ -171,6 +174,7 @@ type Status struct {
 	Status          string       `json:"status"` // sent|delivered|read|failed (others kept as given)
 	Timestamp       time.Time    `json:"timestamp"`
 	RecipientID     string       `json:"recipient_id"`
+	RecipientUserID string       `json:"recipient_user_id,omitempty"` // the recipient's BSUID, when Meta sent one
 	ConversationID  string       `json:"conversation_id,omitempty"`
 	PricingCategory string       `json:"pricing_category,omitempty"`
 	Billable        bool         `json:"billable,omitempty"` // pricing.billable: Meta charges for it
@@ -239,19 +243,23 @@ type wireValue struct {
 	Metadata struct {
 		PhoneNumberID string `json:"phone_number_id"`
 	} `json:"metadata"`
-	Contacts []struct {
-		WAID    string `json:"wa_id"`
-		Profile struct {
-			Name string `json:"name"`
-		} `json:"profile"`
-	} `json:"contacts"`
+	Contacts []wireContact     `json:"contacts"`
 	Messages []json.RawMessage `json:"messages"`
 	Statuses []json.RawMessage `json:"statuses"`
+}
+
+type wireContact struct {
+	WAID    string `json:"wa_id"`
+	UserID  string `json:"user_id"` // BSUID
+	Profile struct {
+		Name string `json:"name"`
+	} `json:"profile"`
 }
 
 type wireMessage struct {
 	ID        string    `json:"id"`
 	From      string    `json:"from"`
+	FromUser  string    `json:"from_user_id"` // BSUID
 	Timestamp flexInt   `json:"timestamp"`
 	Type      string    `json:"type"`
 	Context   *struct { // the message replied to
@@ -304,6 +312,7 @@ type wireStatus struct {
 	Status       string  `json:"status"`
 	Timestamp    flexInt `json:"timestamp"`
 	RecipientID  string  `json:"recipient_id"`
+	RecipientUID string  `json:"recipient_user_id"`
 	Conversation *struct {
 		ID string `json:"id"`
 	} `json:"conversation"`
@@ -406,15 +415,12 @@ func ParseWebhook(body []byte) ([]Event, error) {
 			if err := json.Unmarshal(ch.Value, &v); err != nil {
 				return nil, fmt.Errorf("parse webhook %s change: %w", ch.Field, err)
 			}
-			names := map[string]string{}
-			for _, c := range v.Contacts {
-				names[c.WAID] = c.Profile.Name
-			}
 			for _, raw := range v.Messages {
 				m := parseMessage(raw)
-				name, ok := names[m.From]
-				if !ok && len(v.Contacts) == 1 {
-					name = v.Contacts[0].Profile.Name
+				var name string
+				if c := contactOf(v.Contacts, m); c != nil {
+					name = c.Profile.Name
+					m.UserID = cmp.Or(m.UserID, c.UserID)
 				}
 				events = append(events, Event{Kind: KindMessage, PhoneNumberID: v.Metadata.PhoneNumberID, ContactName: name, Message: m})
 			}
@@ -423,14 +429,16 @@ func ParseWebhook(body []byte) ([]Event, error) {
 				if err := json.Unmarshal(raw, &s); err != nil {
 					// Keep what identifies it; a field of an unexpected type must not lose the event.
 					var min struct {
-						ID          string `json:"id"`
-						Status      string `json:"status"`
-						RecipientID string `json:"recipient_id"`
+						ID           string `json:"id"`
+						Status       string `json:"status"`
+						RecipientID  string `json:"recipient_id"`
+						RecipientUID string `json:"recipient_user_id"`
 					}
 					_ = json.Unmarshal(raw, &min)
-					s = wireStatus{ID: min.ID, Status: min.Status, RecipientID: min.RecipientID}
+					s = wireStatus{ID: min.ID, Status: min.Status, RecipientID: min.RecipientID, RecipientUID: min.RecipientUID}
 				}
-				st := &Status{ID: s.ID, Status: s.Status, Timestamp: unixTime(s.Timestamp), RecipientID: s.RecipientID, Errors: toEventErrors(s.Errors)}
+				st := &Status{ID: s.ID, Status: s.Status, Timestamp: unixTime(s.Timestamp), RecipientID: s.RecipientID,
+					RecipientUserID: s.RecipientUID, Errors: toEventErrors(s.Errors)}
 				if s.Conversation != nil {
 					st.ConversationID = s.Conversation.ID
 				}
@@ -444,21 +452,35 @@ func ParseWebhook(body []byte) ([]Event, error) {
 	return events, nil
 }
 
+// contactOf is the contacts[] entry of m's sender: matched by wa_id, else by BSUID, else the only
+// one (Meta sends one contact per message).
+func contactOf(cs []wireContact, m *Message) *wireContact {
+	for i, c := range cs {
+		if m.From != "" && c.WAID == m.From || m.UserID != "" && c.UserID == m.UserID {
+			return &cs[i]
+		}
+	}
+	if len(cs) == 1 {
+		return &cs[0]
+	}
+	return nil
+}
+
 func parseMessage(raw json.RawMessage) *Message {
 	var w wireMessage
 	if err := json.Unmarshal(raw, &w); err != nil {
 		// A field of an unexpected type: keep the message as unsupported rather than refuse
 		// the whole webhook (Meta would redeliver it forever).
 		var min struct {
-			ID   string `json:"id"`
-			From string `json:"from"`
-			Type string `json:"type"`
+			ID       string `json:"id"`
+			From     string `json:"from"`
+			FromUser string `json:"from_user_id"`
+			Type     string `json:"type"`
 		}
 		_ = json.Unmarshal(raw, &min)
-		w = wireMessage{ID: min.ID, From: min.From, Type: min.Type}
-		return &Message{ID: w.ID, From: w.From, Type: "unsupported", OriginalType: w.Type}
+		return &Message{ID: min.ID, From: min.From, UserID: min.FromUser, Type: "unsupported", OriginalType: min.Type}
 	}
-	m := &Message{ID: w.ID, From: w.From, Timestamp: unixTime(w.Timestamp), Type: w.Type, Errors: toEventErrors(w.Errors)}
+	m := &Message{ID: w.ID, From: w.From, UserID: w.FromUser, Timestamp: unixTime(w.Timestamp), Type: w.Type, Errors: toEventErrors(w.Errors)}
 	if w.Context != nil {
 		m.Context = &ReplyContext{From: w.Context.From, ID: w.Context.ID}
 	}

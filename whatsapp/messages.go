@@ -85,7 +85,8 @@ const (
 type outMessage struct {
 	MessagingProduct string          `json:"messaging_product"`
 	RecipientType    string          `json:"recipient_type"`
-	To               string          `json:"to"`
+	To               string          `json:"to,omitempty"`
+	Recipient        string          `json:"recipient,omitempty"` // a BSUID, in place of to
 	Type             string          `json:"type"`
 	Text             *outText        `json:"text,omitempty"`
 	Template         *outTemplate    `json:"template,omitempty"`
@@ -218,8 +219,16 @@ type outMarkRead struct {
 	MessageID        string `json:"message_id"`
 }
 
+// newOut addresses a message: a phone number goes in "to", a business-scoped user id in
+// "recipient" (Meta lets "to" win when both are set, so only one is).
 func newOut(to, typ string) *outMessage {
-	return &outMessage{MessagingProduct: "whatsapp", RecipientType: "individual", To: to, Type: typ}
+	m := &outMessage{MessagingProduct: "whatsapp", RecipientType: "individual", Type: typ}
+	if IsBSUID(to) {
+		m.Recipient = to
+	} else {
+		m.To = to
+	}
+	return m
 }
 
 func textMessage(to, body string, previewURL bool) (*outMessage, error) {
@@ -416,7 +425,7 @@ func mediaMessage(to string, md Media) (*outMessage, error) {
 
 func checkTo(to string) error {
 	if to == "" {
-		return &ValidationError{Field: "to", Limit: "a phone number or WhatsApp id"}
+		return &ValidationError{Field: "to", Limit: "a phone number, WhatsApp id or business-scoped user id"}
 	}
 	return nil
 }

@@ -191,11 +191,17 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 	if e.Kind == whatsapp.KindStatus && e.Status != nil {
 		return s.onStatus(ctx, e.Status)
 	}
-	if e.Kind != whatsapp.KindMessage || e.Message == nil || e.Message.From == "" {
+	if e.Kind != whatsapp.KindMessage || e.Message == nil || e.Message.From == "" && e.Message.UserID == "" {
 		return nil
 	}
 	m := e.Message
-	waID := strings.TrimPrefix(m.From, "+")
+	// The conversation's key: the wa_id, or the business-scoped user id of a customer who wrote
+	// without a phone number (deflect.LinksCollection keeps one customer in one conversation).
+	cust, err := deflect.ResolveCustomer(ctx, s.st, s.ttl, s.now(), m.From, m.UserID)
+	if err != nil {
+		return err
+	}
+	waID := cust.Key
 	if m.Type == "reaction" {
 		return s.onReaction(ctx, waID, m) // shown on its message; not a message to answer
 	}
@@ -312,12 +318,16 @@ func (s *Service) touchRecord(ctx context.Context, waID string, conv *deflect.Co
 }
 
 // regionLanguage is the language of the number's region (ivr.region_languages), else the
-// default language.
+// default language. A business-scoped user id starts with its country code ("SA.…").
 func (s *Service) regionLanguage(waID string) string {
-	if n, err := lookup.Normalize("+"+waID, ""); err == nil {
-		if l, ok := s.cfg.IVR.RegionLanguages[n.Region]; ok {
-			return l
-		}
+	region := ""
+	if whatsapp.IsBSUID(waID) {
+		region = waID[:2]
+	} else if n, err := lookup.Normalize("+"+waID, ""); err == nil {
+		region = n.Region
+	}
+	if l, ok := s.cfg.IVR.RegionLanguages[region]; ok && region != "" {
+		return l
 	}
 	if s.cfg.IVR.DefaultLanguage != "" {
 		return s.cfg.IVR.DefaultLanguage

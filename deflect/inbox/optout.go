@@ -70,7 +70,10 @@ func foldKeyword(s string) string {
 
 // optKeyword records an opt-out or opt-in (source "keyword") and confirms it once per message.
 func (s *Service) optKeyword(ctx context.Context, waID, msgID, lang string, out bool, at time.Time) error {
-	e164 := "+" + waID
+	e164, err := s.optKey(ctx, waID)
+	if err != nil {
+		return err
+	}
 	if err := s.st.SetOpt(ctx, store.OptRecord{E164: e164, OptOut: out, Source: "keyword", At: at}); err != nil {
 		return fmt.Errorf("record opt-out: %w", err)
 	}
@@ -95,9 +98,27 @@ func (s *Service) optKeyword(ctx context.Context, waID, msgID, lang string, out 
 	return nil
 }
 
-// OptedOut reports whether the number opted out (templates must not be sent then).
+// optKey is where a conversation's opt-out is recorded: the customer's number in E.164 (which
+// deflection offers check), or for a customer known only by business-scoped user id, that id
+// (no offer can reach a number nobody knows; the console's templates check it).
+func (s *Service) optKey(ctx context.Context, waID string) (string, error) {
+	phone, err := deflect.CustomerPhone(ctx, s.st, strings.TrimPrefix(waID, "+"))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("find customer's number: %w", err)
+	case phone != "":
+		return "+" + phone, nil
+	}
+	return waID, nil
+}
+
+// OptedOut reports whether the customer opted out (templates must not be sent then).
 func (s *Service) OptedOut(ctx context.Context, waID string) (bool, error) {
-	r, err := s.st.GetOpt(ctx, "+"+strings.TrimPrefix(waID, "+"))
+	key, err := s.optKey(ctx, waID)
+	if err != nil {
+		return false, err
+	}
+	r, err := s.st.GetOpt(ctx, key)
 	if err != nil {
 		if isNotFound(err) {
 			return false, nil

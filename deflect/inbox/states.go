@@ -69,10 +69,15 @@ func Explain(code int) (reason, action string) { return whatsapp.Explain(code) }
 // consoles. A status for a message not recorded (yet) is kept for a while: recordOutbound
 // applies it.
 func (s *Service) onStatus(ctx context.Context, st *whatsapp.Status) error {
-	waID := strings.TrimPrefix(st.RecipientID, "+")
-	if waID == "" || st.ID == "" || statusRank(st.Status) == 0 {
+	if st.ID == "" || statusRank(st.Status) == 0 || st.RecipientID == "" && st.RecipientUserID == "" {
 		return nil
 	}
+	// A message sent by "recipient" has a status without the number (recipient_user_id only).
+	cust, err := deflect.LookupCustomer(ctx, s.st, st.RecipientID, st.RecipientUserID)
+	if err != nil {
+		return err
+	}
+	waID := cust.Key
 	found, changed := false, false
 	if _, err := s.updateConversation(ctx, waID, func(c *deflect.Conversation, isNew bool) error {
 		found, changed = false, false

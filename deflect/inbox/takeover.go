@@ -10,6 +10,7 @@ import (
 	"github.com/deflectd/deflectd/deflect"
 	"github.com/deflectd/deflectd/deflect/stats"
 	"github.com/deflectd/deflectd/lookup/redact"
+	"github.com/deflectd/deflectd/whatsapp"
 )
 
 // Preview is the last message of a conversation in a list.
@@ -69,7 +70,7 @@ func (s *Service) summaryOf(waID string, c *deflect.Conversation) Summary {
 	v := Summary{ID: waID, Name: c.Name, Caller: c.Caller, Status: StatusBot, Queue: c.Queue,
 		CustomerID: c.CustomerID, Language: c.Language, IVRPath: c.IVRPath, Context: c.Context,
 		UserToUser: c.UserToUser, SessionID: c.SessionID, UpdatedAt: c.UpdatedAt}
-	if v.Caller == "" {
+	if v.Caller == "" && !whatsapp.IsBSUID(waID) {
 		v.Caller = "+" + waID
 	}
 	if n := len(c.Messages); n > 0 {

@@ -26,6 +26,15 @@
 // Runs of 7+ digits that are not phone numbers (counters written into messages, for
 // instance) are masked too: privacy over convenience. Non-ASCII digits are not recognised.
 //
+// # WhatsApp business-scoped user ids
+//
+// A business-scoped user id ("SA.13491208655302741918": a country code, '.', an optional
+// "ENT." and up to 128 letters and digits) names a WhatsApp user who may have hidden their
+// phone number behind a username. It holds no phone number, but it is as personal, so it is
+// masked like one, whatever its length: the country code and "ENT." stay, and of the rest the
+// first min(5, n-7) and the last 3 characters ("SA.13491***************918"). Only ids with 7 or
+// more digits are taken for one, so "OK.200" stays.
+//
 // # WhatsApp message ids
 //
 // Meta's message ids ("wamid.HBgMOTY2NTAx…") carry the recipient's number in base64, so a
@@ -57,6 +66,9 @@ func Mask(s string) string {
 	}
 	if !mayContainNumber(s) {
 		return s
+	}
+	if strings.IndexByte(s, '.') >= 2 {
+		s = maskBSUIDs(s)
 	}
 	var b []byte // allocated on the first run that needs masking
 	i := 0
@@ -232,3 +244,55 @@ func maskWAMIDs(s string) string {
 func isBase64Byte(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == '-' || c == '_'
 }
+
+// maskBSUIDs masks each business-scoped user id in s (see the package comment), in place of
+// the number rule: a masked id no longer holds a run of 7 digits.
+func maskBSUIDs(s string) string {
+	var b []byte
+	for i := 2; i < len(s); i++ {
+		start, end, ok := bsuidAt(s, i)
+		if !ok {
+			continue
+		}
+		if b == nil {
+			b = []byte(s)
+		}
+		n := end - start
+		head := max(min(keepHead, n-keepTail-minMasked), 0)
+		for k := start + head; k < end-keepTail; k++ {
+			b[k] = maskedByte
+		}
+		i = end
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
+}
+
+// bsuidAt reports whether s[dot] is the '.' after the country code of a business-scoped user
+// id, and where its id part (after "ENT." if any) is.
+func bsuidAt(s string, dot int) (start, end int, ok bool) {
+	if s[dot] != '.' || !isUpper(s[dot-1]) || !isUpper(s[dot-2]) ||
+		dot >= 3 && (isWord(s[dot-3]) || s[dot-3] == '.') {
+		return 0, 0, false
+	}
+	start = dot + 1
+	if strings.HasPrefix(s[start:], "ENT.") {
+		start += 4
+	}
+	digits := 0
+	end = start
+	for end < len(s) && end-start < 129 && (isDigit(s[end]) || isUpper(s[end]) || s[end] >= 'a' && s[end] <= 'z') {
+		if isDigit(s[end]) {
+			digits++
+		}
+		end++
+	}
+	if digits < minDigits || end-start > 128 || end < len(s) && (isWord(s[end]) || gluedAfter(s, end)) {
+		return 0, 0, false
+	}
+	return start, end, true
+}
+
+func isUpper(c byte) bool { return c >= 'A' && c <= 'Z' }

@@ -10,6 +10,12 @@ func TestMask(t *testing.T) {
 		name, in, want string
 	}{
 		{"E.164 UK", "+447700900123", "+44770****123"},
+		{"business-scoped user id", "user_id=SA.13491208655302741918", "user_id=SA.13491************918"},
+		{"short business-scoped user id", "BR.1502576394655843 wrote", "BR.15025********843 wrote"},
+		{"parent business-scoped user id", "US.ENT.11815799212886844830", "US.ENT.11815************830"},
+		{"business-scoped user id with letters", "IN.ab12cd34ef56gh78", "IN.ab12c********h78"},
+		{"a number behind two capitals", "NO.966501234567", "NO.96650****567"},
+		{"short dotted code stays", "status OK.200 took 12ms", "status OK.200 took 12ms"},
 		{"E.164 SA", "+966501234567", "+96650****567"},
 		{"in a sentence", "caller +966501234567 waited", "caller +96650****567 waited"},
 		{"two numbers", "+447700900123 then 0501234567", "+44770****123 then 050****567"},

@@ -81,7 +81,7 @@ func ctxOrLatest(id string) string {
 }
 
 func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, contextID string) (string, error) {
-	waID, err := normalizeNumber(number)
+	waID, err := customerID(number)
 	if err != nil {
 		return "", fmt.Errorf("customer message: %w", err)
 	}
@@ -100,10 +100,17 @@ func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, cont
 	id := s.ids.wamid(waID, false)
 	p.lastInbound = now
 	s.addInboundLocked(p, &Inbound{ID: id, From: waID, Type: m.Type, At: now})
-	name := p.name
+	name, userID := p.name, p.userID
 	s.mu.Unlock()
 
+	// A customer with a username writes as their business-scoped user id: Meta withholds the
+	// phone number (no wa_id, no from) and identifies them by user_id and from_user_id.
+	contact := whContact{Profile: whProfile{Name: name}, WaID: waID, UserID: userID}
 	m.From, m.ID, m.Timestamp = waID, id, unix(now)
+	if bsuidRE.MatchString(waID) {
+		contact.WaID, contact.UserID, m.From = "", waID, ""
+	}
+	m.FromUserID = contact.UserID
 	if contextID != "" {
 		m.Context = &whContext{From: s.cfg.DisplayPhoneNumber, ID: contextID}
 	}
@@ -111,7 +118,7 @@ func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, cont
 		return id, nil
 	}
 	body, err := json.Marshal(s.envelope(webhookValue{
-		Contacts: []whContact{{Profile: whProfile{Name: name}, WaID: waID}},
+		Contacts: []whContact{contact},
 		Messages: []whMessage{m},
 	}))
 	if err != nil {
@@ -123,9 +130,12 @@ func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, cont
 	return id, nil
 }
 
-// serveControl is the sandbox's own JSON API under /_sandbox/:
+// serveControl is the sandbox's own JSON API under /_sandbox/. {wa_id} is a phone number, or a
+// business-scoped user id ("US.13491208655302741918") for a customer with a username, whose
+// messages then come without a phone number; "user_id" on a phone number's message gives that
+// customer a business-scoped user id (SetUserID), carried in their webhooks from then on.
 //
-//	POST   customers/{wa_id}/text         {"body","name"}
+//	POST   customers/{wa_id}/text         {"body","name","user_id"}
 //	POST   customers/{wa_id}/button       {"payload","text","context_message_id","name"}
 //	POST   customers/{wa_id}/interactive  {"type":"button_reply"|"list_reply","id","title","description","context_message_id","name"}
 //	POST   customers/{wa_id}/image        {"mime_type","data" (base64),"caption"}; also document ("filename"),
@@ -213,7 +223,8 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest stri
 }
 
 type customerRequest struct {
-	Name string `json:"name"`
+	Name   string `json:"name"`
+	UserID string `json:"user_id"` // a phone number's business-scoped user id
 	// text
 	Body string `json:"body"`
 	// button and interactive
@@ -251,6 +262,12 @@ func (s *Sandbox) serveCustomer(w http.ResponseWriter, r *http.Request, waID, ki
 	}
 	if req.Name != "" {
 		s.SetProfileName(waID, req.Name)
+	}
+	if req.UserID != "" {
+		if err := s.SetUserID(waID, req.UserID); err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
 	defer cancel()

@@ -22,6 +22,7 @@ type sendRequest struct {
 	MessagingProduct      string          `json:"messaging_product"`
 	RecipientType         string          `json:"recipient_type"`
 	To                    string          `json:"to"`
+	Recipient             string          `json:"recipient"` // a business-scoped user id, in place of to
 	Type                  string          `json:"type"`
 	Context               *contextReq     `json:"context"`
 	BizOpaqueCallbackData string          `json:"biz_opaque_callback_data"`
@@ -261,8 +262,9 @@ type sendResponse struct {
 }
 
 type respContact struct {
-	Input string `json:"input"`
-	WaID  string `json:"wa_id"`
+	Input  string `json:"input"`
+	WaID   string `json:"wa_id,omitempty"`
+	UserID string `json:"user_id,omitempty"` // a send by recipient
 }
 
 type respMessage struct {
@@ -277,12 +279,9 @@ func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, statusEvent
 	if req.RecipientType != "" && req.RecipientType != "individual" {
 		return nil, statusEvent{}, errf(100, "Param recipient_type must be one of {INDIVIDUAL} - got %q.", req.RecipientType)
 	}
-	if req.To == "" {
-		return nil, statusEvent{}, errf(100, "The parameter to is required.")
-	}
-	waID, err := normalizeNumber(req.To)
-	if err != nil {
-		return nil, statusEvent{}, errf(131009, "Invalid phone number in 'to': %s", err)
+	waID, byUserID, e := recipientOf(req)
+	if e != nil {
+		return nil, statusEvent{}, e
 	}
 	if waID == s.cfg.DisplayPhoneNumber {
 		return nil, statusEvent{}, &apiError{code: 131021}
@@ -325,9 +324,14 @@ func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, statusEvent
 	p := s.phoneLocked(waID)
 	id := s.ids.wamid(waID, true)
 	o := &Outbound{ID: id, To: waID, Type: req.Type, Body: compactJSON(raw), At: now}
+	ev := statusEvent{msgID: id, waID: waID, userID: p.userID}
+	contact := respContact{Input: req.To, WaID: waID}
+	if byUserID {
+		o.Recipient, ev.userID, ev.byUserID = waID, waID, true
+		contact = respContact{Input: req.Recipient, UserID: waID}
+	}
 	s.addOutboundLocked(p, o)
 
-	ev := statusEvent{msgID: id, waID: waID}
 	if asyncCode != 0 {
 		ev.status, ev.errCode = "failed", asyncCode
 	} else {
@@ -346,9 +350,29 @@ func (s *Sandbox) send(req *sendRequest, raw []byte) (*sendResponse, statusEvent
 	}
 	return &sendResponse{
 		MessagingProduct: "whatsapp",
-		Contacts:         []respContact{{Input: req.To, WaID: waID}},
+		Contacts:         []respContact{contact},
 		Messages:         []respMessage{msg},
 	}, ev, nil
+}
+
+// recipientOf is who a send goes to: "to" (a phone number) when set, which wins over
+// "recipient" as at Meta, else "recipient", a business-scoped user id (byUserID).
+func recipientOf(req *sendRequest) (id string, byUserID bool, e *apiError) {
+	switch {
+	case req.To != "":
+		waID, err := normalizeNumber(req.To)
+		if err != nil {
+			return "", false, errf(131009, "Invalid phone number in 'to': %s", err)
+		}
+		return waID, false, nil
+	case req.Recipient != "":
+		if !bsuidRE.MatchString(req.Recipient) {
+			// Meta's exact message for a malformed recipient is not documented.
+			return "", false, errf(100, "Invalid parameter: recipient %q is not a business-scoped user id.", req.Recipient)
+		}
+		return req.Recipient, true, nil
+	}
+	return "", false, errf(100, "The parameter to is required.")
 }
 
 func compactJSON(raw []byte) json.RawMessage {

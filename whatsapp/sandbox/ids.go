@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 )
@@ -84,6 +85,20 @@ func normalizeNumber(s string) (string, error) {
 		return "", fmt.Errorf("parse phone number: %d digits is not an international number", len(d))
 	}
 	return d, nil
+}
+
+// bsuidRE is the form of Meta's business-scoped user ids: a two-letter country code, a period,
+// "ENT." for a parent id, and up to 128 letters and digits ("US.13491208655302741918"), as Meta's
+// "Business-scoped user IDs" page of the WhatsApp Business Platform documentation gives it.
+var bsuidRE = regexp.MustCompile(`^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]{1,128}$`)
+
+// customerID is how the sandbox keys a customer: a business-scoped user id as it is (a customer
+// with a username, whose phone number Meta withholds), else the phone number's wa_id.
+func customerID(s string) (string, error) {
+	if s = strings.TrimSpace(s); bsuidRE.MatchString(s) {
+		return s, nil
+	}
+	return normalizeNumber(s)
 }
 
 // mask hides the middle of a number for logs: 96650****567.

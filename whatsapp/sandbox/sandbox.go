@@ -11,6 +11,7 @@ package sandbox
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"math"
 	"net"
@@ -174,12 +175,15 @@ func webhookURL(c configs.Config) string {
 
 // Outbound is one message the business sent, as "the phone" received it.
 type Outbound struct {
-	ID       string          `json:"id"` // wamid
-	To       string          `json:"to"` // wa_id
-	Type     string          `json:"type"`
-	Body     json.RawMessage `json:"body"` // the full request body as sent
-	At       time.Time       `json:"at"`
-	Statuses []Status        `json:"statuses"`
+	ID string `json:"id"` // wamid
+	To string `json:"to"` // wa_id, or the business-scoped user id of a message sent by recipient
+	// Recipient is the business-scoped user id the message was addressed to with Meta's
+	// "recipient" field (no "to"); empty for a message sent to a phone number.
+	Recipient string          `json:"recipient,omitempty"`
+	Type      string          `json:"type"`
+	Body      json.RawMessage `json:"body"` // the full request body as sent
+	At        time.Time       `json:"at"`
+	Statuses  []Status        `json:"statuses"`
 }
 
 // Status is one status the sandbox reached for an outbound message.
@@ -210,6 +214,7 @@ type conversation struct {
 type phone struct {
 	waID        string
 	name        string
+	userID      string // the customer's business-scoped user id, when they have one (SetUserID)
 	lastInbound time.Time
 	lastActive  time.Time
 	out         []*Outbound
@@ -231,6 +236,7 @@ type Sandbox struct {
 	byID     map[string]*Outbound
 	inByID   map[string]*Inbound
 	pairs    map[string]*rate.Limiter
+	users    map[string]string // business-scoped user id -> wa_id, of customers given one
 	failures []Failure
 	// media: uploads and customers' files by media id, oldest first in mediaOrder
 	media      map[string]*mediaFile
@@ -257,6 +263,7 @@ func New(cfg Config, log *slog.Logger) *Sandbox {
 		byID:      make(map[string]*Outbound),
 		inByID:    make(map[string]*Inbound),
 		pairs:     make(map[string]*rate.Limiter),
+		users:     make(map[string]string),
 		failures:  slices.Clone(cfg.FailNext),
 	}
 	for _, t := range cfg.Templates {
@@ -290,7 +297,7 @@ func (s *Sandbox) Close() { s.q.stop() }
 
 // Sent returns what the phone with this number received, oldest first (at most MaxPerRecipient).
 func (s *Sandbox) Sent(to string) []Outbound {
-	waID, err := normalizeNumber(to)
+	waID, err := customerID(to)
 	if err != nil {
 		return nil
 	}
@@ -328,7 +335,7 @@ func (s *Sandbox) Message(id string) (Outbound, bool) {
 
 // Received returns what the simulated customer with this number sent, oldest first.
 func (s *Sandbox) Received(from string) []Inbound {
-	waID, err := normalizeNumber(from)
+	waID, err := customerID(from)
 	if err != nil {
 		return nil
 	}
@@ -376,6 +383,7 @@ func (s *Sandbox) Reset() {
 	s.byID = make(map[string]*Outbound)
 	s.inByID = make(map[string]*Inbound)
 	s.pairs = make(map[string]*rate.Limiter)
+	s.users = make(map[string]string)
 	s.failures = nil
 	if s.cfg.Throughput > 0 {
 		s.rate = rate.NewLimiter(rate.Limit(s.cfg.Throughput), s.cfg.ThroughputBurst)
@@ -386,13 +394,33 @@ func (s *Sandbox) Reset() {
 
 // SetProfileName sets the WhatsApp profile name the simulated customer shows in contacts[].
 func (s *Sandbox) SetProfileName(waID, name string) {
-	d, err := normalizeNumber(waID)
+	d, err := customerID(waID)
 	if err != nil {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.phoneLocked(d).name = name
+}
+
+// SetUserID gives the customer with this phone number a business-scoped user id: their
+// webhooks then carry it (contacts[].user_id, messages[].from_user_id) next to the number, as
+// Meta's do since BSUIDs were introduced, and a message sent by "recipient" to that id reaches
+// the same customer's window. Messages from the id itself (CustomerText with the id) come
+// without the number, as from a customer with a username.
+func (s *Sandbox) SetUserID(number, userID string) error {
+	d, err := normalizeNumber(number)
+	if err != nil {
+		return fmt.Errorf("set user id: %w", err)
+	}
+	if !bsuidRE.MatchString(userID) {
+		return fmt.Errorf("set user id: %q is not a business-scoped user id (CC.digits)", userID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.phoneLocked(d).userID = userID
+	s.users[userID] = d
+	return nil
 }
 
 // TemplateInfo is a template as GET /_sandbox/templates lists it.
@@ -479,8 +507,19 @@ func (s *Sandbox) addInboundLocked(p *phone, in *Inbound) {
 
 // windowOpenLocked reports whether the customer messaged within the service window.
 func (s *Sandbox) windowOpenLocked(waID string, now time.Time) bool {
-	p := s.phones[waID]
-	return p != nil && !p.lastInbound.IsZero() && now.Sub(p.lastInbound) < s.cfg.Window
+	open := func(id string) bool {
+		p := s.phones[id]
+		return p != nil && !p.lastInbound.IsZero() && now.Sub(p.lastInbound) < s.cfg.Window
+	}
+	switch {
+	case open(waID):
+		return true
+	case s.users[waID] != "": // one user, written to by business-scoped user id
+		return open(s.users[waID])
+	case s.phones[waID] != nil && s.phones[waID].userID != "":
+		return open(s.phones[waID].userID)
+	}
+	return false
 }
 
 // conversationLocked returns the open conversation of this category with the number, opening

@@ -43,9 +43,12 @@ type webhookMetadata struct {
 	PhoneNumberID      string `json:"phone_number_id"`
 }
 
+// whContact: wa_id is withheld for a customer with a username; user_id is their business-scoped
+// user id (Meta's "Business-scoped user IDs" documentation).
 type whContact struct {
 	Profile whProfile `json:"profile"`
-	WaID    string    `json:"wa_id"`
+	WaID    string    `json:"wa_id,omitempty"`
+	UserID  string    `json:"user_id,omitempty"`
 }
 
 type whProfile struct {
@@ -56,7 +59,8 @@ type whStatus struct {
 	ID           string          `json:"id"`
 	Status       string          `json:"status"`
 	Timestamp    string          `json:"timestamp"`
-	RecipientID  string          `json:"recipient_id"`
+	RecipientID  string          `json:"recipient_id,omitempty"` // withheld for a message sent by recipient
+	RecipientUID string          `json:"recipient_user_id,omitempty"`
 	Conversation *whConversation `json:"conversation,omitempty"`
 	Pricing      *whPricing      `json:"pricing,omitempty"`
 	Errors       []whError       `json:"errors,omitempty"`
@@ -93,7 +97,8 @@ type whErrorData struct {
 
 type whMessage struct {
 	Context     *whContext      `json:"context,omitempty"`
-	From        string          `json:"from"`
+	From        string          `json:"from,omitempty"`
+	FromUserID  string          `json:"from_user_id,omitempty"`
 	ID          string          `json:"id"`
 	Timestamp   string          `json:"timestamp"`
 	Type        string          `json:"type"`
@@ -155,6 +160,8 @@ type statusEvent struct {
 	seq      uint64
 	msgID    string
 	waID     string
+	userID   string // recipient_user_id
+	byUserID bool   // sent by recipient: the phone number is withheld
 	status   string // sent|delivered|read|failed
 	errCode  int
 	category string // pricing category: utility|marketing|authentication|service
@@ -163,7 +170,10 @@ type statusEvent struct {
 }
 
 func (s *Sandbox) statusPayload(ev statusEvent, at time.Time) webhookPayload {
-	st := whStatus{ID: ev.msgID, Status: ev.status, Timestamp: unix(at), RecipientID: ev.waID}
+	st := whStatus{ID: ev.msgID, Status: ev.status, Timestamp: unix(at), RecipientID: ev.waID, RecipientUID: ev.userID}
+	if ev.byUserID {
+		st.RecipientID = ""
+	}
 	switch ev.status {
 	case "failed":
 		info := lookupError(ev.errCode)
