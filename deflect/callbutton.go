@@ -98,7 +98,11 @@ func (s *Service) ResolveCall(ctx context.Context, payload, waID string) (voice.
 		// A forwarded button: the context belongs to someone else.
 		return voice.CallContext{}, fmt.Errorf("call button of %s tapped by %s: %w", redact.Mask(wa), redact.Mask(waID), ErrPayloadInvalid)
 	}
-	return voice.CallContext{SessionID: sess.ID, WAID: wa, Queue: sess.Queue, CustomerID: sess.CustomerID,
+	conv, err := PhoneKey(sctx, s.st, wa)
+	if err != nil {
+		conv = wa // the link is a convenience: the call still gets its context
+	}
+	return voice.CallContext{SessionID: sess.ID, WAID: wa, Conversation: conv, Queue: sess.Queue, CustomerID: sess.CustomerID,
 		Language: sess.Language, Context: sess.Context, UserToUser: sess.UserToUser}, nil
 }
 
@@ -110,7 +114,11 @@ func (s *Service) RecordCall(ctx context.Context, r voice.CallRecord) {
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
 	text := callSummary(r)
-	err := s.updateConversation(sctx, r.WAID, func(c *Conversation, fresh bool) error {
+	key, err := PhoneKey(sctx, s.st, r.WAID) // a customer with a username: their conversation
+	if err != nil || key == "" {
+		key = r.WAID
+	}
+	err = s.updateConversation(sctx, key, func(c *Conversation, fresh bool) error {
 		if fresh && r.SessionID == "" {
 			c.Caller = "+" + r.WAID
 		}

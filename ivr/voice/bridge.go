@@ -1,6 +1,7 @@
 package voice
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -315,8 +316,9 @@ func (b *bridge) headers(cc CallContext) []sip.Header {
 		add("X-Context-"+k, cc.Context[k])
 	}
 	add("User-to-User", cc.UserToUser)
-	if cc.WAID != "" && b.s.cfg.ConsoleURL != "" {
-		add("X-WhatsApp-Conversation", strings.TrimRight(b.s.cfg.ConsoleURL, "/")+"/console/#/conversations/"+url.PathEscape(cc.WAID))
+	conv := cmp.Or(cc.Conversation, cc.WAID)
+	if conv != "" && b.s.cfg.ConsoleURL != "" {
+		add("X-WhatsApp-Conversation", strings.TrimRight(b.s.cfg.ConsoleURL, "/")+"/console/?conversation="+url.QueryEscape(conv))
 	}
 	return hs
 }

@@ -54,13 +54,16 @@ type Config struct {
 
 // CallContext is the deflection a WhatsApp call belongs to, as the PBX receives it.
 type CallContext struct {
-	SessionID  string
-	WAID       string
-	Queue      string
-	CustomerID string
-	Language   string
-	Context    map[string]string
-	UserToUser string
+	SessionID string
+	WAID      string
+	// Conversation is the customer's conversation id in the console (the WhatsApp id, or the
+	// business-scoped user id a customer with a username is known by); "" = WAID.
+	Conversation string
+	Queue        string
+	CustomerID   string
+	Language     string
+	Context      map[string]string
+	UserToUser   string
 }
 
 // CallRecord is a finished WhatsApp call, for the conversation and the statistics.

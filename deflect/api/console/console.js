@@ -88,6 +88,10 @@
     await refresh();
     startEvents();
     $("presence").focus();
+    // A link handed to the PBX with a WhatsApp call (X-WhatsApp-Conversation:
+    // /console/?conversation=<id>) opens that customer's conversation.
+    const wanted = new URLSearchParams(location.search).get("conversation");
+    if (wanted) await select(wanted).catch(() => {});
   }
 
   function signOut() {
