@@ -49,6 +49,9 @@ func (f Failure) async() bool {
 	return false
 }
 
+// DefaultBusinessAccountID is the sandbox's WABA id when none is configured.
+const DefaultBusinessAccountID = "100000000000000"
+
 // Config shapes a sandbox. Zero values get the defaults noted.
 type Config struct {
 	PhoneNumberID      string
@@ -94,7 +97,7 @@ func (c *Config) defaults() {
 		c.DisplayPhoneNumber = "15550100001"
 	}
 	if c.BusinessAccountID == "" {
-		c.BusinessAccountID = "100000000000000"
+		c.BusinessAccountID = DefaultBusinessAccountID
 	}
 	if c.ThroughputBurst <= 0 && c.Throughput > 0 {
 		c.ThroughputBurst = int(math.Ceil(c.Throughput))
