@@ -216,6 +216,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.stats = stats.NewRecorder(g.store, cfg.Stats.Retention, log)
 
 	// Conversations: opt-out keywords, the menu bot, agents and an optional external desk.
+	cfg.Inbox.TemplateTexts = definedTexts(cfg)
 	if g.inbox, g.desk, err = inbox.FromConfig(cfg, g.store, g.client, g.stats, g.instance, log); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}

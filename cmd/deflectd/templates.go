@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -362,4 +363,28 @@ func templateMismatches(cfg configs.Config) []string {
 		return nil
 	}
 	return configs.TemplateMismatches(cfg, defs)
+}
+
+// definedTexts are the template bodies the console shows: with whatsapp.templates_file, its
+// texts (they are what was pushed to Meta), and inbox.template_texts for every other template;
+// without it, inbox.template_texts as configured (templates made by hand keep their texts).
+func definedTexts(cfg configs.Config) map[string]map[string]string {
+	out := make(map[string]map[string]string, len(cfg.Inbox.TemplateTexts))
+	for name, texts := range cfg.Inbox.TemplateTexts {
+		out[name] = maps.Clone(texts)
+	}
+	if cfg.WhatsApp.TemplatesFile == "" {
+		return out
+	}
+	defs, err := configs.LoadTemplates(cfg.WhatsApp.TemplatesFile)
+	if err != nil {
+		return out
+	}
+	for _, d := range defs {
+		out[d.Name] = map[string]string{}
+		for lang, t := range d.Languages {
+			out[d.Name][lang] = t.Body
+		}
+	}
+	return out
 }
