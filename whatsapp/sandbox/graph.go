@@ -153,12 +153,12 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveMessageTemplates(w, r, segs[len(segs)-2])
 		return
 	}
-	if len(segs) >= 1 && s.isTemplateID(segs[len(segs)-1]) {
-		s.serveTemplateEdit(w, r, segs[len(segs)-1])
-		return
-	}
 	if len(segs) >= 2 && segs[len(segs)-1] == "messages" {
 		s.serveMessages(w, r, segs[len(segs)-2])
+		return
+	}
+	if len(segs) >= 1 && s.isTemplateID(segs[len(segs)-1]) {
+		s.serveTemplateEdit(w, r, segs[len(segs)-1])
 		return
 	}
 	writeGraphError(w, &apiError{code: 100, details: "Unknown path components: " + p})
