@@ -111,12 +111,23 @@ func (s *Service) Degraded(ctx context.Context) []string {
 	if err != nil {
 		return nil
 	}
+	deflection := map[string]bool{s.cfg.Deflect.Template.Name: true}
+	for _, v := range s.cfg.Deflect.Experiments {
+		deflection[v.Template] = true
+	}
 	var out []string
 	for _, t := range states {
-		if !t.Usable() {
-			out = append(out, fmt.Sprintf("template %s/%s: %s %s %s: callers of this language are not offered",
-				t.Name, t.Language, t.Status, t.Category, t.Reason))
+		if t.Usable() {
+			continue
 		}
+		effect := "callers of this language are not offered"
+		if !deflection[t.Name] {
+			if (TemplateState{Status: t.Status}).Usable() {
+				continue // only its category: it is still sent (a notification may be MARKETING)
+			}
+			effect = "Meta refuses sends of it"
+		}
+		out = append(out, fmt.Sprintf("template %s/%s: %s %s %s: %s", t.Name, t.Language, t.Status, t.Category, t.Reason, effect))
 	}
 	return out
 }
