@@ -161,12 +161,23 @@ type WhatsAppConfig struct {
 	// WebhookClaimIdle: webhook events pending this long (a dead consumer's) are claimed by
 	// another instance.
 	WebhookClaimIdle time.Duration `yaml:"webhook_claim_idle"`
-	Sandbox          SandboxConfig `yaml:"sandbox"`
+	// BusinessAccountID is the WhatsApp Business Account (WABA) that owns the templates.
+	BusinessAccountID string `yaml:"business_account_id"`
+	// TemplatesFile defines the templates deflectd sends (empty = the built-in ones).
+	TemplatesFile string `yaml:"templates_file"`
+	// TemplateSyncInterval is how often a gateway reads Meta's template list into the template
+	// state (0 = never; only with business_account_id set or the sandbox provider).
+	TemplateSyncInterval time.Duration `yaml:"template_sync_interval"`
+	Sandbox              SandboxConfig `yaml:"sandbox"`
 }
 
 // SandboxConfig shapes the fake Graph API used by the embedded default and tests.
 type SandboxConfig struct {
+	// Templates are approved in the sandbox besides whatsapp.templates_file's (which it starts
+	// with, approved, unless SeedTemplates is false); one here replaces a definition's languages.
 	Templates     []TemplateDef `yaml:"templates"`
+	SeedTemplates bool          `yaml:"seed_templates"`
+	ReviewDelay   time.Duration `yaml:"review_delay"`    // a submitted template is APPROVED after this
 	NotOnWhatsApp []string      `yaml:"not_on_whatsapp"` // E.164 numbers that fail with 131026
 	StatusDelay   time.Duration `yaml:"status_delay"`    // between sent, delivered, read
 	WebhookURL    string        `yaml:"webhook_url"`     // empty = our own /webhooks/whatsapp
@@ -381,23 +392,22 @@ func Default() Config {
 			BreakerCooldown: 5 * time.Second,
 		},
 		WhatsApp: WhatsAppConfig{
-			Provider:         "sandbox",
-			PhoneNumberID:    "100000000000001",
-			RequestTimeout:   3 * time.Second,
-			MaxRetries:       3,
-			Throughput:       80,
-			PairPeriod:       6 * time.Second,
-			PairBurst:        3,
-			WebhookMaxBody:   1 << 20,
-			DedupeWindow:     24 * time.Hour,
-			BreakerCooldown:  30 * time.Second,
-			WebhookClaimIdle: 30 * time.Second,
+			Provider:             "sandbox",
+			PhoneNumberID:        "100000000000001",
+			RequestTimeout:       3 * time.Second,
+			MaxRetries:           3,
+			Throughput:           80,
+			PairPeriod:           6 * time.Second,
+			PairBurst:            3,
+			WebhookMaxBody:       1 << 20,
+			DedupeWindow:         24 * time.Hour,
+			BreakerCooldown:      30 * time.Second,
+			WebhookClaimIdle:     30 * time.Second,
+			TemplateSyncInterval: time.Hour,
 			Sandbox: SandboxConfig{
-				Templates: []TemplateDef{
-					{Name: "call_deflection", Languages: []string{"en", "ar", "fr"}, BodyParams: 1, Buttons: 2},
-					{Name: "licence_renewal", Languages: []string{"en", "ar"}, BodyParams: 2},
-				},
-				StatusDelay: 300 * time.Millisecond,
+				SeedTemplates: true,
+				ReviewDelay:   2 * time.Second,
+				StatusDelay:   300 * time.Millisecond,
 			},
 		},
 		Lookup: LookupConfig{

@@ -192,6 +192,18 @@ func (v *checker) whatsapp(w WhatsAppConfig) {
 	if w.Sandbox.Latency < 0 {
 		v.bad("whatsapp.sandbox.latency", "must not be negative")
 	}
+	if w.Sandbox.ReviewDelay < 0 {
+		v.bad("whatsapp.sandbox.review_delay", "must not be negative")
+	}
+	if w.TemplateSyncInterval < 0 {
+		v.bad("whatsapp.template_sync_interval", "must not be negative (0 = never)")
+	}
+	if w.BusinessAccountID != "" && strings.Trim(w.BusinessAccountID, "0123456789") != "" {
+		v.bad("whatsapp.business_account_id", "%q is not a WhatsApp Business Account id (digits)", w.BusinessAccountID)
+	}
+	if _, err := LoadTemplates(w.TemplatesFile); err != nil {
+		v.bad("whatsapp.templates_file", "%v", err)
+	}
 	for i, t := range w.Sandbox.Templates {
 		if t.Name == "" || len(t.Languages) == 0 {
 			v.bad(fmt.Sprintf("whatsapp.sandbox.templates[%d]", i), "needs a name and at least one language")

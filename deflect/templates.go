@@ -111,12 +111,23 @@ func (s *Service) Degraded(ctx context.Context) []string {
 	if err != nil {
 		return nil
 	}
+	deflection := map[string]bool{s.cfg.Deflect.Template.Name: true}
+	for _, v := range s.cfg.Deflect.Experiments {
+		deflection[v.Template] = true
+	}
 	var out []string
 	for _, t := range states {
-		if !t.Usable() {
-			out = append(out, fmt.Sprintf("template %s/%s: %s %s %s: callers of this language are not offered",
-				t.Name, t.Language, t.Status, t.Category, t.Reason))
+		if t.Usable() {
+			continue
 		}
+		effect := "callers of this language are not offered"
+		if !deflection[t.Name] {
+			if (TemplateState{Status: t.Status}).Usable() {
+				continue // only its category: it is still sent (a notification may be MARKETING)
+			}
+			effect = "Meta refuses sends of it"
+		}
+		out = append(out, fmt.Sprintf("template %s/%s: %s %s %s: %s", t.Name, t.Language, t.Status, t.Category, t.Reason, effect))
 	}
 	return out
 }
@@ -137,4 +148,45 @@ func (s *Service) TemplateStates(ctx context.Context) ([]TemplateState, error) {
 		}
 	}
 	return out, nil
+}
+
+// RecordTemplateStates applies a template sync: what Meta's template list says of each
+// template language replaces the stored status, category and reason (a webhook missed while
+// no instance was running is caught up this way). It returns the states that changed.
+func (s *Service) RecordTemplateStates(ctx context.Context, states []TemplateState) ([]TemplateState, error) {
+	var changed []TemplateState
+	for _, in := range states {
+		if in.Name == "" || in.Language == "" {
+			continue
+		}
+		in.Status, in.Category = strings.ToUpper(in.Status), strings.ToUpper(in.Category)
+		var was TemplateState
+		sctx, cancel := s.storeCtx(ctx)
+		st, err := store.UpdateJSON(sctx, s.st, TemplateStateCollection, templateKey(in.Name, in.Language), 0, 8,
+			func() TemplateState { return TemplateState{Name: in.Name, Language: in.Language} },
+			func(t *TemplateState, _ bool) error {
+				was = *t
+				if t.Status == in.Status && t.Category == in.Category && t.Reason == in.Reason {
+					return nil
+				}
+				t.Status, t.Category, t.Reason, t.At = in.Status, in.Category, in.Reason, s.now()
+				return nil
+			})
+		cancel()
+		if err != nil {
+			return changed, fmt.Errorf("record template state %s/%s: %w", in.Name, in.Language, err)
+		}
+		if was.Status == st.Status && was.Category == st.Category && was.Reason == st.Reason {
+			continue
+		}
+		changed = append(changed, *st)
+		s.m.templateState.WithLabelValues(usableLabel(st.Usable())).Inc()
+		level := slog.LevelInfo
+		if !st.Usable() {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, "template state synced", "template", st.Name, "language", st.Language,
+			"status", st.Status, "category", st.Category, "reason", st.Reason, "usable", st.Usable())
+	}
+	return changed, nil
 }

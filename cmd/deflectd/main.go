@@ -81,6 +81,7 @@ func newRootCmd(stdout, stderr io.Writer, environ []string) *cobra.Command {
 		newNotifyCmd(g),
 		newCallCmd(g),
 		newStatsCmd(g),
+		newTemplatesCmd(g),
 	)
 	argsAreUsage(root)
 	return root

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -201,15 +203,33 @@ func printNotifySummary(g *globals, report string, valid, invalid int, sum notif
 	return nil
 }
 
-// notifyTemplates are the template shapes rows are checked against: the sandbox's definitions.
+// notifyTemplates are the template shapes rows are checked against: the sandbox's templates
+// (the definitions it starts with, and whatsapp.sandbox.templates, which replace a definition's).
 // With the Cloud API they are Meta's, not read here: nil, nothing is checked before sending.
 func notifyTemplates(cfg configs.Config) []notify.TemplateDef {
 	if cfg.WhatsApp.Provider != "sandbox" {
 		return nil
 	}
-	defs := make([]notify.TemplateDef, 0, len(cfg.WhatsApp.Sandbox.Templates))
+	var defs []notify.TemplateDef
+	extra := map[string]bool{}
 	for _, t := range cfg.WhatsApp.Sandbox.Templates {
+		extra[t.Name] = true
 		defs = append(defs, notify.TemplateDef{Name: t.Name, Languages: t.Languages, BodyParams: t.BodyParams})
+	}
+	if !cfg.WhatsApp.Sandbox.SeedTemplates {
+		return defs
+	}
+	seeded, _ := configs.LoadTemplates(cfg.WhatsApp.TemplatesFile) // validated with the configuration
+	for _, d := range seeded {
+		if extra[d.Name] {
+			continue
+		}
+		nd := notify.TemplateDef{Name: d.Name}
+		for _, lang := range slices.Sorted(maps.Keys(d.Languages)) {
+			nd.Languages = append(nd.Languages, lang)
+			nd.BodyParams = d.Languages[lang].BodyParams()
+		}
+		defs = append(defs, nd)
 	}
 	return defs
 }

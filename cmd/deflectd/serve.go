@@ -113,14 +113,16 @@ type gateway struct {
 	notifier *notify.Notifier
 	desk     *inbox.Desk
 	engine   *deflect.Service
-	media    *media.Engine
-	sip      *ivr.Server
-	voice    *voice.Server // WhatsApp calls bridged to the queue; nil unless voice.enabled
-	httpLn   net.Listener
-	http     *http.Server
-	admin    *http.Server // pprof on http.admin_listen; nil when unset
-	draining atomic.Bool
-	signIn   *api.SignInLinks // one-time console sign-in links of the demo accounts
+	// templates manages the WhatsApp templates (nil without a business account).
+	templates *templateAdmin
+	media     *media.Engine
+	sip       *ivr.Server
+	voice     *voice.Server // WhatsApp calls bridged to the queue; nil unless voice.enabled
+	httpLn    net.Listener
+	http      *http.Server
+	admin     *http.Server // pprof on http.admin_listen; nil when unset
+	draining  atomic.Bool
+	signIn    *api.SignInLinks // one-time console sign-in links of the demo accounts
 	// demoLinks logs the demo accounts' sign-in links once serving.
 	demoLinks func()
 	sipUp     atomic.Bool // the SIP server is serving (readyz)
@@ -214,6 +216,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.stats = stats.NewRecorder(g.store, cfg.Stats.Retention, log)
 
 	// Conversations: opt-out keywords, the menu bot, agents and an optional external desk.
+	cfg.Inbox.TemplateTexts = definedTexts(cfg)
 	if g.inbox, g.desk, err = inbox.FromConfig(cfg, g.store, g.client, g.stats, g.instance, log); err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
@@ -240,6 +243,12 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		Breaker:  gobreaker.Settings{Timeout: cfg.WhatsApp.BreakerCooldown},
 	}); err != nil {
 		return nil, err
+	}
+	if g.templates, err = newTemplateAdmin(cfg, g.client, g.engine); err != nil {
+		return nil, err
+	}
+	for _, m := range templateMismatches(cfg) {
+		log.Warn("template definitions do not fit what deflectd sends: Meta will refuse these sends", "problem", m)
 	}
 	g.consumer = &whatsapp.Consumer{
 		Queue:     queue,
@@ -318,6 +327,7 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 			SIPServing:       g.sipUp.Load,
 			StoreBreakerOpen: g.storeCB.Open,
 			Degraded:         g.engine.Degraded,
+			Templates:        g.templateAPI(),
 			Logger:           log,
 		}, api.InboxOptions{
 			Inbox:        g.inbox,
@@ -398,6 +408,9 @@ func (g *gateway) run(ctx context.Context) error {
 	goBG(g.engine.Heartbeat)
 	goBG(func(ctx context.Context) { g.engine.RunReconciler(ctx, g.cfg.Deflect.ReconcileInterval) })
 	goBG(func(ctx context.Context) { g.inbox.Run(ctx, 0) })
+	goBG(func(ctx context.Context) {
+		runTemplateSync(ctx, g.templates, g.cfg.WhatsApp.TemplateSyncInterval, g.log)
+	})
 	goBG(func(ctx context.Context) {
 		if err := g.desk.Run(ctx); err != nil && ctx.Err() == nil {
 			g.log.Error("desk webhooks stopped", "err", err)

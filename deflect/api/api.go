@@ -58,6 +58,8 @@ type Options struct {
 	Presence    PresenceAdmin
 	// Stats serves the funnel and outcome reports (a nil Source answers 503).
 	Stats StatsOptions
+	// Templates manages the WhatsApp templates (nil: the routes answer 503).
+	Templates TemplateAdmin
 
 	Webhook  http.Handler // /webhooks/whatsapp
 	Sandbox  http.Handler // /sandbox/graph/... and /_sandbox/... when whatsapp.provider is sandbox
@@ -143,6 +145,7 @@ func New(o Options) http.Handler {
 	v1.PUT("/presence/:number", s.auth(ScopeAdmin), s.putPresence)
 	v1.DELETE("/presence/:number", s.auth(ScopeAdmin), s.deletePresence)
 	v1.POST("/presence", s.auth(ScopeAdmin), s.importPresence)
+	s.templatesRoutes(v1)
 	return r
 }
 

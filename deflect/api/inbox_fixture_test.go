@@ -67,7 +67,7 @@ func newInboxFixtureStatuses(t *testing.T, deskURL string, statusDelay time.Dura
 	wh := httptest.NewServer(http.HandlerFunc(f.webhook))
 	t.Cleanup(wh.Close)
 	f.sb = sandbox.New(sandbox.Config{PhoneNumberID: cfg.WhatsApp.PhoneNumberID, AccessToken: "wa-token", AppSecret: "app-secret",
-		Templates: cfg.WhatsApp.Sandbox.Templates, WebhookURL: wh.URL, StatusDelay: statusDelay}, nil)
+		Templates: cfg.WhatsApp.Sandbox.Templates, Definitions: sandbox.FromConfig(cfg).Definitions, WebhookURL: wh.URL, StatusDelay: statusDelay}, nil)
 	f.sb.Start(t.Context())
 	t.Cleanup(f.sb.Close)
 	graph := httptest.NewServer(f.sb.Handler())

@@ -75,7 +75,7 @@ func newHarnessStatuses(t testing.TB, st store.Store, statusDelay time.Duration,
 	wh := httptest.NewServer(http.HandlerFunc(h.webhook))
 	t.Cleanup(wh.Close)
 	h.sb = sandbox.New(sandbox.Config{PhoneNumberID: phoneID, AccessToken: waToken, AppSecret: appSec,
-		Templates: cfg.WhatsApp.Sandbox.Templates, WebhookURL: wh.URL, StatusDelay: statusDelay}, nil)
+		Templates: cfg.WhatsApp.Sandbox.Templates, Definitions: sandbox.FromConfig(cfg).Definitions, WebhookURL: wh.URL, StatusDelay: statusDelay}, nil)
 	h.sb.Start(t.Context())
 	t.Cleanup(h.sb.Close)
 	graph := httptest.NewServer(h.sb.Handler())

@@ -150,6 +150,8 @@ func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, cont
 //	POST   templates/{name}/{lang}/status {"event","reason"} Meta reviews a template: a signed
 //	                                      message_template_status_update webhook (APPROVED, PAUSED...)
 //	POST   templates/{name}/{lang}/category {"category"}: a template_category_update webhook
+//	POST   templates/{name}/{lang}/reject {"reason"}: the next review of that template language
+//	                                      (after a create or edit) rejects it with this reason
 //	POST   number/quality                 {"event","current_limit"}: a phone_number_quality_update
 //	                                      webhook (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE; TIER_1K...)
 func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest string) {
@@ -195,6 +197,20 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest stri
 			return
 		}
 		s.serveQualityChange(w, r)
+	case len(parts) == 4 && parts[0] == "templates" && parts[3] == "reject":
+		if r.Method != http.MethodPost {
+			controlError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		var req struct {
+			Reason string `json:"reason"`
+		}
+		if err := decodeControl(r, &req); err != nil {
+			controlError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.injectRejection(parts[1], parts[2], req.Reason)
+		w.WriteHeader(http.StatusNoContent)
 	case len(parts) == 4 && parts[0] == "templates" && (parts[3] == "status" || parts[3] == "category"):
 		if r.Method != http.MethodPost {
 			controlError(w, http.StatusMethodNotAllowed, "use POST")
@@ -342,6 +358,7 @@ func (s *Sandbox) serveTemplateChange(w http.ResponseWriter, r *http.Request, na
 		controlError(w, http.StatusBadRequest, "status needs an event (APPROVED, PAUSED, DISABLED, REJECTED...), category a category")
 		return
 	}
+	s.setTemplateState(name, lang, strings.ToUpper(req.Event), req.Reason, strings.ToUpper(req.Category))
 	s.deliverWABAChange(w, r, field, value)
 }
 
@@ -376,10 +393,7 @@ func (s *Sandbox) deliverWABAChange(w http.ResponseWriter, r *http.Request, fiel
 		controlError(w, http.StatusConflict, "the sandbox has no webhook URL to deliver to")
 		return
 	}
-	body, _ := json.Marshal(map[string]any{"object": "whatsapp_business_account", "entry": []any{map[string]any{
-		"id": s.cfg.BusinessAccountID, "time": time.Now().Unix(),
-		"changes": []any{map[string]any{"field": field, "value": value}}}}})
-	if err := s.deliver(r.Context(), body); err != nil {
+	if err := s.deliver(r.Context(), wabaChange(s.cfg.BusinessAccountID, field, value)); err != nil {
 		controlError(w, http.StatusBadGateway, err.Error())
 		return
 	}

@@ -99,6 +99,10 @@ func lookupError(code int) errorInfo {
 		return errorInfo{http.StatusBadRequest, "OAuthException", "Translated text too long", "Translated text is too long.", 0}
 	case 132012:
 		return errorInfo{http.StatusBadRequest, "OAuthException", "Parameter format does not match format in the created template", "Variable parameter values formatted incorrectly.", 0}
+	case 132015:
+		return errorInfo{http.StatusBadRequest, "OAuthException", "Template is Paused", "Template is paused due to low quality so it cannot be sent in a template message.", 0}
+	case 132016:
+		return errorInfo{http.StatusBadRequest, "OAuthException", "Template is Disabled", "Template has been paused too many times due to low quality and is now permanently disabled.", 0}
 	case 133010:
 		return errorInfo{http.StatusBadRequest, "OAuthException", "Phone number not registered", "The phone number is not registered on the WhatsApp Business Platform.", 0}
 	}
@@ -131,6 +135,7 @@ type apiError struct {
 	code    int    // Graph error code
 	http    int    // 0 = from the table
 	details string // "" = from the table
+	subcode int    // 0 = from the table
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("graph error %d: %s", e.code, e.details) }
@@ -160,6 +165,9 @@ func writeGraphError(w http.ResponseWriter, e *apiError) {
 		Code:         code,
 		ErrorSubcode: info.Subcode,
 		FBTraceID:    fbTraceID(),
+	}
+	if e.subcode != 0 {
+		ge.ErrorSubcode = e.subcode
 	}
 	if code == 190 {
 		// Token errors come from the Graph layer: no WhatsApp error_data, subcode absent.

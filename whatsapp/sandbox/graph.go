@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -150,8 +149,16 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.routeMedia(w, r, segs) {
 		return
 	}
+	if len(segs) >= 2 && segs[len(segs)-1] == "message_templates" {
+		s.serveMessageTemplates(w, r, segs[len(segs)-2])
+		return
+	}
 	if len(segs) >= 2 && segs[len(segs)-1] == "messages" {
 		s.serveMessages(w, r, segs[len(segs)-2])
+		return
+	}
+	if len(segs) >= 1 && s.isTemplateID(segs[len(segs)-1]) {
+		s.serveTemplateEdit(w, r, segs[len(segs)-1])
 		return
 	}
 	writeGraphError(w, &apiError{code: 100, details: "Unknown path components: " + p})
@@ -441,10 +448,16 @@ func (s *Sandbox) validateTemplate(t *templateReq) *apiError {
 	if t.Language == nil || t.Language.Code == "" {
 		return errf(100, "The parameter template['language']['code'] is required.")
 	}
-	def, ok := s.templates[t.Name]
-	if !ok || !slices.Contains(def.Languages, t.Language.Code) {
+	def, ok := s.lookupTemplate(t.Name, t.Language.Code)
+	switch {
+	case !ok || def.Status == "PENDING" || def.Status == "REJECTED":
 		return errf(132001, "template name (%s) does not exist in %s", t.Name, t.Language.Code)
+	case def.Status == "PAUSED":
+		return errf(132015, "template %s (%s) is paused because of low quality", t.Name, t.Language.Code)
+	case def.Status == "DISABLED":
+		return errf(132016, "template %s (%s) was disabled because of low quality", t.Name, t.Language.Code)
 	}
+	defBodyParams, defButtons := def.shape()
 	var bodyParams, headerParams int
 	buttons := map[int]bool{}
 	for i, c := range t.Components {
@@ -468,8 +481,8 @@ func (s *Sandbox) validateTemplate(t *templateReq) *apiError {
 				return errf(100, "components[%d]: Param sub_type must be one of {QUICK_REPLY, URL, COPY_CODE, FLOW, CATALOG} - got %q.", i, c.SubType)
 			}
 			if sub == "quick_reply" {
-				if idx < 0 || idx >= def.Buttons {
-					return errf(131009, "Button at index %d of type Quick reply does not exist in template %s (it has %d quick-reply buttons).", idx, t.Name, def.Buttons)
+				if idx < 0 || idx >= defButtons {
+					return errf(131009, "Button at index %d of type Quick reply does not exist in template %s (it has %d quick-reply buttons).", idx, t.Name, defButtons)
 				}
 				if len(c.Parameters) != 1 || c.Parameters[0].Type != "payload" || c.Parameters[0].Payload == nil {
 					return errf(131008, "components[%d]: a quick_reply button needs exactly one parameter of type payload.", i)
@@ -487,8 +500,8 @@ func (s *Sandbox) validateTemplate(t *templateReq) *apiError {
 			return errf(100, "components[%d]: Param type must be one of {HEADER, BODY, BUTTON} - got %q.", i, c.Type)
 		}
 	}
-	if bodyParams != def.BodyParams {
-		return errf(132000, "body: number of localizable_params (%d) does not match the expected number of params (%d)", bodyParams, def.BodyParams)
+	if bodyParams != defBodyParams {
+		return errf(132000, "body: number of localizable_params (%d) does not match the expected number of params (%d)", bodyParams, defBodyParams)
 	}
 	if headerParams != 0 {
 		// The registry's templates have text headers without variables.

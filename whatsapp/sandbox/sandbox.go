@@ -49,6 +49,9 @@ func (f Failure) async() bool {
 	return false
 }
 
+// DefaultBusinessAccountID is the sandbox's WABA id when none is configured.
+const DefaultBusinessAccountID = "100000000000000"
+
 // Config shapes a sandbox. Zero values get the defaults noted.
 type Config struct {
 	PhoneNumberID      string
@@ -56,15 +59,19 @@ type Config struct {
 	BusinessAccountID  string // entry[].id (the WABA id); default 100000000000000
 	AccessToken        string
 	AppSecret          string // signs webhooks
-	Templates          []configs.TemplateDef
-	NotOnWhatsApp      []string // numbers (E.164, '+' optional) whose sends fail with 131026
-	StatusDelay        time.Duration
-	WebhookURL         string // empty = statuses are recorded but no webhook is posted
-	Throughput         float64
-	ThroughputBurst    int // default ceil(Throughput)
-	PairPeriod         time.Duration
-	PairBurst          int // default 1 when PairPeriod is set
-	Latency            time.Duration
+	// Definitions are approved at start (deflectd's templates, as if pushed earlier); Templates
+	// are approved too, with placeholder text of their shape, replacing a definition's language.
+	Definitions     []configs.TemplateDefinition
+	Templates       []configs.TemplateDef
+	ReviewDelay     time.Duration // a submitted or edited template is reviewed after this
+	NotOnWhatsApp   []string      // numbers (E.164, '+' optional) whose sends fail with 131026
+	StatusDelay     time.Duration
+	WebhookURL      string // empty = statuses are recorded but no webhook is posted
+	Throughput      float64
+	ThroughputBurst int // default ceil(Throughput)
+	PairPeriod      time.Duration
+	PairBurst       int // default 1 when PairPeriod is set
+	Latency         time.Duration
 	// RateLimitStatus is the HTTP status of 130429 and 131056 answers; default 400, as Meta's
 	// error-code table lists them. Set 429 to check that a client keys on the code, not the status.
 	RateLimitStatus int
@@ -90,7 +97,7 @@ func (c *Config) defaults() {
 		c.DisplayPhoneNumber = "15550100001"
 	}
 	if c.BusinessAccountID == "" {
-		c.BusinessAccountID = "100000000000000"
+		c.BusinessAccountID = DefaultBusinessAccountID
 	}
 	if c.ThroughputBurst <= 0 && c.Throughput > 0 {
 		c.ThroughputBurst = int(math.Ceil(c.Throughput))
@@ -140,18 +147,25 @@ func (c *Config) defaults() {
 // http://<http.listen>}/webhooks/whatsapp, with an unspecified listen host reached on loopback.
 func FromConfig(c configs.Config) Config {
 	w := c.WhatsApp
+	var defs []configs.TemplateDefinition
+	if w.Sandbox.SeedTemplates {
+		defs, _ = configs.LoadTemplates(w.TemplatesFile) // validated with the configuration
+	}
 	return Config{
-		PhoneNumberID: w.PhoneNumberID,
-		AccessToken:   w.AccessToken.Reveal(),
-		AppSecret:     w.AppSecret.Reveal(),
-		Templates:     w.Sandbox.Templates,
-		NotOnWhatsApp: w.Sandbox.NotOnWhatsApp,
-		StatusDelay:   w.Sandbox.StatusDelay,
-		WebhookURL:    webhookURL(c),
-		Throughput:    w.Throughput,
-		PairPeriod:    w.PairPeriod,
-		PairBurst:     w.PairBurst,
-		Latency:       w.Sandbox.Latency,
+		BusinessAccountID: w.BusinessAccountID,
+		Definitions:       defs,
+		PhoneNumberID:     w.PhoneNumberID,
+		AccessToken:       w.AccessToken.Reveal(),
+		AppSecret:         w.AppSecret.Reveal(),
+		Templates:         w.Sandbox.Templates,
+		ReviewDelay:       w.Sandbox.ReviewDelay,
+		NotOnWhatsApp:     w.Sandbox.NotOnWhatsApp,
+		StatusDelay:       w.Sandbox.StatusDelay,
+		WebhookURL:        webhookURL(c),
+		Throughput:        w.Throughput,
+		PairPeriod:        w.PairPeriod,
+		PairBurst:         w.PairBurst,
+		Latency:           w.Sandbox.Latency,
 	}
 }
 
@@ -224,12 +238,12 @@ type phone struct {
 
 // Sandbox is the fake Graph API. It is safe for concurrent use.
 type Sandbox struct {
-	cfg       Config
-	log       *slog.Logger
-	ids       *idGen
-	templates map[string]configs.TemplateDef
-	notOn     map[string]bool
-	rate      *rate.Limiter // nil = unlimited
+	cfg   Config
+	log   *slog.Logger
+	ids   *idGen
+	tpl   templateStore
+	notOn map[string]bool
+	rate  *rate.Limiter // nil = unlimited
 
 	mu       sync.Mutex
 	phones   map[string]*phone
@@ -254,21 +268,18 @@ func New(cfg Config, log *slog.Logger) *Sandbox {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Sandbox{
-		cfg:       cfg,
-		log:       log.With("component", "whatsapp-sandbox"),
-		ids:       newIDGen(),
-		templates: make(map[string]configs.TemplateDef, len(cfg.Templates)),
-		notOn:     make(map[string]bool, len(cfg.NotOnWhatsApp)),
-		phones:    make(map[string]*phone),
-		byID:      make(map[string]*Outbound),
-		inByID:    make(map[string]*Inbound),
-		pairs:     make(map[string]*rate.Limiter),
-		users:     make(map[string]string),
-		failures:  slices.Clone(cfg.FailNext),
+		cfg:      cfg,
+		log:      log.With("component", "whatsapp-sandbox"),
+		ids:      newIDGen(),
+		notOn:    make(map[string]bool, len(cfg.NotOnWhatsApp)),
+		phones:   make(map[string]*phone),
+		byID:     make(map[string]*Outbound),
+		inByID:   make(map[string]*Inbound),
+		pairs:    make(map[string]*rate.Limiter),
+		users:    make(map[string]string),
+		failures: slices.Clone(cfg.FailNext),
 	}
-	for _, t := range cfg.Templates {
-		s.templates[t.Name] = t
-	}
+	s.seedTemplates()
 	for _, n := range cfg.NotOnWhatsApp {
 		if d, err := normalizeNumber(n); err == nil {
 			s.notOn[d] = true
@@ -293,7 +304,7 @@ func (s *Sandbox) Start(ctx context.Context) {
 }
 
 // Close stops the webhook senders and waits for them. Scheduled statuses not yet sent are dropped.
-func (s *Sandbox) Close() { s.q.stop() }
+func (s *Sandbox) Close() { s.stopReviews(); s.q.stop() }
 
 // Sent returns what the phone with this number received, oldest first (at most MaxPerRecipient).
 func (s *Sandbox) Sent(to string) []Outbound {
@@ -433,9 +444,22 @@ type TemplateInfo struct {
 
 // Templates lists the registry, sorted by name.
 func (s *Sandbox) Templates() []TemplateInfo {
-	out := make([]TemplateInfo, 0, len(s.templates))
-	for _, t := range s.templates {
-		out = append(out, TemplateInfo{Name: t.Name, Languages: slices.Clone(t.Languages), BodyParams: t.BodyParams, Buttons: t.Buttons})
+	s.tpl.mu.Lock()
+	byName := map[string]*TemplateInfo{}
+	for _, t := range s.tpl.byKey {
+		info := byName[t.Name]
+		if info == nil {
+			info = &TemplateInfo{Name: t.Name}
+			info.BodyParams, info.Buttons = t.shape()
+			byName[t.Name] = info
+		}
+		info.Languages = append(info.Languages, t.Language)
+	}
+	s.tpl.mu.Unlock()
+	out := make([]TemplateInfo, 0, len(byName))
+	for _, info := range byName {
+		slices.Sort(info.Languages)
+		out = append(out, *info)
 	}
 	slices.SortFunc(out, func(a, b TemplateInfo) int {
 		switch {
