@@ -14,6 +14,7 @@ import (
 	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/ivr/voice"
 	"github.com/deflectd/deflectd/lookup/redact"
+	"github.com/deflectd/deflectd/whatsapp"
 )
 
 // WhatsApp call buttons: a voice_call button (interactive message or template button) carries a
@@ -78,17 +79,30 @@ func (s *Service) verifyPayload(p string) (string, error) {
 
 var _ voice.Resolver = (*Service)(nil)
 
-// ResolveCall finds the deflection a WhatsApp call's button payload names.
+// ErrNoDeflection: a call without a payload from a customer with no recent deflection.
+var ErrNoDeflection = errors.New("no deflection of this customer within voice.button_ttl")
+
+// ResolveCall finds the deflection a WhatsApp call's button payload names. Without a payload
+// (the call icon of the chat, or a template's call button, which carries none) it takes the
+// customer's latest deflection within voice.button_ttl: Meta asserts who is calling, and their
+// number is what the deflection knows them by.
 func (s *Service) ResolveCall(ctx context.Context, payload, waID string) (voice.CallContext, error) {
-	id, err := s.verifyPayload(payload)
-	if err != nil {
-		return voice.CallContext{}, err
-	}
 	sctx, cancel := s.storeCtx(ctx)
 	defer cancel()
-	sess, err := s.st.GetSession(sctx, id)
-	if err != nil {
-		return voice.CallContext{}, fmt.Errorf("session of the call button: %w", err)
+	var sess *store.Session
+	if payload == "" {
+		var err error
+		if sess, err = s.latestDeflection(sctx, waID); err != nil {
+			return voice.CallContext{}, err
+		}
+	} else {
+		id, err := s.verifyPayload(payload)
+		if err != nil {
+			return voice.CallContext{}, err
+		}
+		if sess, err = s.st.GetSession(sctx, id); err != nil {
+			return voice.CallContext{}, fmt.Errorf("session of the call button: %w", err)
+		}
 	}
 	wa := sess.WAID
 	if wa == "" {
@@ -104,6 +118,21 @@ func (s *Service) ResolveCall(ctx context.Context, payload, waID string) (voice.
 	}
 	return voice.CallContext{SessionID: sess.ID, WAID: wa, Conversation: conv, Queue: sess.Queue, CustomerID: sess.CustomerID,
 		Language: sess.Language, Context: sess.Context, UserToUser: sess.UserToUser}, nil
+}
+
+func (s *Service) latestDeflection(ctx context.Context, waID string) (*store.Session, error) {
+	if waID == "" || whatsapp.IsBSUID(waID) {
+		return nil, ErrNoDeflection
+	}
+	list, err := s.st.ListSessions(ctx, store.SessionFilter{Caller: "+" + strings.TrimPrefix(waID, "+"),
+		Since: s.now().Add(-s.cfg.Voice.ButtonTTL), Outcome: OutcomeDeflected, Limit: 1})
+	if err != nil {
+		return nil, fmt.Errorf("latest deflection of the caller: %w", err)
+	}
+	if len(list) == 0 {
+		return nil, ErrNoDeflection
+	}
+	return list[0], nil
 }
 
 // RecordCall puts the call in the customer's conversation, for the agent and the history.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/deflect/store"
 	"github.com/deflectd/deflectd/ivr/voice"
 )
 
@@ -37,6 +38,9 @@ func TestCallPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	tampered := strings.Replace(p, dec.SessionID, NewSessionID(), 1)
+	if _, err := h.mem.UpdateSession(ctx, dec.SessionID, func(s *store.Session) error { s.Outcome = OutcomeDeflected; return nil }); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name    string
@@ -52,6 +56,9 @@ func TestCallPayload(t *testing.T) {
 		{name: "signed with another key", payload: other.CallPayload(dec.SessionID), waID: "966501234567", want: ErrPayloadInvalid},
 		{name: "expired", payload: p, waID: "966501234567", after: 25 * time.Hour, want: ErrPayloadExpired},
 		{name: "not ours", payload: "order-4471", want: ErrPayloadInvalid},
+		{name: "no payload: the caller's latest deflection", waID: "966501234567"},
+		{name: "no payload, deflected too long ago", waID: "966501234567", after: 25 * time.Hour, want: ErrNoDeflection},
+		{name: "no payload, never deflected", waID: "966509999999", want: ErrNoDeflection},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -262,3 +262,22 @@ func TestCallCommandWhatsApp(t *testing.T) {
 		}
 	})
 }
+
+// TestE2EWhatsAppCallWithoutButtonFindsDeflection: a customer who calls from the chat's call
+// icon (no button, no payload) still reaches the queue with their latest deflection's context.
+func TestE2EWhatsAppCallWithoutButtonFindsDeflection(t *testing.T) {
+	q := startSippQueue(t, "voice-queue-uas.xml")
+	g := startGateway(t, withVoice(q.port))
+	const caller, waID = "+966501230501", "966501230501"
+	wantResult(t, g.call(caller, ivr.CallOptions{Press: "1", Headers: []string{"X-Queue: billing", "X-Customer-Id: C-1001"}}), "deflected")
+	code, rep, body := g.whatsappCall(waID, `{"payload":"","duration":"1s"}`)
+	if code != 200 || !rep.Answered {
+		t.Fatalf("whatsapp call: %d %s", code, body)
+	}
+	if msgs := q.wait(t); !strings.Contains(msgs, "X-Deflect-Session: "+g.session(caller).ID) {
+		t.Errorf("the queue's INVITE lacks the deflection's session:\n%s", msgs)
+	}
+	if n := g.counter("deflectd_voice_call_context_total", map[string]string{"outcome": "by-number"}); n != 1 {
+		t.Errorf("deflectd_voice_call_context_total{by-number} = %v, want 1", n)
+	}
+}

@@ -62,18 +62,22 @@ func (b *bridge) resolve() CallContext {
 			break
 		}
 	}
-	if payload == "" {
+	cc, err := b.s.res.ResolveCall(context.Background(), payload, b.waID)
+	if err != nil && payload == "" {
 		b.s.m.context.WithLabelValues("none").Inc()
-		b.log.Info("whatsapp call without a call button payload: bridged without context")
+		b.log.Info("whatsapp call without a call button payload from a customer with no recent deflection: bridged without context", "err", err)
 		return CallContext{WAID: b.waID}
 	}
-	cc, err := b.s.res.ResolveCall(context.Background(), payload, b.waID)
 	if err != nil {
 		b.s.m.context.WithLabelValues("invalid").Inc()
 		b.log.Warn("whatsapp call button payload not accepted: bridged without context", "err", err)
 		return CallContext{WAID: b.waID}
 	}
-	b.s.m.context.WithLabelValues("found").Inc()
+	if payload == "" {
+		b.s.m.context.WithLabelValues("by-number").Inc()
+	} else {
+		b.s.m.context.WithLabelValues("found").Inc()
+	}
 	if cc.WAID == "" {
 		cc.WAID = b.waID
 	}

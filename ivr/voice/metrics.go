@@ -27,7 +27,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "calls_total", Help: "WhatsApp calls by result: answered, busy, no-answer, cancelled, failed (bridged or not), forbidden (voice.allow), unauthorized (digest), unsupported-media."},
 			[]string{"result"}),
 		context: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "deflectd", Subsystem: "voice",
-			Name: "call_context_total", Help: "WhatsApp calls by how their call button payload resolved: found, none, invalid (forged, expired or unknown session)."},
+			Name: "call_context_total", Help: "WhatsApp calls by how their deflection was found: found (the call button payload), by-number (no payload: the caller's latest deflection), none, invalid (forged, expired, forwarded or unknown session)."},
 			[]string{"outcome"}),
 		talk: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "deflectd", Subsystem: "voice",
 			Name: "talk_seconds", Help: "Answered WhatsApp calls: time bridged to the queue.",
@@ -41,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range callResults {
 		m.calls.WithLabelValues(r)
 	}
-	for _, o := range []string{"found", "none", "invalid"} {
+	for _, o := range []string{"found", "by-number", "none", "invalid"} {
 		m.context.WithLabelValues(o)
 	}
 	m.packets.WithLabelValues("to-queue")
