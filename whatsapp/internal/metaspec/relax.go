@@ -1,0 +1,170 @@
+package metaspec
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// relax changes the raw component schemas (before merging) where Meta's document contradicts
+// Meta's own examples and reference pages, and repairs the references its generator broke.
+// Every change is listed here; nothing else of the document is touched.
+//
+// The /messages request body ("follow the examples"):
+//  1. BaseMessageProperties requires recipient_type; seven of the 50 examples leave it out, and
+//     the reference page says it is optional ("individual" by default).
+//  2. LanguageObject requires policy; the template examples send only language.code.
+//  3. A template button's index has the pattern ^[2-6, 11-14]$ (a character class, not a range),
+//     which refuses the examples' "0"; its own description says "Position index of the button
+//     (0-9)", and one example sends the number 0. Now: a string or integer from 0 to 9.
+//  4. LocationMessage types latitude and longitude as strings; the examples send numbers.
+//  5. MediaObject names only id and link (one of them); the examples send caption (document,
+//     video) and filename (document) too. Now: id, link, caption, filename, with one of id and
+//     link required.
+//
+// The webhook payload: the generator renamed the inbound message schemas with a suffix (_1, _2)
+// where their names clashed with the outbound ones, but left the references on the old names, so
+// an inbound message was checked against the outbound shape (messaging_product and to required,
+// from refused). Each reference goes back to the schema its example belongs to:
+//  6. IncomingMessage's oneOf and discriminator: TextMessage → TextMessage_2, and AudioMessage,
+//     DocumentMessage, ImageMessage, LocationMessage, ReactionMessage, StickerMessage,
+//     VideoMessage → their _1.
+//  7. the inbound kinds' BaseMessageProperties → BaseMessageProperties_1 (from, id, timestamp).
+//  8. ContactSharingMessage's contacts → ContactObject_1 (the inbound card: phone type MOBILE).
+//  9. UnsupportedMessage's errors → ErrorObject_2 (code, title, message, error_data), not the
+//     Graph error object (message, type, code).
+func relax(schemas map[string]any) error {
+	if err := dropRequired(schemas, "BaseMessageProperties", "recipient_type"); err != nil {
+		return err
+	}
+	if err := dropRequired(schemas, "LanguageObject", "policy"); err != nil {
+		return err
+	}
+	n := 0
+	walk(schemas, func(m map[string]any) {
+		props, _ := m["properties"].(map[string]any)
+		idx, _ := props["index"].(map[string]any)
+		if idx != nil && idx["pattern"] == "^[2-6, 11-14]$" {
+			delete(idx, "pattern")
+			idx["type"] = []any{"string", "integer"}
+			idx["pattern"] = "^[0-9]$" // applies to the string form only
+			idx["minimum"], idx["maximum"] = 0, 9
+			n++
+		}
+	})
+	if n == 0 {
+		return fmt.Errorf("meta openapi: no button index pattern to relax (document changed?)")
+	}
+	loc := member(schemas, "LocationMessage", "location")
+	if loc == nil {
+		return fmt.Errorf("meta openapi: LocationMessage.location not found")
+	}
+	for _, k := range []string{"latitude", "longitude"} {
+		p, _ := dig(loc, "properties")[k].(map[string]any)
+		if p == nil {
+			return fmt.Errorf("meta openapi: LocationMessage.location.%s not found", k)
+		}
+		p["type"] = "number"
+	}
+	media, _ := schemas["MediaObject"].(map[string]any)
+	one, _ := media["oneOf"].([]any)
+	if len(one) != 2 {
+		return fmt.Errorf("meta openapi: MediaObject is no longer a oneOf of id and link")
+	}
+	props := map[string]any{"caption": map[string]any{"type": "string"}, "filename": map[string]any{"type": "string"}}
+	for i, m := range one {
+		mm, _ := m.(map[string]any)
+		for k, v := range dig(mm, "properties") {
+			props[k] = v
+		}
+		one[i] = map[string]any{"required": mm["required"]}
+	}
+	media["properties"] = props
+	return repairInbound(schemas)
+}
+
+var inboundRenamed = map[string]string{
+	"TextMessage": "TextMessage_2", "AudioMessage": "AudioMessage_1", "DocumentMessage": "DocumentMessage_1",
+	"ImageMessage": "ImageMessage_1", "LocationMessage": "LocationMessage_1", "ReactionMessage": "ReactionMessage_1",
+	"StickerMessage": "StickerMessage_1", "VideoMessage": "VideoMessage_1",
+}
+
+var inboundKinds = []string{"TextMessage_2", "AudioMessage_1", "DocumentMessage_1", "ImageMessage_1",
+	"LocationMessage_1", "ReactionMessage_1", "StickerMessage_1", "VideoMessage_1", "ContactSharingMessage",
+	"UnsupportedMessage", "ButtonMessage", "InteractiveMessageReply", "OrderMessage", "SystemMessage"}
+
+func repairInbound(schemas map[string]any) error {
+	in, _ := schemas["IncomingMessage"].(map[string]any)
+	if in == nil {
+		return fmt.Errorf("meta openapi: IncomingMessage not found")
+	}
+	retarget(in, inboundRenamed)
+	for _, k := range inboundKinds {
+		s, _ := schemas[k].(map[string]any)
+		if s == nil {
+			return fmt.Errorf("meta openapi: %s not found", k)
+		}
+		retarget(s, map[string]string{"BaseMessageProperties": "BaseMessageProperties_1"})
+	}
+	retarget(schemas["ContactSharingMessage"].(map[string]any), map[string]string{"ContactObject": "ContactObject_1"})
+	retarget(schemas["UnsupportedMessage"].(map[string]any), map[string]string{"ErrorObject": "ErrorObject_2"})
+	return nil
+}
+
+// retarget rewrites $refs (and discriminator mappings) to components named in to.
+func retarget(s map[string]any, to map[string]string) {
+	walk(s, func(m map[string]any) {
+		if ref, ok := m["$ref"].(string); ok {
+			if n, ok := to[strings.TrimPrefix(ref, componentRef)]; ok && strings.HasPrefix(ref, componentRef) {
+				m["$ref"] = componentRef + n
+			}
+		}
+		if mp := dig(m, "discriminator", "mapping"); mp != nil {
+			for k, v := range mp {
+				ref, _ := v.(string)
+				if n, ok := to[strings.TrimPrefix(ref, componentRef)]; ok && strings.HasPrefix(ref, componentRef) {
+					mp[k] = componentRef + n
+				}
+			}
+		}
+	})
+}
+
+func dropRequired(schemas map[string]any, name, field string) error {
+	s, _ := schemas[name].(map[string]any)
+	req, _ := s["required"].([]any)
+	i := slices.Index(req, any(field))
+	if i < 0 {
+		return fmt.Errorf("meta openapi: %s does not require %s (document changed?)", name, field)
+	}
+	s["required"] = slices.Delete(req, i, i+1)
+	return nil
+}
+
+// member finds property prop in one of component name's allOf members.
+func member(schemas map[string]any, name, prop string) map[string]any {
+	s, _ := schemas[name].(map[string]any)
+	all, _ := s["allOf"].([]any)
+	for _, m := range all {
+		mm, _ := m.(map[string]any)
+		if p, ok := dig(mm, "properties")[prop].(map[string]any); ok {
+			return p
+		}
+	}
+	return nil
+}
+
+// walk calls fn on every JSON object under v.
+func walk(v any, fn func(map[string]any)) {
+	switch t := v.(type) {
+	case map[string]any:
+		fn(t)
+		for _, x := range t {
+			walk(x, fn)
+		}
+	case []any:
+		for _, x := range t {
+			walk(x, fn)
+		}
+	}
+}
