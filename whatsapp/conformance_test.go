@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -177,12 +175,12 @@ func TestConformanceClientBodies(t *testing.T) {
 			if err := json.Unmarshal(body, &v); err != nil {
 				t.Fatal(err)
 			}
-			paths := keyPaths(v, "")
+			paths := metaspec.KeyPaths(v)
 			if len(paths) < 3 {
 				t.Fatalf("only %d fields in %s", len(paths), body)
 			}
 			for _, p := range paths {
-				mutated, err := json.Marshal(renameKey(v, p))
+				mutated, err := json.Marshal(metaspec.RenameKey(v, p))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -192,74 +190,6 @@ func TestConformanceClientBodies(t *testing.T) {
 			}
 		})
 	}
-}
-
-// keyPaths lists the path of every object key in v ("template.components[1].index").
-func keyPaths(v any, prefix string) []string {
-	var out []string
-	switch t := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
-			p := k
-			if prefix != "" {
-				p = prefix + "." + k
-			}
-			out = append(out, p)
-			out = append(out, keyPaths(t[k], p)...)
-		}
-	case []any:
-		for i, x := range t {
-			out = append(out, keyPaths(x, prefix+"["+strconv.Itoa(i)+"]")...)
-		}
-	}
-	return out
-}
-
-// renameKey returns a copy of v with the key at path renamed (a trailing "x" added).
-func renameKey(v any, path string) any {
-	b, _ := json.Marshal(v)
-	var cp any
-	_ = json.Unmarshal(b, &cp)
-	cur := cp
-	parts := splitPath(path)
-	for i, p := range parts {
-		switch t := cur.(type) {
-		case map[string]any:
-			if i == len(parts)-1 {
-				t[p.key+"x"] = t[p.key]
-				delete(t, p.key)
-				return cp
-			}
-			cur = t[p.key]
-			if p.index >= 0 {
-				cur = cur.([]any)[p.index]
-			}
-		}
-	}
-	return cp
-}
-
-type pathPart struct {
-	key   string
-	index int
-}
-
-func splitPath(path string) []pathPart {
-	var out []pathPart
-	for _, seg := range strings.Split(path, ".") {
-		p := pathPart{key: seg, index: -1}
-		if i := strings.IndexByte(seg, '['); i >= 0 {
-			p.key = seg[:i]
-			p.index, _ = strconv.Atoi(strings.TrimSuffix(seg[i+1:], "]"))
-		}
-		out = append(out, p)
-	}
-	return out
 }
 
 func firstLine(err error) string {

@@ -1,6 +1,8 @@
 package metaspec
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -132,4 +134,19 @@ func firstLine(err error) string {
 		return s[:i]
 	}
 	return s
+}
+
+func TestRenameKey(t *testing.T) {
+	v := map[string]any{"a": []any{map[string]any{"b": 1}}, "c": map[string]any{"d": 2}}
+	if got := KeyPaths(v); !slices.Equal(got, []string{"a", "a[0].b", "c", "c.d"}) {
+		t.Fatalf("KeyPaths = %v", got)
+	}
+	b, _ := json.Marshal(RenameKey(v, "a[0].b"))
+	if string(b) != `{"a":[{"bx":1}],"c":{"d":2}}` {
+		t.Errorf("RenameKey a[0].b = %s", b)
+	}
+	b, _ = json.Marshal(RenameKey(v, "c.d"))
+	if string(b) != `{"a":[{"b":1}],"c":{"dx":2}}` {
+		t.Errorf("RenameKey c.d = %s", b)
+	}
 }

@@ -2,6 +2,7 @@ package metaspec
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -33,6 +34,16 @@ import (
 //  8. ContactSharingMessage's contacts → ContactObject_1 (the inbound card: phone type MOBILE).
 //  9. UnsupportedMessage's errors → ErrorObject_2 (code, title, message, error_data), not the
 //     Graph error object (message, type, code).
+//  10. InteractiveMessageReply's interactive object has a discriminator whose mapped schemas
+//     (InteractiveButtonReplyContent, InteractiveListReplyContent) hold the button_reply and
+//     list_reply objects; validators ignore a discriminator without oneOf, so the objects are
+//     folded in: the interactive object has type and exactly one of button_reply, list_reply.
+//
+// Fields the document leaves out and Meta's webhook reference pages document (strict mode
+// refuses fields the document does not name):
+//  11. Pricing.type (regular, free_customer_service, free_entry_point): reference page
+//     "webhooks/reference/messages/status", pricing object.
+//  12. an inbound document's caption: reference page "webhooks/reference/messages/document".
 func relax(schemas map[string]any) error {
 	if err := dropRequired(schemas, "BaseMessageProperties", "recipient_type"); err != nil {
 		return err
@@ -108,6 +119,36 @@ func repairInbound(schemas map[string]any) error {
 	}
 	retarget(schemas["ContactSharingMessage"].(map[string]any), map[string]string{"ContactObject": "ContactObject_1"})
 	retarget(schemas["UnsupportedMessage"].(map[string]any), map[string]string{"ErrorObject": "ErrorObject_2"})
+
+	inter := member(schemas, "InteractiveMessageReply", "interactive")
+	mapping := dig(inter, "discriminator", "mapping")
+	if mapping == nil {
+		return fmt.Errorf("meta openapi: InteractiveMessageReply.interactive has no discriminator mapping")
+	}
+	props := dig(inter, "properties")
+	var one []any
+	for _, k := range slices.Sorted(maps.Keys(mapping)) {
+		ref, _ := mapping[k].(string)
+		content, _ := schemas[strings.TrimPrefix(ref, componentRef)].(map[string]any)
+		for name, p := range dig(content, "properties") {
+			props[name] = p
+		}
+		one = append(one, map[string]any{"required": content["required"]})
+	}
+	delete(inter, "discriminator")
+	inter["oneOf"] = one
+
+	pricing := dig(schemas, "Pricing", "properties")
+	if pricing == nil {
+		return fmt.Errorf("meta openapi: Pricing has no properties")
+	}
+	pricing["type"] = map[string]any{"type": "string", "enum": []any{"regular", "free_customer_service", "free_entry_point"}}
+	doc := member(schemas, "DocumentMessage_1", "document")
+	all, _ := doc["allOf"].([]any)
+	if len(all) != 2 {
+		return fmt.Errorf("meta openapi: DocumentMessage_1.document is no longer allOf(media, filename)")
+	}
+	dig(all[1].(map[string]any), "properties")["caption"] = map[string]any{"type": "string"}
 	return nil
 }
 
