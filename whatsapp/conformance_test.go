@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/deflectd/deflectd/configs"
 	"github.com/deflectd/deflectd/whatsapp"
@@ -86,6 +87,9 @@ func clientBodies() []clientBody {
 		})},
 		{name: "interactive reply buttons", send: send(func(ctx context.Context, c *whatsapp.Client) (whatsapp.SendResult, error) {
 			return c.SendButtons(ctx, to, "Call you back?", []whatsapp.Button{{ID: "yes", Title: "Yes"}, {ID: "no", Title: "No"}, {ID: "agent", Title: "An agent"}})
+		})},
+		{name: "interactive call button", send: send(func(ctx context.Context, c *whatsapp.Client) (whatsapp.SendResult, error) {
+			return c.SendCallButton(ctx, to, whatsapp.CallButton{Body: "Call us on WhatsApp", DisplayText: "Call now", TTL: time.Hour, Payload: "s1:call"})
 		})},
 		{name: "interactive list", send: send(func(ctx context.Context, c *whatsapp.Client) (whatsapp.SendResult, error) {
 			return c.SendList(ctx, to, "What is it about?", "Choose", []whatsapp.Section{

@@ -44,6 +44,12 @@ import (
 //  11. Pricing.type (regular, free_customer_service, free_entry_point): reference page
 //     "webhooks/reference/messages/status", pricing object.
 //  12. an inbound document's caption: reference page "webhooks/reference/messages/document".
+//
+// A message kind the document leaves out:
+//  13. the call button (interactive type voice_call; action name voice_call with optional
+//     parameters display_text ≤ 20, ttl_minutes 1–43200, payload ≤ 512), from Meta's Calling
+//     API page "Send WhatsApp Call Button Messages and Deep Links". Its check is only as good
+//     as this transcription of that page.
 func relax(schemas map[string]any) error {
 	if err := dropRequired(schemas, "BaseMessageProperties", "recipient_type"); err != nil {
 		return err
@@ -149,6 +155,30 @@ func repairInbound(schemas map[string]any) error {
 		return fmt.Errorf("meta openapi: DocumentMessage_1.document is no longer allOf(media, filename)")
 	}
 	dig(all[1].(map[string]any), "properties")["caption"] = map[string]any{"type": "string"}
+	return addCallButton(schemas)
+}
+
+func addCallButton(schemas map[string]any) error {
+	typ, _ := dig(schemas, "InteractiveObject", "properties")["type"].(map[string]any)
+	enum, _ := typ["enum"].([]any)
+	action, _ := schemas["ActionObject"].(map[string]any)
+	one, _ := action["oneOf"].([]any)
+	if enum == nil || one == nil {
+		return fmt.Errorf("meta openapi: InteractiveObject.type or ActionObject.oneOf not found")
+	}
+	typ["enum"] = append(enum, "voice_call")
+	str := func(max int) map[string]any { return map[string]any{"type": "string", "maxLength": max} }
+	action["oneOf"] = append(one, map[string]any{
+		"required": []any{"name"},
+		"properties": map[string]any{
+			"name": map[string]any{"type": "string", "enum": []any{"voice_call"}},
+			"parameters": map[string]any{"type": "object", "properties": map[string]any{
+				"display_text": str(20),
+				"ttl_minutes":  map[string]any{"type": "integer", "minimum": 1, "maximum": 43200},
+				"payload":      str(512),
+			}},
+		},
+	})
 	return nil
 }
 
