@@ -150,3 +150,27 @@ func TestRenameKey(t *testing.T) {
 		t.Errorf("RenameKey c.d = %s", b)
 	}
 }
+
+// TestValidationRefuses: bodies that break the (relaxed) schema in one place each are refused.
+func TestValidationRefuses(t *testing.T) {
+	s := load(t)
+	const head = `"messaging_product":"whatsapp","to":"447700900123",`
+	for name, body := range map[string]string{
+		"button index beyond 9":        `{` + head + `"type":"template","template":{"name":"t","language":{"code":"en"},"components":[{"type":"button","sub_type":"quick_reply","index":"12","parameters":[{"type":"payload","payload":"p"}]}]}}`,
+		"button index number beyond 9": `{` + head + `"type":"template","template":{"name":"t","language":{"code":"en"},"components":[{"type":"button","sub_type":"quick_reply","index":12,"parameters":[{"type":"payload","payload":"p"}]}]}}`,
+		"template without name":        `{` + head + `"type":"template","template":{"language":{"code":"en"}}}`,
+		"text body a number":           `{` + head + `"type":"text","text":{"body":5}}`,
+		"four reply buttons":           `{` + head + `"type":"interactive","interactive":{"type":"button","body":{"text":"b"},"action":{"buttons":[` + strings.Repeat(`{"type":"reply","reply":{"id":"a","title":"A"}},`, 3) + `{"type":"reply","reply":{"id":"d","title":"D"}}]}}}`,
+		"latitude a string":            `{` + head + `"type":"location","location":{"latitude":"37.4","longitude":-122.1}}`,
+		"image with id and link":       `{` + head + `"type":"image","image":{"id":"1","link":"https://127.0.0.1/a.jpg"}}`,
+		"unknown type":                 `{` + head + `"type":"fax","fax":{}}`,
+	} {
+		if err := s.ValidateRequest(MessagesPath, []byte(body)); err == nil {
+			t.Errorf("%s: conforms", name)
+		}
+	}
+	ok := `{` + head + `"type":"template","template":{"name":"t","language":{"code":"en"},"components":[{"type":"button","sub_type":"quick_reply","index":0,"parameters":[{"type":"payload","payload":"p"}]}]}}`
+	if err := s.ValidateRequest(MessagesPath, []byte(ok)); err != nil {
+		t.Errorf("numeric index 0 refused: %s", firstLine(err))
+	}
+}
