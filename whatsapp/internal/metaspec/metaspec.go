@@ -104,12 +104,16 @@ func LoadWith(o Options) (*Spec, error) {
 	if err := relax(schemas); err != nil {
 		return nil, err
 	}
+	if err := relaxTemplateCreation(work); err != nil {
+		return nil, err
+	}
 	if o.Edit != nil {
 		o.Edit(schemas)
 	}
 	mergeAllOf(schemas)
 	if o.Strict {
 		closeObjects(schemas)
+		closeObjects(dig(work, "paths", TemplatesPath)) // its request schema is inline
 	}
 	js, err := json.Marshal(work)
 	if err != nil {

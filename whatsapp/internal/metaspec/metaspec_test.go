@@ -174,3 +174,30 @@ func TestValidationRefuses(t *testing.T) {
 		t.Errorf("numeric index 0 refused: %s", firstLine(err))
 	}
 }
+
+// TestTemplateExamples: Meta's 11 template creation examples conform to the relaxed schema, also
+// in strict mode, and a misspelt component field does not.
+func TestTemplateExamples(t *testing.T) {
+	strict, err := LoadStrict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs, err := strict.Examples(TemplatesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exs) != 11 {
+		t.Fatalf("%d examples, want Meta's 11", len(exs))
+	}
+	for _, e := range exs {
+		for _, s := range []*Spec{load(t), strict} {
+			if err := s.ValidateRequest(TemplatesPath, e.Body); err != nil {
+				t.Errorf("%s: %s", e.Name, firstLine(err))
+			}
+		}
+	}
+	bad := `{"name":"call_deflection","language":"en","category":"UTILITY","components":[{"type":"BODY","txt":"Hello {{1}}"}]}`
+	if err := strict.ValidateRequest(TemplatesPath, []byte(bad)); err == nil {
+		t.Error("components[].txt conforms")
+	}
+}

@@ -50,6 +50,15 @@ import (
 //     parameters display_text ≤ 20, ttl_minutes 1–43200, payload ≤ 512), from Meta's Calling
 //     API page "Send WhatsApp Call Button Messages and Deep Links". Its check is only as good
 //     as this transcription of that page.
+//
+// Template creation (POST /{WABA-ID}/message_templates), whose request schema was generated
+// from one flow template example and names only name, language, category, components[].type,
+// text and buttons (flow fields):
+//  14. every field Meta's 11 template examples use is added: components[].format, example
+//     (header_text, header_handle, body_text), add_security_recommendation,
+//     code_expiration_minutes, and buttons[].url, phone_number, example, otp_type, autofill_text,
+//     package_name, signature_hash, flow_json, flow_name; name, language, category and
+//     components are required, as in every example.
 func relax(schemas map[string]any) error {
 	if err := dropRequired(schemas, "BaseMessageProperties", "recipient_type"); err != nil {
 		return err
@@ -238,4 +247,31 @@ func walk(v any, fn func(map[string]any)) {
 			walk(x, fn)
 		}
 	}
+}
+
+// relaxTemplateCreation is item 14 on the inline request schema of the templates path.
+func relaxTemplateCreation(doc map[string]any) error {
+	sch := dig(doc, "paths", TemplatesPath, "post", "requestBody", "content", "application/json", "schema")
+	comp := dig(sch, "properties", "components", "items")
+	btn := dig(comp, "properties", "buttons", "items")
+	if sch == nil || comp == nil || btn == nil {
+		return fmt.Errorf("meta openapi: template creation schema not found")
+	}
+	str := map[string]any{"type": "string"}
+	strs := map[string]any{"type": "array", "items": str}
+	cp := dig(comp, "properties")
+	cp["format"] = str
+	cp["example"] = map[string]any{"type": "object", "properties": map[string]any{
+		"header_text": strs, "header_handle": strs,
+		"body_text": map[string]any{"type": "array", "items": strs},
+	}}
+	cp["add_security_recommendation"] = map[string]any{"type": "boolean"}
+	cp["code_expiration_minutes"] = map[string]any{"type": "integer"}
+	bp := dig(btn, "properties")
+	for _, k := range []string{"url", "phone_number", "otp_type", "autofill_text", "package_name", "signature_hash", "flow_json", "flow_name"} {
+		bp[k] = str
+	}
+	bp["example"] = strs
+	sch["required"] = []any{"name", "language", "category", "components"}
+	return nil
 }
