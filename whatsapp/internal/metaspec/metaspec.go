@@ -274,15 +274,21 @@ func stringKeys(v any) any {
 
 // closeObjects sets additionalProperties: false on every object schema with properties that
 // leaves additionalProperties unsaid and whose properties are not spread over members (anyOf,
-// allOf; a oneOf whose members only add required lists is fine).
+// allOf members with properties of their own; members that only require are fine).
 func closeObjects(schemas map[string]any) {
 	walk(schemas, func(m map[string]any) {
 		if _, ok := m["properties"].(map[string]any); !ok {
 			return
 		}
-		for _, k := range []string{"additionalProperties", "anyOf", "allOf"} {
-			if _, ok := m[k]; ok {
-				return
+		if _, ok := m["additionalProperties"]; ok {
+			return
+		}
+		for _, k := range []string{"anyOf", "allOf"} {
+			members, _ := m[k].([]any)
+			for _, x := range members {
+				if mm, _ := x.(map[string]any); mm != nil && mm["properties"] != nil {
+					return
+				}
 			}
 		}
 		m["additionalProperties"] = false

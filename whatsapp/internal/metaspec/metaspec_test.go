@@ -201,3 +201,35 @@ func TestTemplateExamples(t *testing.T) {
 		t.Error("components[].txt conforms")
 	}
 }
+
+// TestBSUID: a send by recipient, and webhooks of a customer known only by business-scoped user
+// id, conform (strict too); a send with neither to nor recipient does not.
+func TestBSUID(t *testing.T) {
+	strict, err := LoadStrict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bsuid = "US.13491208655302741918"
+	send := `{"messaging_product":"whatsapp","recipient_type":"individual","recipient":"` + bsuid + `","type":"text","text":{"body":"hi"}}`
+	meta := `"messaging_product":"whatsapp","metadata":{"display_phone_number":"15550783881","phone_number_id":"106540352242922"}`
+	inbound := `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{` + meta +
+		`,"contacts":[{"profile":{"name":"Sheena","username":"@sheena"},"user_id":"` + bsuid + `"}],` +
+		`"messages":[{"from_user_id":"` + bsuid + `","id":"wamid.X","timestamp":"1749416383","type":"text","text":{"body":"hi"}}]}}]}]}`
+	status := `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{` + meta +
+		`,"statuses":[{"id":"wamid.X","status":"read","timestamp":"1749416383","recipient_user_id":"` + bsuid + `"}]}}]}]}`
+	for _, s := range []*Spec{load(t), strict} {
+		if err := s.ValidateRequest(MessagesPath, []byte(send)); err != nil {
+			t.Errorf("send by recipient: %s", firstLine(err))
+		}
+		if err := s.ValidateRequest(WebhooksPath, []byte(inbound)); err != nil {
+			t.Errorf("inbound by user id: %s", firstLine(err))
+		}
+		if err := s.ValidateRequest(WebhooksPath, []byte(status)); err != nil {
+			t.Errorf("status by user id: %s", firstLine(err))
+		}
+		neither := strings.Replace(send, `"recipient":"`+bsuid+`",`, "", 1)
+		if err := s.ValidateRequest(MessagesPath, []byte(neither)); err == nil {
+			t.Error("a send with neither to nor recipient conforms")
+		}
+	}
+}

@@ -51,6 +51,12 @@ import (
 //     API page "Send WhatsApp Call Button Messages and Deep Links". Its check is only as good
 //     as this transcription of that page.
 //
+// Usernames (Meta's page "Business-scoped user IDs", 2026), which the v23 document predates:
+//  15. a message may be sent to recipient (a BSUID) instead of to: one of them is required. An
+//     inbound message may carry from_user_id instead of from, a contact user_id (and
+//     parent_user_id) instead of wa_id and a profile username, a status recipient_user_id
+//     instead of recipient_id.
+//
 // Template creation (POST /{WABA-ID}/message_templates), whose request schema was generated
 // from one flow template example and names only name, language, category, components[].type,
 // text and buttons (flow fields):
@@ -164,7 +170,34 @@ func repairInbound(schemas map[string]any) error {
 		return fmt.Errorf("meta openapi: DocumentMessage_1.document is no longer allOf(media, filename)")
 	}
 	dig(all[1].(map[string]any), "properties")["caption"] = map[string]any{"type": "string"}
-	return addCallButton(schemas)
+	if err := addCallButton(schemas); err != nil {
+		return err
+	}
+	return addBSUID(schemas)
+}
+
+// addBSUID is item 15: field is added to component name, and one of alt and field is required.
+func addBSUID(schemas map[string]any) error {
+	str := map[string]any{"type": "string"}
+	for _, c := range []struct{ name, alt, field string }{
+		{"BaseMessageProperties", "to", "recipient"},
+		{"BaseMessageProperties_1", "from", "from_user_id"},
+		{"Statuses", "recipient_id", "recipient_user_id"},
+	} {
+		if err := dropRequired(schemas, c.name, c.alt); err != nil {
+			return err
+		}
+		s := schemas[c.name].(map[string]any)
+		dig(s, "properties")[c.field] = str
+		s["anyOf"] = []any{map[string]any{"required": []any{c.alt}}, map[string]any{"required": []any{c.field}}}
+	}
+	contact := dig(schemas, "ContactProfile", "properties")
+	profile := dig(contact, "profile", "properties")
+	if contact == nil || profile == nil {
+		return fmt.Errorf("meta openapi: ContactProfile.profile not found")
+	}
+	contact["user_id"], contact["parent_user_id"], profile["username"] = str, str, str
+	return nil
 }
 
 func addCallButton(schemas map[string]any) error {
