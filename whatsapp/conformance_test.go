@@ -60,6 +60,9 @@ func (r *bodyRecorder) last(t *testing.T) []byte {
 	return r.got[len(r.got)-1]
 }
 
+// bsuid is a business-scoped user id, the form of Meta's "Business-scoped user IDs" page.
+const bsuid = "US.13491208655302741918"
+
 // clientBody is one kind of request the product's client sends, and the schema it must satisfy.
 type clientBody struct {
 	name   string
@@ -108,6 +111,10 @@ func clientBodies() []clientBody {
 		{name: "audio by link", send: send(func(ctx context.Context, c *whatsapp.Client) (whatsapp.SendResult, error) {
 			return c.SendMedia(ctx, to, whatsapp.Media{Kind: whatsapp.MediaAudio, Link: "https://127.0.0.1/a.ogg"})
 		})},
+		{name: "text to a business-scoped user id", send: func(ctx context.Context, c *whatsapp.Client, _ string) error {
+			_, err := c.SendText(ctx, bsuid, "Your case R-2291 is open.", false)
+			return err
+		}},
 		{name: "mark read", schema: "MarkMessageRequestPayload", send: func(ctx context.Context, c *whatsapp.Client, inbound string) error {
 			return c.MarkRead(ctx, inbound)
 		}},
@@ -133,6 +140,9 @@ func captureClientBodies(t *testing.T) map[string][]byte {
 	// message to mark.
 	inbound, err := sb.CustomerText(t.Context(), "447700900123", "hello")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sb.CustomerText(t.Context(), bsuid, "hello"); err != nil { // a customer with a username
 		t.Fatal(err)
 	}
 	out := map[string][]byte{}

@@ -95,6 +95,19 @@ func emitAll(t *testing.T) []emitted {
 	must(e.sb.CustomerReaction(ctx, wa, r.messageID(), "👍"))
 	take("message reaction")
 
+	// A customer with a username writes as a business-scoped user id, without a phone number,
+	// and is answered by recipient.
+	const bsuid = "US.13491208655302741918"
+	must(e.sb.CustomerText(ctx, bsuid, "hello"))
+	take("message text from a business-scoped user id")
+	byRecipient := `{"messaging_product":"whatsapp","recipient_type":"individual","recipient":"` + bsuid + `","type":"text","text":{"body":"hi"}}`
+	if r := e.send(t, byRecipient); r.Status != http.StatusOK {
+		t.Fatalf("send by recipient refused: %s", r.Raw)
+	}
+	for _, st := range []string{"sent", "delivered", "read"} {
+		take("status " + st + " to a business-scoped user id")
+	}
+
 	e.sb.InjectFailures(sandbox.Failure{Code: 131026, Count: 1})
 	if r := e.send(t, textBody("+"+wa, "hello")); r.Status != http.StatusOK {
 		t.Fatalf("send refused: %s", r.Raw)
