@@ -84,15 +84,10 @@ func loadShared(i int) (*Spec, error) {
 
 // LoadWith loads a private copy.
 func LoadWith(o Options) (*Spec, error) {
-	data, err := os.ReadFile(filepath.Join(Dir(), File))
+	raw, err := readRaw()
 	if err != nil {
-		return nil, fmt.Errorf("read meta openapi: %w", err)
+		return nil, err
 	}
-	var raw map[string]any
-	if err := yaml.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("parse meta openapi: %w", err)
-	}
-	raw = stringKeys(raw).(map[string]any)
 	var work map[string]any
 	if err := remarshal(raw, &work); err != nil {
 		return nil, err
@@ -125,6 +120,31 @@ func LoadWith(o Options) (*Spec, error) {
 		return nil, fmt.Errorf("load meta openapi: %w", err)
 	}
 	return &Spec{Doc: doc, raw: raw}, nil
+}
+
+var (
+	rawOnce sync.Once
+	rawDoc  map[string]any
+	rawErr  error
+)
+
+// readRaw parses the fixture once per process; the result is shared and only read (each load
+// works on its own copy).
+func readRaw() (map[string]any, error) {
+	rawOnce.Do(func() {
+		data, err := os.ReadFile(filepath.Join(Dir(), File))
+		if err != nil {
+			rawErr = fmt.Errorf("read meta openapi: %w", err)
+			return
+		}
+		var raw map[string]any
+		if err := yaml.Unmarshal(data, &raw); err != nil {
+			rawErr = fmt.Errorf("parse meta openapi: %w", err)
+			return
+		}
+		rawDoc = stringKeys(raw).(map[string]any)
+	})
+	return rawDoc, rawErr
 }
 
 func remarshal(in, out any) error {
@@ -293,4 +313,26 @@ func closeObjects(schemas map[string]any) {
 		}
 		m["additionalProperties"] = false
 	})
+}
+
+// Check validates with the strict document (validate is called with it). Strict conformance
+// implies conformance to the document as written, which is loaded only to explain a failure:
+// the body breaks the document, or only names a field the document does not.
+func Check(validate func(*Spec) error) error {
+	strict, err := LoadStrict()
+	if err != nil {
+		return err
+	}
+	serr := validate(strict)
+	if serr == nil {
+		return nil
+	}
+	plain, err := Load()
+	if err != nil {
+		return err
+	}
+	if perr := validate(plain); perr != nil {
+		return fmt.Errorf("does not conform to Meta's document: %w", perr)
+	}
+	return fmt.Errorf("names a field Meta's document does not: %w", serr)
 }

@@ -233,3 +233,20 @@ func TestBSUID(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckExplains(t *testing.T) {
+	check := func(body string) error {
+		return Check(func(s *Spec) error { return s.ValidateRequest(MessagesPath, []byte(body)) })
+	}
+	const head = `{"messaging_product":"whatsapp","to":"447700900123","type":"image",`
+	if err := check(head + `"image":{"link":"https://127.0.0.1/a.jpg"}}`); err != nil {
+		t.Errorf("image by link: %v", err)
+	}
+	// MediaObject is open in Meta's document: an unknown key breaks only the strict form.
+	if err := check(head + `"image":{"link":"https://127.0.0.1/a.jpg","captoin":"x"}}`); err == nil || !strings.HasPrefix(err.Error(), "names a field") {
+		t.Errorf("misspelt caption: %v", err)
+	}
+	if err := check(head + `"image":{}}`); err == nil || !strings.HasPrefix(err.Error(), "does not conform") {
+		t.Errorf("image without id or link: %v", err)
+	}
+}
