@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// relax changes the raw component schemas (before merging) where Meta's document contradicts
+// relax changes the raw component schemas (before merging; item 15 is relaxTemplateCreation) where Meta's document contradicts
 // Meta's own examples and reference pages, and repairs the references its generator broke.
 // Every change is listed here; nothing else of the document is touched.
 //
 // The /messages request body ("follow the examples"):
-//  1. BaseMessageProperties requires recipient_type; seven of the 50 examples leave it out, and
+//  1. BaseMessageProperties requires recipient_type; six of the 49 message examples leave it out, and
 //     the reference page says it is optional ("individual" by default).
 //  2. LanguageObject requires policy; the template examples send only language.code.
 //  3. A template button's index has the pattern ^[2-6, 11-14]$ (a character class, not a range),
@@ -52,7 +52,7 @@ import (
 //     as this transcription of that page.
 //
 // Usernames (Meta's page "Business-scoped user IDs", 2026), which the v23 document predates:
-//  15. a message may be sent to recipient (a BSUID) instead of to: one of them is required. An
+//  14. a message may be sent to recipient (a BSUID) instead of to: one of them is required. An
 //     inbound message may carry from_user_id instead of from, a contact user_id (and
 //     parent_user_id) instead of wa_id and a profile username, a status recipient_user_id
 //     instead of recipient_id.
@@ -60,7 +60,7 @@ import (
 // Template creation (POST /{WABA-ID}/message_templates), whose request schema was generated
 // from one flow template example and names only name, language, category, components[].type,
 // text and buttons (flow fields):
-//  14. every field Meta's 11 template examples use is added: components[].format, example
+//  15. every field Meta's 11 template examples use is added: components[].format, example
 //     (header_text, header_handle, body_text), add_security_recommendation,
 //     code_expiration_minutes, and buttons[].url, phone_number, example, otp_type, autofill_text,
 //     package_name, signature_hash, flow_json, flow_name; name, language, category and
@@ -176,7 +176,7 @@ func repairInbound(schemas map[string]any) error {
 	return addBSUID(schemas)
 }
 
-// addBSUID is item 15: field is added to component name, and one of alt and field is required.
+// addBSUID is item 14: field is added to component name, and one of alt and field is required.
 func addBSUID(schemas map[string]any) error {
 	str := map[string]any{"type": "string"}
 	for _, c := range []struct{ name, alt, field string }{
@@ -282,7 +282,7 @@ func walk(v any, fn func(map[string]any)) {
 	}
 }
 
-// relaxTemplateCreation is item 14 on the inline request schema of the templates path.
+// relaxTemplateCreation is item 15 on the inline request schema of the templates path.
 func relaxTemplateCreation(doc map[string]any) error {
 	sch := dig(doc, "paths", TemplatesPath, "post", "requestBody", "content", "application/json", "schema")
 	comp := dig(sch, "properties", "components", "items")
