@@ -119,3 +119,56 @@ func TestMetaMessageExamples(t *testing.T) {
 		})
 	}
 }
+
+// metaTemplateRefusals: the template creation examples the sandbox refuses, with Meta's code.
+// The examples are posted in name order to one WABA.
+var metaTemplateRefusals = map[string]struct {
+	code int
+	why  string
+}{
+	"Create catalog template": {100, "Meta's example is the one-tap autofill template again (same name and language): the second submission is a duplicate (subcode 2388024)"},
+}
+
+// TestMetaTemplateExamples posts each of the 11 template creation examples of Meta's document to
+// the sandbox's message_templates: each is accepted for review, or refused with Meta's code, never
+// as a body the sandbox could not read.
+func TestMetaTemplateExamples(t *testing.T) {
+	spec, err := metaspec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs, err := spec.Examples(metaspec.TemplatesPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(exs) != 11 {
+		t.Fatalf("%d examples, want Meta's 11", len(exs))
+	}
+	e := newEnv(t, nil)
+	for _, ex := range exs {
+		t.Run(metaspec.Slug(ex.Name), func(t *testing.T) {
+			// The name placeholder <TEMPLATE_NAME> becomes a name Meta allows.
+			var v map[string]any
+			if err := json.Unmarshal(ex.Body, &v); err != nil {
+				t.Fatal(err)
+			}
+			if v["name"] == "<TEMPLATE_NAME>" {
+				v["name"] = metaspec.Slug(ex.Name)
+			}
+			body, _ := json.Marshal(v)
+			r := e.do(t, http.MethodPost, wabaPath, token, string(body))
+			if strings.Contains(string(r.Raw), "Invalid JSON") {
+				t.Fatalf("the sandbox could not read Meta's example: %d %s", r.Status, r.Raw)
+			}
+			want, refused := metaTemplateRefusals[ex.Name]
+			switch {
+			case !refused && r.Status != http.StatusOK:
+				t.Errorf("refused %d code %d: %s", r.Status, r.errorCode(), r.Raw)
+			case refused && r.Status == http.StatusOK:
+				t.Errorf("accepted, want refusal %d (%s)", want.code, want.why)
+			case refused && r.errorCode() != want.code:
+				t.Errorf("refused with code %d (%s), want %d (%s)", r.errorCode(), r.Raw, want.code, want.why)
+			}
+		})
+	}
+}
