@@ -100,7 +100,8 @@ type Message struct {
 	UserID    string    `json:"user_id,omitempty"`
 	Timestamp time.Time `json:"timestamp"`
 	// Type is Meta's type (text, button, interactive, image, document, audio, video, sticker,
-	// location, contacts, reaction) or "unsupported" for anything else.
+	// location, contacts, reaction, order, system) or "unsupported" for anything else. Text
+	// holds a text's body, and a readable line for an order or a system message.
 	Type string `json:"type"`
 	// OriginalType is Meta's type when Type is "unsupported".
 	OriginalType string        `json:"original_type,omitempty"`
@@ -113,7 +114,46 @@ type Message struct {
 	Location    *Location         `json:"location,omitempty"`
 	Contacts    []SharedContact   `json:"contacts,omitempty"`
 	Reaction    *Reaction         `json:"reaction,omitempty"`
+	Order       *Order            `json:"order,omitempty"`  // a cart sent from the catalog
+	System      *SystemChange     `json:"system,omitempty"` // e.g. the user changed number
 	Errors      []EventError      `json:"errors,omitempty"`
+}
+
+// Order is a cart the user sent from the business's catalog.
+type Order struct {
+	CatalogID string      `json:"catalog_id"`
+	Text      string      `json:"text,omitempty"`
+	Items     []OrderItem `json:"items"`
+}
+
+// OrderItem is one product line of an order.
+type OrderItem struct {
+	ProductRetailerID string  `json:"product_retailer_id"`
+	Quantity          int     `json:"quantity"`
+	ItemPrice         float64 `json:"item_price"`
+	Currency          string  `json:"currency"`
+}
+
+// Summary is the order as one line for a conversation: "2 × di9ozbzfi4 at 30 USD, 1 × …".
+func (o *Order) Summary() string {
+	parts := make([]string, 0, len(o.Items)+1)
+	for _, it := range o.Items {
+		parts = append(parts, fmt.Sprintf("%d × %s at %s %s", it.Quantity, it.ProductRetailerID,
+			strconv.FormatFloat(it.ItemPrice, 'f', -1, 64), it.Currency))
+	}
+	s := "Order: " + strings.Join(parts, ", ")
+	if o.Text != "" {
+		s += " (" + o.Text + ")"
+	}
+	return s
+}
+
+// SystemChange is a system message: Meta telling the business about the user's account, such
+// as a changed number (Type user_changed_number, NewWAID the new WhatsApp id).
+type SystemChange struct {
+	Type    string `json:"type"`
+	Body    string `json:"body"`
+	NewWAID string `json:"new_wa_id,omitempty"`
 }
 
 // ReplyContext is the message this one answers (e.g. the template whose button was tapped).
@@ -303,8 +343,23 @@ type wireMessage struct {
 			WAID  string `json:"wa_id"`
 		} `json:"phones"`
 	} `json:"contacts"`
-	Reaction *Reaction   `json:"reaction"`
-	Errors   []wireError `json:"errors"`
+	Reaction *Reaction `json:"reaction"`
+	Order    *struct {
+		CatalogID    string `json:"catalog_id"`
+		Text         string `json:"text"`
+		ProductItems []struct {
+			ProductRetailerID string    `json:"product_retailer_id"`
+			Quantity          flexInt   `json:"quantity"`
+			ItemPrice         flexFloat `json:"item_price"`
+			Currency          string    `json:"currency"`
+		} `json:"product_items"`
+	} `json:"order"`
+	System *struct {
+		Body string `json:"body"`
+		WAID string `json:"wa_id"`
+		Type string `json:"type"`
+	} `json:"system"`
+	Errors []wireError `json:"errors"`
 }
 
 type wireStatus struct {
@@ -532,6 +587,21 @@ func parseMessage(raw json.RawMessage) *Message {
 	case "reaction":
 		if ok = w.Reaction != nil; ok {
 			m.Reaction = w.Reaction
+		}
+	case "order":
+		if ok = w.Order != nil; ok {
+			o := &Order{CatalogID: w.Order.CatalogID, Text: w.Order.Text}
+			for _, it := range w.Order.ProductItems {
+				o.Items = append(o.Items, OrderItem{ProductRetailerID: it.ProductRetailerID, Quantity: int(it.Quantity),
+					ItemPrice: float64(it.ItemPrice), Currency: it.Currency})
+			}
+			m.Order = o
+			m.Text = o.Summary() // what an agent reads in the conversation
+		}
+	case "system":
+		if ok = w.System != nil; ok {
+			m.System = &SystemChange{Type: w.System.Type, Body: w.System.Body, NewWAID: w.System.WAID}
+			m.Text = w.System.Body
 		}
 	}
 	if !ok {

@@ -223,6 +223,12 @@ func (s *Service) HandleEvent(ctx context.Context, e whatsapp.Event) error {
 	if err != nil {
 		return err
 	}
+	if m.Type == "system" {
+		// Meta's notice about the user's account (a changed number): agents see it in the
+		// conversation; the customer did not say it, so neither the bot nor the desk answers.
+		s.publish(ctx, Update{Type: UpdateMessage, WAID: waID})
+		return nil
+	}
 	rec, created, err := s.touchRecord(ctx, waID, conv, at)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -202,7 +203,7 @@ func (s *Sandbox) serveMessages(w http.ResponseWriter, r *http.Request, phoneID 
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeGraphError(w, &apiError{code: 100, details: "Invalid JSON body: " + err.Error()})
+		writeGraphError(w, decodeError(err))
 		return
 	}
 	if req.MessagingProduct != "whatsapp" {
@@ -228,6 +229,47 @@ func (s *Sandbox) serveMessages(w http.ResponseWriter, r *http.Request, phoneID 
 	ev.due = time.Now()
 	if !s.q.push(ev) {
 		s.log.Warn("status webhook queue full, status dropped", "wa_msg_id", ev.msgID)
+	}
+}
+
+// decodeError answers a body that does not fit the request shape as the Graph API does: a field
+// of the wrong type or an unknown key is a parameter error naming it (100), and only text that
+// is not JSON at all is reported as such.
+func decodeError(err error) *apiError {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return errf(100, "Param %s must be %s.", graphParam(te.Field), jsonKind(te.Type.Kind()))
+	}
+	// encoding/json reports an unknown key as `json: unknown field "name"`.
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		return errf(100, "Unexpected key %s on param.", name)
+	}
+	return errf(100, "Invalid JSON body: %s", err)
+}
+
+// graphParam writes a decoder field path (template.components.parameters.text) as Graph does
+// (template['components']['parameters']['text']).
+func graphParam(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[0]
+	for _, p := range parts[1:] {
+		out += "['" + p + "']"
+	}
+	return out
+}
+
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	default:
+		return "a number"
 	}
 }
 
@@ -420,6 +462,10 @@ func (s *Sandbox) validate(req *sendRequest) *apiError {
 	case "image", "document", "video", "audio", "sticker":
 		m := map[string]*mediaReq{"image": req.Image, "document": req.Document, "video": req.Video, "audio": req.Audio, "sticker": req.Sticker}[req.Type]
 		return validateMedia(req.Type, m)
+	case "location":
+		return validateLocation(req.Location)
+	case "contacts":
+		return validateContacts(req.Contacts)
 	case "reaction":
 		if req.Reaction.MessageID == "" {
 			return errf(131008, "The parameter reaction['message_id'] is required.")
@@ -429,6 +475,57 @@ func (s *Sandbox) validate(req *sendRequest) *apiError {
 		}
 	}
 	return nil
+}
+
+// validateLocation checks a location message: latitude and longitude are required numbers in
+// range (Meta's reference: "latitude: Required. Location latitude in decimal degrees").
+func validateLocation(raw json.RawMessage) *apiError {
+	var l struct {
+		Latitude  *float64 `json:"latitude"`
+		Longitude *float64 `json:"longitude"`
+		Name      string   `json:"name"`
+		Address   string   `json:"address"`
+	}
+	if err := strictDecode(raw, &l); err != nil {
+		return decodeError(err)
+	}
+	switch {
+	case l.Latitude == nil:
+		return errf(131008, "The parameter location['latitude'] is required.")
+	case l.Longitude == nil:
+		return errf(131008, "The parameter location['longitude'] is required.")
+	case *l.Latitude < -90 || *l.Latitude > 90 || *l.Longitude < -180 || *l.Longitude > 180:
+		return errf(131009, "Param location['latitude'] and location['longitude'] must be valid coordinates.")
+	}
+	return nil
+}
+
+// validateContacts checks a contacts message: one or more cards, each with
+// name.formatted_name, the one field Meta's reference marks required.
+func validateContacts(raw json.RawMessage) *apiError {
+	var cards []struct {
+		Name *struct {
+			FormattedName string `json:"formatted_name"`
+		} `json:"name"`
+	}
+	if err := json.Unmarshal(raw, &cards); err != nil {
+		return decodeError(err)
+	}
+	if len(cards) == 0 {
+		return errf(131008, "The parameter contacts is required.")
+	}
+	for i, c := range cards {
+		if c.Name == nil || c.Name.FormattedName == "" {
+			return errf(131008, "The parameter contacts[%d]['name']['formatted_name'] is required.", i)
+		}
+	}
+	return nil
+}
+
+func strictDecode(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }
 
 func validateText(t *textReq) *apiError {
@@ -632,7 +729,8 @@ func validateInteractive(in *interactiveReq) *apiError {
 		}
 	case "voice_call":
 		return validateVoiceCall(in)
-	case "cta_url", "flow", "product", "product_list", "location_request_message", "catalog_message", "address_message":
+	case "cta_url", "flow", "product", "product_list", "location_request_message", "catalog_message", "address_message",
+		"order_details", "order_status", "call_permission_request":
 		// Accepted as Meta would; not inspected further.
 	case "":
 		return errf(100, "The parameter interactive['type'] is required.")

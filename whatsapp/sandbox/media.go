@@ -233,6 +233,10 @@ func (s *Sandbox) CustomerMedia(ctx context.Context, waID, kind string, f MediaF
 	if kind == "audio" && f.Voice {
 		wm.Voice = true
 	}
+	if kind == "sticker" {
+		animated := false // the sandbox's stickers are still images
+		wm.Animated = &animated
+	}
 	m := whMessage{Type: kind}
 	switch kind {
 	case "image":
@@ -301,6 +305,8 @@ type whMedia struct {
 	SHA256   string `json:"sha256"`
 	ID       string `json:"id"`
 	Voice    bool   `json:"voice,omitempty"`
+	// Animated is set on stickers only: Meta's sticker webhook always carries it.
+	Animated *bool `json:"animated,omitempty"`
 }
 
 type whLocation struct {

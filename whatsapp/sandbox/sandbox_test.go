@@ -65,6 +65,12 @@ func TestSendRejected(t *testing.T) {
 		{name: "audio with caption", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"audio","audio":{"id":"1","caption":"c"}}`, wantHTTP: 400, wantCode: 100},
 		{name: "image with filename", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"image","image":{"id":"1","filename":"a.jpg"}}`, wantHTTP: 400, wantCode: 100},
 		{name: "reaction without message id", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"reaction","reaction":{"emoji":"👍"}}`, wantHTTP: 400, wantCode: 131008},
+		{name: "field of the wrong type", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"text","text":{"body":true}}`, wantHTTP: 400, wantCode: 100},
+		{name: "location without latitude", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"location","location":{"longitude":-122.4}}`, wantHTTP: 400, wantCode: 131008},
+		{name: "location out of range", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"location","location":{"latitude":91,"longitude":0}}`, wantHTTP: 400, wantCode: 131009},
+		{name: "location with a misspelt key", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"location","location":{"lat":1,"longitude":0}}`, wantHTTP: 400, wantCode: 100},
+		{name: "contacts without formatted name", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"contacts","contacts":[{"name":{"first_name":"Ann"}}]}`, wantHTTP: 400, wantCode: 131008},
+		{name: "contacts empty", openWindow: true, body: `{"messaging_product":"whatsapp","to":"` + customer + `","type":"contacts","contacts":[]}`, wantHTTP: 400, wantCode: 131008},
 		{name: "mark as read with bad status", body: `{"messaging_product":"whatsapp","status":"unread","message_id":"wamid.X"}`, wantHTTP: 400, wantCode: 100},
 		{name: "mark as read without wamid", body: `{"messaging_product":"whatsapp","status":"read","message_id":"42"}`, wantHTTP: 400, wantCode: 100},
 	}

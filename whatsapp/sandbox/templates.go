@@ -29,17 +29,23 @@ import (
 // message_template_status_update webhook follows, as Meta sends one.
 
 // tplComponent is a component as Meta's document shows it.
+// The fields after Buttons, and those of tplExample and tplButton after Example, are the others
+// Meta's template creation examples use (authentication, media headers, flows).
 type tplComponent struct {
 	Type    string      `json:"type"`
 	Format  string      `json:"format,omitempty"`
 	Text    string      `json:"text,omitempty"`
 	Example *tplExample `json:"example,omitempty"`
 	Buttons []tplButton `json:"buttons,omitempty"`
+
+	AddSecurityRecommendation bool `json:"add_security_recommendation,omitempty"`
+	CodeExpirationMinutes     int  `json:"code_expiration_minutes,omitempty"`
 }
 
 type tplExample struct {
-	HeaderText []string   `json:"header_text,omitempty"`
-	BodyText   [][]string `json:"body_text,omitempty"`
+	HeaderText   []string   `json:"header_text,omitempty"`
+	BodyText     [][]string `json:"body_text,omitempty"`
+	HeaderHandle []string   `json:"header_handle,omitempty"`
 }
 
 type tplButton struct {
@@ -48,6 +54,16 @@ type tplButton struct {
 	PhoneNumber string   `json:"phone_number,omitempty"`
 	URL         string   `json:"url,omitempty"`
 	Example     []string `json:"example,omitempty"`
+
+	OTPType        string `json:"otp_type,omitempty"`
+	AutofillText   string `json:"autofill_text,omitempty"`
+	PackageName    string `json:"package_name,omitempty"`
+	SignatureHash  string `json:"signature_hash,omitempty"`
+	FlowID         string `json:"flow_id,omitempty"`
+	FlowName       string `json:"flow_name,omitempty"`
+	FlowJSON       string `json:"flow_json,omitempty"`
+	FlowAction     string `json:"flow_action,omitempty"`
+	NavigateScreen string `json:"navigate_screen,omitempty"`
 }
 
 // storedTemplate is one template language the sandbox knows.
@@ -199,7 +215,7 @@ func decodeStrict(r *http.Request, v any) *apiError {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return errf(100, "Invalid JSON body: %s", err)
+		return decodeError(err)
 	}
 	return nil
 }
@@ -258,7 +274,9 @@ func checkTemplateBody(name, category string, comps []tplComponent) *apiError {
 		case "BODY":
 			bodies++
 			n := len(placeholder.FindAllString(c.Text, -1))
-			if c.Text == "" {
+			// An authentication template's body is Meta's fixed text ("<code> is your
+			// verification code"): it has none of its own.
+			if c.Text == "" && !strings.EqualFold(category, "AUTHENTICATION") {
 				return errf(100, "components[%d]: the parameter text is required.", i)
 			}
 			if n > 0 && (c.Example == nil || len(c.Example.BodyText) == 0 || len(c.Example.BodyText[0]) < n) {

@@ -28,7 +28,7 @@ func TestTemplateSubmissionErrors(t *testing.T) {
 		{"upper-case name", wabaPath, token, `{"name":"A","language":"en","category":"UTILITY","components":[` + body + `]}`, 100, 0, "lowercase"},
 		{"variables without example", wabaPath, token, `{"name":"a","language":"en","category":"UTILITY","components":[{"type":"BODY","text":"Hi {{1}}"}]}`, 100, 0, "example.body_text"},
 		{"no body", wabaPath, token, `{"name":"a","language":"en","category":"UTILITY","components":[]}`, 100, 0, "exactly one BODY"},
-		{"misspelt field", wabaPath, token, `{"name":"a","language":"en","categroy":"UTILITY"}`, 100, 0, "unknown field"},
+		{"misspelt field", wabaPath, token, `{"name":"a","language":"en","categroy":"UTILITY"}`, 100, 0, "Unexpected key"},
 		{"duplicate name and language", wabaPath, token, `{"name":"call_deflection","language":"en","category":"UTILITY","components":[` + body + `]}`, 100, 2388024, "already en content"},
 	}
 	for _, tt := range tests {
