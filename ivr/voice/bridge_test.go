@@ -65,6 +65,7 @@ type harness struct {
 	res  *resolver
 	pool *x509.CertPool
 	reg  *prometheus.Registry
+	stop func() // ends Serve (as on shutdown) and waits for it
 }
 
 // start runs a voice server toward a queue at queuePort; mutate adjusts its config.
@@ -97,18 +98,26 @@ func start(t *testing.T, queuePort int, mutate func(*voice.Config)) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = h.srv.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(h.stop)
 	return h
 }
 
 func (h *harness) call(t *testing.T, payload, password string, dur time.Duration) metasim.Report {
 	t.Helper()
+	return h.callWith(t, metasim.Call{Payload: payload, Password: password, Duration: dur})
+}
+
+// callWith places c with the harness's target, trust and customer filled in.
+func (h *harness) callWith(t *testing.T, c metasim.Call) metasim.Report {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rep, err := metasim.Place(ctx, metasim.Call{Target: h.srv.Addr(),
-		TLS:      &tls.Config{RootCAs: h.pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12},
-		Business: "15550001111", WAID: "966501234567", Name: "Sara", Payload: payload,
-		User: "15550001111", Password: password, Duration: dur, MediaIP: loopback}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c.Target, c.MediaIP = h.srv.Addr(), loopback
+	c.TLS = &tls.Config{RootCAs: h.pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	c.Business, c.User, c.WAID, c.Name = "15550001111", "15550001111", "966501234567", "Sara"
+	rep, err := metasim.Place(ctx, c, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("whatsapp call: %v (report %+v)", err, rep)
 	}
@@ -271,5 +280,49 @@ func TestRefusals(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCustomerHangsUpWhileQueueRings: a CANCEL from WhatsApp cancels the queue's leg.
+func TestCustomerHangsUpWhileQueueRings(t *testing.T) {
+	q := startQueue(t, "voice-queue-ring.xml")
+	h := start(t, q.port, nil)
+	rep := h.callWith(t, metasim.Call{Payload: "good", Password: "sip-password-for-tests", Timeout: 1500 * time.Millisecond})
+	if rep.Answered || rep.Status != 487 {
+		t.Fatalf("report %+v, want the customer's own give-up", rep)
+	}
+	q.wait(t) // fails unless the queue got the CANCEL
+	if rec := h.res.wait(t); rec.Result != voice.ResultCancelled || rec.EndedBy != "customer" {
+		t.Errorf("record %+v, want cancelled by the customer", rec)
+	}
+}
+
+// TestDrainAndShutdown: draining refuses new WhatsApp calls with 503 and waits for the bridged
+// one; shutting down then hangs it up on both legs.
+func TestDrainAndShutdown(t *testing.T) {
+	q := startQueue(t, "voice-queue-uas.xml")
+	h := start(t, q.port, nil)
+	first := make(chan metasim.Report, 1)
+	go func() { first <- h.call(t, "good", "sip-password-for-tests", 30*time.Second) }()
+	testkit.Eventually(t, 10*time.Second, "the first call bridged (the queue got its ACK)", func() bool {
+		b, _ := os.ReadFile(q.log)
+		return h.srv.ActiveCalls() == 1 && strings.Contains(string(b), "ACK sip:")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := h.srv.Drain(ctx); err == nil {
+		t.Fatal("drain returned while a call was up")
+	}
+	if rep := h.call(t, "good", "sip-password-for-tests", time.Second); rep.Status != 503 {
+		t.Errorf("a new call while draining: %+v, want 503", rep)
+	}
+	h.stop()
+	rep := <-first
+	if !rep.Answered || rep.EndedBy != "business" || rep.Talk > 20*time.Second {
+		t.Errorf("the bridged call: %+v, want hung up by deflectd at shutdown", rep)
+	}
+	q.wait(t) // the queue got its BYE
+	if rec := h.res.wait(t); rec.EndedBy != "shutdown" {
+		t.Errorf("record %+v, want ended by shutdown", rec)
 	}
 }

@@ -121,6 +121,10 @@ func Place(ctx context.Context, c Call, log *slog.Logger) (Report, error) {
 	if errors.As(err, &de) {
 		return Report{Status: de.Res.StatusCode, Reason: de.Res.Reason}, nil
 	}
+	if err != nil && ctx.Err() == nil && rctx.Err() != nil {
+		// Our own give-up (Timeout): WaitAnswer sent the CANCEL, as a customer hanging up.
+		return Report{Status: 487, Reason: "Request Terminated (the customer hung up)"}, nil
+	}
 	if err != nil {
 		return Report{}, fmt.Errorf("wait for the answer: %w", err)
 	}
