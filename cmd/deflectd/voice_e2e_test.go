@@ -168,7 +168,31 @@ func waitSent(t *testing.T, g *testGateway, waID string, match func(body string)
 // queue are ivr/voice's tests).
 func TestE2EWhatsAppCallAgentButton(t *testing.T) {
 	q := startSippQueue(t, "voice-queue-bye.xml")
-	g := startGateway(t, withVoice(q.port))
+	const agentToken = "voice-e2e-agent-token"
+	agent := func(c *configs.Config) {
+		c.API.Tokens = append(c.API.Tokens, configs.TokenConfig{Name: "alice", Token: agentToken, Scopes: []string{"agent"}})
+	}
+	g := startGateway(t, func(c *configs.Config) { withVoice(q.port)(c); agent(c) })
+	// The console shows its "Send a WhatsApp call button" only when calls are on.
+	for _, tc := range []struct {
+		g    *testGateway
+		want bool
+	}{{g, true}, {startGateway(t, agent), false}} {
+		req, _ := http.NewRequest("GET", tc.g.base+"/api/v1/agents/me", nil)
+		req.Header.Set("Authorization", "Bearer "+agentToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var me struct {
+			Calls bool `json:"calls"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&me)
+		resp.Body.Close()
+		if err != nil || me.Calls != tc.want {
+			t.Errorf("agents/me calls = %v (%v), want %v", me.Calls, err, tc.want)
+		}
+	}
 	const caller, waID = "+966501234568", "966501234568"
 	wantResult(t, g.call(caller, ivr.CallOptions{Press: "1"}), "deflected")
 	g.sandboxCustomer(waID, "text", `{"body":"hi"}`)

@@ -133,6 +133,7 @@ type meResponse struct {
 	Presence string `json:"presence"`
 	Chats    int    `json:"chats"`
 	Max      int    `json:"max"`
+	Calls    bool   `json:"calls"` // WhatsApp call buttons can be sent (voice.enabled)
 }
 
 func (ib *inboxAPI) me(c *gin.Context) {
@@ -149,7 +150,8 @@ func (ib *inboxAPI) me(c *gin.Context) {
 	}
 	for _, v := range views {
 		if v.ID == id {
-			c.JSON(http.StatusOK, meResponse{ID: v.ID, Name: v.Name, Admin: v.Admin, Presence: v.Presence, Chats: v.Chats, Max: v.Max})
+			c.JSON(http.StatusOK, meResponse{ID: v.ID, Name: v.Name, Admin: v.Admin, Presence: v.Presence, Chats: v.Chats, Max: v.Max,
+				Calls: ib.in.Inbox.CallsEnabled()})
 			return
 		}
 	}

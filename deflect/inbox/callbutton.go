@@ -33,6 +33,9 @@ func (s *Service) EnableCalls(p CallPayloads) {
 	}
 }
 
+// CallsEnabled reports whether call buttons can be sent.
+func (s *Service) CallsEnabled() bool { return s.calls != nil }
+
 // sendCallButton sends a call button with body text, signed for the conversation's session.
 func (s *Service) sendCallButton(ctx context.Context, waID, body string) (whatsapp.SendResult, string, error) {
 	cs, ok := s.send.(callButtonSender)

@@ -82,6 +82,7 @@
       me.presence = "online";
     }
     $("presence").value = me.presence;
+    $("send-call").hidden = !me.calls;
     state.readIn = JSON.parse(localStorage.getItem("deflectd-read-" + me.id) || "{}");
     await loadTemplates();
     state.canned = (await api("GET", "/inbox/canned-responses")).responses || {};
@@ -472,6 +473,16 @@
       $("reply-buttons").value = "";
       $("reply-text").focus();
     }, "Reply sent");
+  });
+
+  // A WhatsApp call button: the reply text (or a default) is its message.
+  $("send-call").addEventListener("click", () => {
+    const text = $("reply-text").value.trim() || "Tap to call us on WhatsApp. We can see this conversation, so there is no need to repeat anything.";
+    const key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random();
+    act(async () => {
+      await api("POST", `/conversations/${encodeURIComponent(state.selected)}/messages`, { type: "call_button", text }, { "Idempotency-Key": key });
+      $("reply-text").value = "";
+    }, "Call button sent");
   });
 
   // What the customer will read: the template's body in the conversation's language with the
