@@ -52,6 +52,8 @@ active=$(curl -s 127.0.0.1:$((PORT + 2))/metrics 2>/dev/null | awk '/^deflectd_v
 wait $LOAD
 echo "bridged calls during the window: ${active:-?}"
 cat load.out
+# Where packets went missing: what deflectd relayed each way, against what voiceload sent and got back.
+curl -s 127.0.0.1:$((PORT + 2))/metrics | awk '/^deflectd_voice_rtp_packets_total/ {gsub(/.*direction="/, ""); gsub(/"}/, ""); printf "deflectd relayed %s: %s\n", $1, $2} /^deflectd_voice_rtp_dropped_total/ {print "deflectd dropped (SRTP authentication, RTCP, not RTP): " $2}'
 awk -v g0="$g0" -v g1="$g1" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" -v calls="$CALLS" -v rss="$rss_kb" 'BEGIN {
 	secs = t1 - t0; pkts = calls * 100 * secs   # 50 packets/s each way per call
 	gcpu = (g1 - g0) / 100; scpu = (s1 - s0) / 100
