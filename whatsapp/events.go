@@ -37,10 +37,10 @@ type Event struct {
 
 // AccountUpdate is a change of the business number or account, from Meta's WABA webhooks.
 type AccountUpdate struct {
-	Field        string    `json:"field"`                   // phone_number_quality_update | account_update
-	Event        string    `json:"event"`                   // FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, ... (account_update: its event)
-	PhoneNumber  string    `json:"phone_number,omitempty"`  // display number
-	CurrentLimit string    `json:"current_limit,omitempty"` // TIER_250, TIER_1K, ..., TIER_UNLIMITED
+	Field        string `json:"field"`                   // phone_number_quality_update | account_update
+	Event        string `json:"event"`                   // FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, ... (account_update: its event)
+	PhoneNumber  string `json:"phone_number,omitempty"`  // display number
+	CurrentLimit string `json:"current_limit,omitempty"` // TIER_250, TIER_1K, ..., TIER_UNLIMITED
 	// account_update only: ban_info (BanState DISABLE, REINSTATE, SCHEDULE_FOR_DISABLE; BanDate
 	// as Meta wrote it), restriction_info and violation_info.violation_type.
 	BanState     string        `json:"ban_state,omitempty"`
