@@ -397,7 +397,7 @@ func (s *Sandbox) serveQualityChange(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.setNumber(req.QualityRating, req.CurrentLimit) {
-		controlError(w, http.StatusBadRequest, "quality_rating must be GREEN, YELLOW, RED or NA and current_limit one of "+strings.Join(limitTiers, ", "))
+		controlError(w, http.StatusBadRequest, "quality_rating must be GREEN, YELLOW, RED or NA and current_limit TIER_<n> (TIER_1K...)")
 		return
 	}
 	if req.Event == "" {

@@ -37,6 +37,7 @@ func TestNumberHealth(t *testing.T) {
 		{"unknown field", http.MethodGet, "/v23.0/" + phoneID + "?fields=quality_rating,nonsense", token, "", http.StatusBadRequest, 100},
 		{"no token", http.MethodGet, "/v23.0/" + phoneID, "", "", http.StatusUnauthorized, 190},
 		{"bad rating", http.MethodPost, "/_sandbox/number/quality", "", `{"quality_rating":"PURPLE"}`, http.StatusBadRequest, 0},
+		{"bad tier", http.MethodPost, "/_sandbox/number/quality", "", `{"event":"UPGRADE","current_limit":"LOTS"}`, http.StatusBadRequest, 0},
 		{"no event nor rating", http.MethodPost, "/_sandbox/number/quality", "", `{}`, http.StatusBadRequest, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
