@@ -277,6 +277,8 @@ func (s *Service) RecordNumberHealth(ctx context.Context, rating, tier string) e
 	}
 	s.m.setQuality(st.Quality)
 	s.m.setAccount(st.Flagged, st.Limit)
+	// Also at start and after a restriction expired with no caller to notice.
+	s.m.setRestricted(st.Restricted(s.now()) != "")
 	if was.Quality != st.Quality || was.Tier != st.Tier {
 		level := slog.LevelInfo
 		if st.Quality == "RED" || st.Quality == "YELLOW" {
