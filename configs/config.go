@@ -166,7 +166,8 @@ type WhatsAppConfig struct {
 	// TemplatesFile defines the templates deflectd sends (empty = the built-in ones).
 	TemplatesFile string `yaml:"templates_file"`
 	// TemplateSyncInterval is how often a gateway reads Meta's template list into the template
-	// state (0 = never; only with business_account_id set or the sandbox provider).
+	// state (0 = never; only with business_account_id set or the sandbox provider), and the
+	// number's quality rating and messaging limit tier into the account state.
 	TemplateSyncInterval time.Duration `yaml:"template_sync_interval"`
 	Sandbox              SandboxConfig `yaml:"sandbox"`
 }

@@ -1,6 +1,9 @@
 package deflect
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/deflectd/deflectd/deflect/store"
@@ -30,7 +33,15 @@ type metrics struct {
 	templateState *prometheus.CounterVec
 	// The business number's standing: flagged for quality (0/1), messaging limit (0 = none known).
 	qualityFlagged, messagingLimit prometheus.Gauge
+	// accountRestricted: 1 while the business account may not start conversations (0/1).
+	accountRestricted prometheus.Gauge
+	// quality: the number's quality_rating, 1 for the current one and 0 for the others.
+	quality *prometheus.GaugeVec
 }
+
+// QualityRatings are deflectd_whatsapp_quality's rating label values (Meta's NA and anything
+// else it may add read as UNKNOWN, so the series stay four).
+var QualityRatings = []string{"GREEN", "YELLOW", "RED", "UNKNOWN"}
 
 func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 	m := &metrics{
@@ -104,6 +115,13 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 		Help: "1 while Meta has flagged the business number for quality (phone_number_quality_update FLAGGED), else 0."})
 	m.messagingLimit = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "deflectd", Subsystem: "whatsapp", Name: "messaging_limit",
 		Help: "Business-initiated conversations the number may open per 24 h (Meta's tier; 0 = unlimited or not known)."})
+	m.accountRestricted = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "deflectd", Subsystem: "whatsapp", Name: "account_restricted",
+		Help: "1 while Meta has disabled or deleted the business account or restricted its business-initiated messaging (callers are not offered), else 0."})
+	m.quality = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "deflectd", Subsystem: "whatsapp", Name: "quality",
+		Help: "The business number's quality rating (GET phone number quality_rating): 1 for the current rating, 0 for the others; UNKNOWN until Meta has been asked."},
+		[]string{"rating"})
+	// Every rating's series exists from the start; the rating is not known yet, which is 1 on UNKNOWN.
+	m.setQuality("")
 	for _, v := range variants {
 		for _, e := range []string{"offered", "accepted", "deflected"} {
 			m.experiments.WithLabelValues(v, e)
@@ -116,7 +134,8 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 	for _, r := range []string{ReasonInvalidNumber, ReasonNotMobile, ReasonRegion, ReasonQueue,
 		ReasonWaitTooShort, ReasonWaitUnknown, ReasonClosed, ReasonOptedOut, ReasonChatCapacity,
 		ReasonCooldown, ReasonDailyLimit, ReasonNotOnWhatsApp, ReasonPresenceUnknown,
-		ReasonWhatsAppUnavailable, ReasonWhatsAppBusy, ReasonTemplateUnavailable, ReasonMessagingLimit} {
+		ReasonWhatsAppUnavailable, ReasonWhatsAppBusy, ReasonTemplateUnavailable, ReasonMessagingLimit,
+		ReasonAccountRestricted} {
 		m.decisions.WithLabelValues("ineligible", r)
 	}
 	m.sends.WithLabelValues("ok", "")
@@ -136,7 +155,7 @@ func newMetrics(reg prometheus.Registerer, variants []string) *metrics {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled, m.billable, m.templateState, m.qualityFlagged, m.messagingLimit)
+		reg.MustRegister(m.decisions, m.offers, m.accepts, m.sends, m.statuses, m.outcomes, m.confirm, m.dtmfToSend, m.offerOutcomes, m.experiments, m.reconciled, m.billable, m.templateState, m.qualityFlagged, m.messagingLimit, m.accountRestricted, m.quality)
 	}
 	return m
 }
@@ -204,4 +223,34 @@ func (m *metrics) setAccount(flagged bool, limit int) {
 	}
 	m.qualityFlagged.Set(v)
 	m.messagingLimit.Set(float64(limit))
+}
+
+// setRestricted shows whether the business account may start conversations.
+func (m *metrics) setRestricted(restricted bool) {
+	v := 0.0
+	if restricted {
+		v = 1
+	}
+	m.accountRestricted.Set(v)
+}
+
+// setQuality shows the number's quality rating (QualityRating of Meta's value).
+func (m *metrics) setQuality(rating string) {
+	rating = QualityRating(rating)
+	for _, r := range QualityRatings {
+		v := 0.0
+		if r == rating {
+			v = 1
+		}
+		m.quality.WithLabelValues(r).Set(v)
+	}
+}
+
+// QualityRating is Meta's quality_rating as one of QualityRatings.
+func QualityRating(r string) string {
+	r = strings.ToUpper(strings.TrimSpace(r))
+	if slices.Contains(QualityRatings, r) {
+		return r
+	}
+	return "UNKNOWN"
 }

@@ -36,6 +36,9 @@ const (
 	// ReasonMessagingLimit: today's business-initiated conversations are close to the number's
 	// messaging limit (Meta's phone_number_quality_update current_limit).
 	ReasonMessagingLimit = "messaging-limit"
+	// ReasonAccountRestricted: Meta disabled or deleted the WhatsApp Business Account, or
+	// restricted its business-initiated messaging (account_update webhooks).
+	ReasonAccountRestricted = "account-restricted"
 )
 
 // Facts is everything the policy looks at for one call. The Service gathers them; Policy is pure.

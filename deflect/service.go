@@ -267,11 +267,11 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 		log.Error("decide: cannot read policy facts", "err", err)
 		return Decision{}, fmt.Errorf("decide: %w", err)
 	}
+	if reason == "" {
+		reason = s.accountReason(ctx)
+	}
 	if reason == "" && !s.templateUsable(ctx, s.templateName(sess), s.templateLanguage(sess.Language)) {
 		reason = ReasonTemplateUnavailable
-	}
-	if reason == "" && !s.underLimit(ctx) {
-		reason = ReasonMessagingLimit
 	}
 	if reason == "" && s.budget != nil {
 		sctx, cancel := context.WithTimeout(ctx, s.timeout)

@@ -105,8 +105,13 @@ func (s *Service) templateUsable(ctx context.Context, name, lang string) bool {
 	return st.Usable()
 }
 
-// Degraded names the template languages callers are not offered with, and why (readyz).
+// Degraded names the template languages callers are not offered with, and why, and the
+// business account's standing when it stops or threatens offers (readyz).
 func (s *Service) Degraded(ctx context.Context) []string {
+	return append(s.templatesDegraded(ctx), s.accountDegraded(ctx)...)
+}
+
+func (s *Service) templatesDegraded(ctx context.Context) []string {
 	states, err := s.TemplateStates(ctx)
 	if err != nil {
 		return nil

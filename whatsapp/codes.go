@@ -15,6 +15,9 @@ var codes = map[int]codeInfo{
 	131049: {RecipientPermanent, "Meta did not deliver this marketing template, to keep the customer's experience healthy.", "Do not resend at once; try later or use a utility template."},
 	131050: {RecipientPermanent, "The customer has stopped marketing messages from this business.", "Do not send marketing templates to this customer."},
 	131048: {RecipientPermanent, "Too many of this number's messages were blocked or reported, so WhatsApp is limiting sends.", "Wait before sending more and review message quality."},
+	// 131062 arrived with business-scoped user ids (usernames); Meta's BSUID guide lists it.
+	// Seen here only in third-party copies of that guide, not on Meta's error-code page.
+	131062: {Other, "WhatsApp does not accept a business-scoped user id as the recipient of this kind of message.", "Send it to the customer's phone number, or send another kind of message."},
 	131056: {Retryable, "Too many messages to this customer in a short time.", "Wait a few seconds and send again."},
 	130429: {Retryable, "The business number reached its sending rate limit.", "Wait a moment and send again."},
 	131051: {Other, "WhatsApp does not support this message type.", "Send text or a supported media type."},

@@ -37,11 +37,25 @@ type Event struct {
 
 // AccountUpdate is a change of the business number or account, from Meta's WABA webhooks.
 type AccountUpdate struct {
-	Field        string    `json:"field"`                   // phone_number_quality_update | account_update
-	Event        string    `json:"event"`                   // FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, ... (account_update: its event)
-	PhoneNumber  string    `json:"phone_number,omitempty"`  // display number
-	CurrentLimit string    `json:"current_limit,omitempty"` // TIER_250, TIER_1K, ..., TIER_UNLIMITED
-	At           time.Time `json:"at"`
+	Field        string `json:"field"`                   // phone_number_quality_update | account_update
+	Event        string `json:"event"`                   // FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE, ... (account_update: its event)
+	PhoneNumber  string `json:"phone_number,omitempty"`  // display number
+	CurrentLimit string `json:"current_limit,omitempty"` // TIER_250, TIER_1K, ..., TIER_UNLIMITED
+	// account_update only: ban_info (BanState DISABLE, REINSTATE, SCHEDULE_FOR_DISABLE; BanDate
+	// as Meta wrote it), restriction_info and violation_info.violation_type.
+	BanState     string        `json:"ban_state,omitempty"`
+	BanDate      string        `json:"ban_date,omitempty"`
+	Restrictions []Restriction `json:"restrictions,omitempty"`
+	Violation    string        `json:"violation,omitempty"`
+	At           time.Time     `json:"at"`
+}
+
+// Restriction is one entry of account_update's restriction_info: what the account may not do
+// (RESTRICTED_BIZ_INITIATED_MESSAGING, RESTRICTED_CUSTOMER_INITIATED_MESSAGING,
+// RESTRICTED_ADD_PHONE_NUMBER_ACTION) until Expiration (zero: Meta named no end).
+type Restriction struct {
+	Type       string    `json:"type"`
+	Expiration time.Time `json:"expiration,omitzero"`
 }
 
 // TemplateUpdate is a change of one template language's state, from Meta's WABA webhooks: its
@@ -86,7 +100,11 @@ func (e Event) Key() string {
 		return key + at(t.At)
 	case e.Account != nil:
 		a := e.Account
-		return "account:" + a.Field + ":" + a.PhoneNumber + ":" + a.Event + ":" + a.CurrentLimit + at(a.At)
+		key := "account:" + a.Field + ":" + a.PhoneNumber + ":" + a.Event + ":" + a.CurrentLimit + ":" + a.BanState + ":" + a.Violation
+		for _, r := range a.Restrictions {
+			key += ":" + r.Type + at(r.Expiration)
+		}
+		return key + at(a.At)
 	}
 	return ""
 }
@@ -451,15 +469,9 @@ func ParseWebhook(body []byte) ([]Event, error) {
 				}
 				continue
 			case "phone_number_quality_update", "account_update":
-				var a struct {
-					Event        string `json:"event"`
-					PhoneNumber  string `json:"display_phone_number"`
-					Phone        string `json:"phone_number"`
-					CurrentLimit string `json:"current_limit"`
-				}
-				if json.Unmarshal(ch.Value, &a) == nil && a.Event != "" {
-					events = append(events, Event{Kind: KindAccount, Account: &AccountUpdate{Field: ch.Field, Event: a.Event,
-						PhoneNumber: cmp.Or(a.PhoneNumber, a.Phone), CurrentLimit: a.CurrentLimit, At: unixTime(e.Time)}})
+				if a := parseAccount(ch.Field, ch.Value); a != nil {
+					a.At = unixTime(e.Time)
+					events = append(events, Event{Kind: KindAccount, Account: a})
 				}
 				continue
 			case "", "messages":
@@ -618,4 +630,62 @@ func at(t time.Time) string {
 		return ""
 	}
 	return ":" + strconv.FormatInt(t.Unix(), 10)
+}
+
+// wireAccount is the value of phone_number_quality_update and account_update. account_update's
+// fields are as Meta's account_update webhook reference names them (ban_info, restriction_info,
+// violation_info); Meta's OpenAPI document has no schema for this webhook, and the examples of
+// it read here are those of providers relaying it, so the expiration's form (Meta's
+// "2026-04-19T13:59:20+0000", RFC 3339, or Unix seconds) is read leniently.
+type wireAccount struct {
+	Event        string `json:"event"`
+	PhoneNumber  string `json:"display_phone_number"`
+	Phone        string `json:"phone_number"`
+	CurrentLimit string `json:"current_limit"`
+	BanInfo      struct {
+		State string `json:"waba_ban_state"`
+		Date  string `json:"waba_ban_date"`
+	} `json:"ban_info"`
+	RestrictionInfo []struct {
+		Type       string          `json:"restriction_type"`
+		Expiration json.RawMessage `json:"expiration"`
+	} `json:"restriction_info"`
+	ViolationInfo struct {
+		Type string `json:"violation_type"`
+	} `json:"violation_info"`
+}
+
+func parseAccount(field string, raw json.RawMessage) *AccountUpdate {
+	var a wireAccount
+	if json.Unmarshal(raw, &a) != nil || a.Event == "" {
+		return nil
+	}
+	out := &AccountUpdate{Field: field, Event: a.Event, PhoneNumber: cmp.Or(a.PhoneNumber, a.Phone),
+		CurrentLimit: a.CurrentLimit, BanState: strings.ToUpper(a.BanInfo.State), BanDate: a.BanInfo.Date,
+		Violation: a.ViolationInfo.Type}
+	for _, r := range a.RestrictionInfo {
+		if r.Type != "" {
+			out.Restrictions = append(out.Restrictions, Restriction{Type: strings.ToUpper(r.Type), Expiration: metaTime(r.Expiration)})
+		}
+	}
+	return out
+}
+
+// metaTime reads a time Meta wrote as a string (ISO 8601 with or without a colon in the
+// offset) or as Unix seconds; zero when it is neither.
+func metaTime(raw json.RawMessage) time.Time {
+	var n flexInt
+	if json.Unmarshal(raw, &n) == nil && n > 0 {
+		return unixTime(n)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return time.Time{}
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05-0700", "2006-01-02T15:04:05.000-0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
 }

@@ -412,6 +412,9 @@ func (g *gateway) run(ctx context.Context) error {
 		runTemplateSync(ctx, g.templates, g.cfg.WhatsApp.TemplateSyncInterval, g.log)
 	})
 	goBG(func(ctx context.Context) {
+		runNumberHealth(ctx, g.client, g.engine, g.cfg.WhatsApp.TemplateSyncInterval, g.log)
+	})
+	goBG(func(ctx context.Context) {
 		if err := g.desk.Run(ctx); err != nil && ctx.Err() == nil {
 			g.log.Error("desk webhooks stopped", "err", err)
 		}

@@ -117,6 +117,43 @@ func runTemplateSync(ctx context.Context, t *templateAdmin, interval time.Durati
 	}
 }
 
+// numberHealthReader is the Graph API call the number's health is read with.
+type numberHealthReader interface {
+	NumberHealth(ctx context.Context) (whatsapp.NumberHealth, error)
+}
+
+// numberHealthRecorder stores it where the engine reads it.
+type numberHealthRecorder interface {
+	RecordNumberHealth(ctx context.Context, rating, tier string) error
+}
+
+// runNumberHealth reads the number's quality rating and messaging limit tier now and every
+// interval (whatsapp.template_sync_interval, beside the template sync; 0: never) until ctx ends.
+func runNumberHealth(ctx context.Context, c numberHealthReader, rec numberHealthRecorder, interval time.Duration, log *slog.Logger) {
+	if c == nil || interval <= 0 {
+		return
+	}
+	log = log.With("component", "number-health")
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		h, err := c.NumberHealth(sctx)
+		if err == nil {
+			err = rec.RecordNumberHealth(sctx, h.QualityRating, h.MessagingLimitTier)
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			log.Warn("number health not read", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
 // templatesCLI runs one template command, either here (with whatsapp.base_url and credentials
 // from the configuration) or through a running gateway's API.
 type templatesCLI struct {

@@ -152,8 +152,12 @@ func (s *Sandbox) customer(ctx context.Context, number string, m whMessage, cont
 //	POST   templates/{name}/{lang}/category {"category"}: a template_category_update webhook
 //	POST   templates/{name}/{lang}/reject {"reason"}: the next review of that template language
 //	                                      (after a create or edit) rejects it with this reason
-//	POST   number/quality                 {"event","current_limit"}: a phone_number_quality_update
-//	                                      webhook (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE; TIER_1K...)
+//	POST   number/quality                 {"event","current_limit","quality_rating"}: a
+//	                                      phone_number_quality_update webhook (FLAGGED, UNFLAGGED,
+//	                                      UPGRADE, DOWNGRADE; TIER_1K...); the tier and rating
+//	                                      (GREEN, YELLOW, RED, NA) are what GET /{phone_number_id} says
+//	POST   account                        {"event","ban_state","ban_date","restriction_type",
+//	                                      "expiration","violation_type"}: an account_update webhook
 func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest string) {
 	parts := strings.Split(strings.Trim(rest, "/"), "/")
 	switch {
@@ -191,6 +195,12 @@ func (s *Sandbox) serveControl(w http.ResponseWriter, r *http.Request, rest stri
 		}
 	case len(parts) == 1 && parts[0] == "templates":
 		writeJSON(w, http.StatusOK, s.Templates())
+	case len(parts) == 1 && parts[0] == "account":
+		if r.Method != http.MethodPost {
+			controlError(w, http.StatusMethodNotAllowed, "use POST")
+			return
+		}
+		s.serveAccountUpdate(w, r)
 	case len(parts) == 2 && parts[0] == "number" && parts[1] == "quality":
 		if r.Method != http.MethodPost {
 			controlError(w, http.StatusMethodNotAllowed, "use POST")
@@ -373,13 +383,25 @@ func templateID(name, lang string) int64 {
 
 // serveQualityChange plays Meta re-rating the business number: a phone_number_quality_update
 // webhook (shape from Meta's webhook reference for that field).
+// "quality_rating" (GREEN, YELLOW, RED, NA) and "current_limit" also change what GET
+// /{phone_number_id} answers; a quality_rating without an event sends no webhook (Meta sends
+// none for a rating).
 func (s *Sandbox) serveQualityChange(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Event        string `json:"event"`
-		CurrentLimit string `json:"current_limit"`
+		Event         string `json:"event"`
+		CurrentLimit  string `json:"current_limit"`
+		QualityRating string `json:"quality_rating"`
 	}
-	if err := decodeControl(r, &req); err != nil || req.Event == "" {
-		controlError(w, http.StatusBadRequest, "an event (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE) is required")
+	if err := decodeControl(r, &req); err != nil || (req.Event == "" && req.QualityRating == "") {
+		controlError(w, http.StatusBadRequest, "an event (FLAGGED, UNFLAGGED, UPGRADE, DOWNGRADE) or a quality_rating is required")
+		return
+	}
+	if !s.setNumber(req.QualityRating, req.CurrentLimit) {
+		controlError(w, http.StatusBadRequest, "quality_rating must be GREEN, YELLOW, RED or NA and current_limit TIER_<n> (TIER_1K...)")
+		return
+	}
+	if req.Event == "" {
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	s.deliverWABAChange(w, r, "phone_number_quality_update", map[string]any{

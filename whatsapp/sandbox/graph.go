@@ -158,6 +158,10 @@ func (s *Sandbox) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveMessages(w, r, segs[len(segs)-2])
 		return
 	}
+	if len(segs) >= 1 && segs[len(segs)-1] == s.cfg.PhoneNumberID {
+		s.serveNumber(w, r)
+		return
+	}
 	if len(segs) >= 1 && s.isTemplateID(segs[len(segs)-1]) {
 		s.serveTemplateEdit(w, r, segs[len(segs)-1])
 		return

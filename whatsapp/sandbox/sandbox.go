@@ -255,6 +255,7 @@ type Sandbox struct {
 	// media: uploads and customers' files by media id, oldest first in mediaOrder
 	media      map[string]*mediaFile
 	mediaOrder []string
+	num        numberState // quality rating and messaging limit tier (GET /{phone_number_id})
 
 	q scheduler
 
