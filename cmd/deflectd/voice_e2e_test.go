@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,48 +14,9 @@ import (
 	"github.com/deflectd/deflectd/ivr"
 )
 
-// sippQueue runs sipp as the contact centre's queue for WhatsApp calls (a scenario of
-// deploy/loadtest/sipp), echoing the audio it receives.
-type sippQueue struct {
-	port int
-	log  string
-	cmd  *exec.Cmd
-	out  *testkit.Buffer
-}
-
-func startSippQueue(t *testing.T, scenario string) *sippQueue {
+func startSippQueue(t *testing.T, scenario string) *testkit.SippUAS {
 	t.Helper()
-	sipp := testkit.RequireTool(t, "sipp")
-	dir := t.TempDir()
-	scen, err := filepath.Abs(filepath.Join("..", "..", "deploy", "loadtest", "sipp", scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := &sippQueue{port: testkit.FreeUDPPort(t, false), log: filepath.Join(dir, "messages.log"), out: &testkit.Buffer{}}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	q.cmd = exec.CommandContext(ctx, sipp, "-sf", scen, "-m", "1", "-nostdin", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(q.port), "-mi", "127.0.0.1", "-mp", strconv.Itoa(testkit.FreeUDPPort(t, true)),
-		"-rtp_echo", "-trace_msg", "-message_file", q.log, "-timeout", "55s", "-timeout_error")
-	q.cmd.Dir = dir
-	q.cmd.Stdout, q.cmd.Stderr = q.out, q.out
-	if err := q.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = q.cmd.Process.Kill(); _ = q.cmd.Wait() })
-	return q
-}
-
-func (q *sippQueue) wait(t *testing.T) string {
-	t.Helper()
-	if err := q.cmd.Wait(); err != nil {
-		t.Fatalf("sipp as the queue: %v\n%s", err, q.out.String())
-	}
-	b, err := os.ReadFile(q.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return testkit.StartSippUAS(t, scenario, 55*time.Second)
 }
 
 func withVoice(queuePort int) func(*configs.Config) {
@@ -105,7 +62,7 @@ func (g *testGateway) whatsappCall(waID, body string) (int, callReport, string) 
 // the conversation shows the call.
 func TestE2EWhatsAppCallReachesQueueWithContext(t *testing.T) {
 	q := startSippQueue(t, "voice-queue-uas.xml")
-	g := startGateway(t, withVoice(q.port))
+	g := startGateway(t, withVoice(q.Port))
 	const caller, waID = "+966501234567", "966501234567"
 
 	if code, rep, body := g.whatsappCall(waID, `{"duration":"1s"}`); code != http.StatusConflict {
@@ -130,7 +87,7 @@ func TestE2EWhatsAppCallReachesQueueWithContext(t *testing.T) {
 	if rep.Sent < 80 || rep.Received < rep.Sent*8/10 {
 		t.Errorf("audio: sent %d, got back %d (sipp echoes through deflectd); want ≥ 80 %%", rep.Sent, rep.Received)
 	}
-	msgs := q.wait(t)
+	msgs := q.Wait(t)
 	for _, want := range []string{"X-Deflect-Session: " + sess.ID, "X-Queue: billing", "X-Customer-Id: C-1001",
 		"X-Context-Account: ACC-7", "X-WhatsApp-Conversation: " + g.base + "/console/"} {
 		if !strings.Contains(msgs, want) {
@@ -172,7 +129,7 @@ func TestE2EWhatsAppCallAgentButton(t *testing.T) {
 	agent := func(c *configs.Config) {
 		c.API.Tokens = append(c.API.Tokens, configs.TokenConfig{Name: "alice", Token: agentToken, Scopes: []string{"agent"}})
 	}
-	g := startGateway(t, func(c *configs.Config) { withVoice(q.port)(c); agent(c) })
+	g := startGateway(t, func(c *configs.Config) { withVoice(q.Port)(c); agent(c) })
 	// The console shows its "Send a WhatsApp call button" only when calls are on.
 	for _, tc := range []struct {
 		g    *testGateway
@@ -210,7 +167,7 @@ func TestE2EWhatsAppCallAgentButton(t *testing.T) {
 	if code != 200 || !rep.Answered || rep.EndedBy != "business" || rep.TalkMS > 10000 {
 		t.Fatalf("whatsapp call: %d %s", code, raw)
 	}
-	msgs := q.wait(t)
+	msgs := q.Wait(t)
 	if !strings.Contains(msgs, "X-Queue: billing") || !strings.Contains(msgs, "X-Customer-Id: C-42") {
 		t.Errorf("the queue's INVITE lacks the deflection's context:\n%s", msgs)
 	}
@@ -252,7 +209,7 @@ func TestCallCommandWhatsApp(t *testing.T) {
 			q := startSippQueue(t, "voice-queue-bye.xml")
 			cert, key, _ := testkit.SelfSignedCert(t, t.TempDir())
 			g := startGateway(t, func(c *configs.Config) {
-				withVoice(q.port)(c)
+				withVoice(q.Port)(c)
 				c.Voice.TLS = configs.TLSConfig{CertFile: cert, KeyFile: key}
 				c.Voice.Password = "voice-e2e-sip-password"
 			})
@@ -265,7 +222,7 @@ func TestCallCommandWhatsApp(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
 				}
 			}
-			q.wait(t)
+			q.Wait(t)
 		})
 	}
 	t.Run("wrong password", func(t *testing.T) {
@@ -291,14 +248,14 @@ func TestCallCommandWhatsApp(t *testing.T) {
 // icon (no button, no payload) still reaches the queue with their latest deflection's context.
 func TestE2EWhatsAppCallWithoutButtonFindsDeflection(t *testing.T) {
 	q := startSippQueue(t, "voice-queue-uas.xml")
-	g := startGateway(t, withVoice(q.port))
+	g := startGateway(t, withVoice(q.Port))
 	const caller, waID = "+966501230501", "966501230501"
 	wantResult(t, g.call(caller, ivr.CallOptions{Press: "1", Headers: []string{"X-Queue: billing", "X-Customer-Id: C-1001"}}), "deflected")
 	code, rep, body := g.whatsappCall(waID, `{"payload":"","duration":"1s"}`)
 	if code != 200 || !rep.Answered {
 		t.Fatalf("whatsapp call: %d %s", code, body)
 	}
-	if msgs := q.wait(t); !strings.Contains(msgs, "X-Deflect-Session: "+g.session(caller).ID) {
+	if msgs := q.Wait(t); !strings.Contains(msgs, "X-Deflect-Session: "+g.session(caller).ID) {
 		t.Errorf("the queue's INVITE lacks the deflection's session:\n%s", msgs)
 	}
 	if n := g.counter("deflectd_voice_call_context_total", map[string]string{"outcome": "by-number"}); n != 1 {

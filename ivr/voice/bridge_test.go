@@ -9,9 +9,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -124,48 +121,10 @@ func (h *harness) callWith(t *testing.T, c metasim.Call) metasim.Report {
 	return rep
 }
 
-// queue runs sipp as the PBX queue with a scenario of deploy/loadtest/sipp.
-type queue struct {
-	port int
-	log  string
-	cmd  *exec.Cmd
-	out  *testkit.Buffer
-}
-
-func startQueue(t *testing.T, scenario string) *queue {
+// startQueue runs sipp as the PBX queue with a scenario of deploy/loadtest/sipp.
+func startQueue(t *testing.T, scenario string) *testkit.SippUAS {
 	t.Helper()
-	sipp := testkit.RequireTool(t, "sipp")
-	dir := t.TempDir()
-	scen, err := filepath.Abs(filepath.Join("..", "..", "deploy", "loadtest", "sipp", scenario))
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := &queue{port: testkit.FreeUDPPort(t, false), log: filepath.Join(dir, "messages.log"), out: &testkit.Buffer{}}
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
-	t.Cleanup(cancel)
-	q.cmd = exec.CommandContext(ctx, sipp, "-sf", scen, "-m", "1", "-nostdin", "-i", "127.0.0.1",
-		"-p", strconv.Itoa(q.port), "-mi", "127.0.0.1", "-mp", strconv.Itoa(testkit.FreeUDPPort(t, true)),
-		"-rtp_echo", "-trace_msg", "-message_file", q.log, "-timeout", "40s", "-timeout_error")
-	q.cmd.Dir = dir
-	q.cmd.Stdout, q.cmd.Stderr = q.out, q.out
-	if err := q.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = q.cmd.Process.Kill(); _ = q.cmd.Wait() })
-	time.Sleep(200 * time.Millisecond) // sipp binds its port
-	return q
-}
-
-func (q *queue) wait(t *testing.T) string {
-	t.Helper()
-	if err := q.cmd.Wait(); err != nil {
-		t.Fatalf("sipp as the queue: %v\n%s", err, tail(q.out.String()))
-	}
-	b, err := os.ReadFile(q.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return testkit.StartSippUAS(t, scenario, 40*time.Second)
 }
 
 func tail(s string) string {
@@ -180,7 +139,7 @@ func tail(s string) string {
 // echoes it back), the customer hangs up and the queue gets the BYE.
 func TestBridgeCarriesContextAndAudio(t *testing.T) {
 	q := startQueue(t, "voice-queue-uas.xml")
-	h := start(t, q.port, nil)
+	h := start(t, q.Port, nil)
 	rep := h.call(t, "good", "sip-password-for-tests", 1500*time.Millisecond)
 	if !rep.Answered || rep.Status != 200 || rep.EndedBy != "customer" {
 		t.Fatalf("report %+v, want answered and ended by the customer", rep)
@@ -189,7 +148,7 @@ func TestBridgeCarriesContextAndAudio(t *testing.T) {
 	if rep.Sent < 60 || rep.Received < rep.Sent*8/10 {
 		t.Errorf("audio: sent %d, received back %d decrypted packets; want ≥ 80 %% back", rep.Sent, rep.Received)
 	}
-	msgs := q.wait(t)
+	msgs := q.Wait(t)
 	for _, want := range []string{"X-Deflect-Session: S-voice-1", "X-Queue: billing", "X-Customer-Id: C-1001",
 		"X-Language: en", "X-Context-Plan: gold", "X-WhatsApp-Conversation: http://127.0.0.1:8080/console/",
 		"From: \"WhatsApp\" <sip:+966501234567@"} {
@@ -206,7 +165,7 @@ func TestBridgeCarriesContextAndAudio(t *testing.T) {
 // TestBridgeQueueHangsUp: the agent hangs up; deflectd sends the BYE to WhatsApp.
 func TestBridgeQueueHangsUp(t *testing.T) {
 	q := startQueue(t, "voice-queue-bye.xml")
-	h := start(t, q.port, nil)
+	h := start(t, q.Port, nil)
 	rep := h.call(t, "good", "sip-password-for-tests", 20*time.Second)
 	if !rep.Answered || rep.EndedBy != "business" {
 		t.Fatalf("report %+v, want the business to hang up", rep)
@@ -214,7 +173,7 @@ func TestBridgeQueueHangsUp(t *testing.T) {
 	if rep.Talk > 10*time.Second || rep.Received == 0 {
 		t.Errorf("talk %s, %d packets back; want about 1.5 s with audio", rep.Talk, rep.Received)
 	}
-	q.wait(t)
+	q.Wait(t)
 	if rec := h.res.wait(t); rec.EndedBy != "queue" || rec.Result != voice.ResultAnswered {
 		t.Errorf("record %+v, want answered, ended by the queue", rec)
 	}
@@ -226,12 +185,12 @@ func TestBridgeWithoutValidPayload(t *testing.T) {
 	for _, payload := range []string{"forged", ""} {
 		t.Run("payload="+payload, func(t *testing.T) {
 			q := startQueue(t, "voice-queue-bye.xml")
-			h := start(t, q.port, nil)
+			h := start(t, q.Port, nil)
 			rep := h.call(t, payload, "sip-password-for-tests", 20*time.Second)
 			if !rep.Answered {
 				t.Fatalf("report %+v, want the call bridged", rep)
 			}
-			msgs := q.wait(t)
+			msgs := q.Wait(t)
 			if strings.Contains(msgs, "X-Deflect-Session") || strings.Contains(msgs, "X-Queue") {
 				t.Errorf("the queue got a context for a payload that was not ours:\n%s", tail(msgs))
 			}
@@ -263,10 +222,10 @@ func TestRefusals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			port := testkit.FreeUDPPort(t, false) // nothing listens: the call must not get that far
-			var q *queue
+			var q *testkit.SippUAS
 			if tc.scenario != "" {
 				q = startQueue(t, tc.scenario)
-				port = q.port
+				port = q.Port
 			}
 			h := start(t, port, tc.mutate)
 			rep := h.call(t, "good", tc.password, time.Second)
@@ -274,7 +233,7 @@ func TestRefusals(t *testing.T) {
 				t.Fatalf("report %+v, want %d", rep, tc.want)
 			}
 			if q != nil {
-				q.wait(t)
+				q.Wait(t)
 				if rec := h.res.wait(t); rec.Result != voice.ResultBusy {
 					t.Errorf("record %+v, want busy", rec)
 				}
@@ -286,12 +245,12 @@ func TestRefusals(t *testing.T) {
 // TestCustomerHangsUpWhileQueueRings: a CANCEL from WhatsApp cancels the queue's leg.
 func TestCustomerHangsUpWhileQueueRings(t *testing.T) {
 	q := startQueue(t, "voice-queue-ring.xml")
-	h := start(t, q.port, nil)
+	h := start(t, q.Port, nil)
 	rep := h.callWith(t, metasim.Call{Payload: "good", Password: "sip-password-for-tests", Timeout: 1500 * time.Millisecond})
 	if rep.Answered || rep.Status != 487 {
 		t.Fatalf("report %+v, want the customer's own give-up", rep)
 	}
-	q.wait(t) // fails unless the queue got the CANCEL
+	q.Wait(t) // fails unless the queue got the CANCEL
 	if rec := h.res.wait(t); rec.Result != voice.ResultCancelled || rec.EndedBy != "customer" {
 		t.Errorf("record %+v, want cancelled by the customer", rec)
 	}
@@ -301,11 +260,11 @@ func TestCustomerHangsUpWhileQueueRings(t *testing.T) {
 // one; shutting down then hangs it up on both legs.
 func TestDrainAndShutdown(t *testing.T) {
 	q := startQueue(t, "voice-queue-uas.xml")
-	h := start(t, q.port, nil)
+	h := start(t, q.Port, nil)
 	first := make(chan metasim.Report, 1)
 	go func() { first <- h.call(t, "good", "sip-password-for-tests", 30*time.Second) }()
 	testkit.Eventually(t, 10*time.Second, "the first call bridged (the queue got its ACK)", func() bool {
-		b, _ := os.ReadFile(q.log)
+		b, _ := os.ReadFile(q.Log)
 		return h.srv.ActiveCalls() == 1 && strings.Contains(string(b), "ACK sip:")
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -321,7 +280,7 @@ func TestDrainAndShutdown(t *testing.T) {
 	if !rep.Answered || rep.EndedBy != "business" || rep.Talk > 20*time.Second {
 		t.Errorf("the bridged call: %+v, want hung up by deflectd at shutdown", rep)
 	}
-	q.wait(t) // the queue got its BYE
+	q.Wait(t) // the queue got its BYE
 	if rec := h.res.wait(t); rec.EndedBy != "shutdown" {
 		t.Errorf("record %+v, want ended by shutdown", rec)
 	}

@@ -111,7 +111,8 @@ func (r *relay) pump(ctx context.Context, in, out *net.UDPConn, inRemote, outRem
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 		if cur := inRemote.Load(); cur == nil || *cur != src {
-			inRemote.Store(&src)
+			latched := src // a copy: only a change of address allocates
+			inRemote.Store(&latched)
 		}
 		count.Add(1)
 		r.last.Store(time.Now().UnixNano())
@@ -138,10 +139,8 @@ func (r *relay) fromMetaPacket(dst, pkt []byte) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	if len(r.toPBX) > 0 {
-		if _, ok := r.toPBX[hdr.PayloadType]; ok {
-			plain[1] = plain[1]&0x80 | r.toPBX[hdr.PayloadType]
-		}
+	if pt, ok := r.toPBX[hdr.PayloadType]; ok {
+		plain[1] = plain[1]&0x80 | pt
 	}
 	return plain, true
 }
@@ -159,7 +158,7 @@ func (r *relay) fromPBXPacket(dst, pkt []byte) ([]byte, bool) {
 	if hdr.PayloadType != pkt[1]&0x7f {
 		pkt[1] = pkt[1]&0x80 | hdr.PayloadType
 	}
-	enc, err := r.enc.EncryptRTP(dst, pkt, nil)
+	enc, err := r.enc.EncryptRTP(dst, pkt, &hdr) // the header parsed above, not parsed again
 	if err != nil {
 		return nil, false
 	}

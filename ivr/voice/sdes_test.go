@@ -115,3 +115,30 @@ func TestParseOffer(t *testing.T) {
 		})
 	}
 }
+
+// TestPTMap: payload types are renumbered only where the two sides numbered them differently.
+func TestPTMap(t *testing.T) {
+	meta := Offer{Codec: media.Codec{Name: "PCMA", PT: 8}, DTMFPT: 101}
+	tests := []struct {
+		name string
+		pbx  Offer
+		want map[uint8]uint8
+	}{
+		{name: "same numbers", pbx: Offer{Codec: media.Codec{Name: "PCMA", PT: 8}, DTMFPT: 101}, want: map[uint8]uint8{}},
+		{name: "dynamic dtmf differs", pbx: Offer{Codec: media.Codec{Name: "PCMA", PT: 8}, DTMFPT: 96}, want: map[uint8]uint8{101: 96}},
+		{name: "no dtmf on the pbx", pbx: Offer{Codec: media.Codec{Name: "PCMA", PT: 8}}, want: map[uint8]uint8{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ptMap(meta, tc.pbx)
+			if len(got) != len(tc.want) {
+				t.Fatalf("ptMap = %v, want %v", got, tc.want)
+			}
+			for k, v := range tc.want {
+				if got[k] != v {
+					t.Errorf("ptMap = %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
+}
