@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/deflectd/deflectd/configs"
+	"github.com/deflectd/deflectd/lookup"
 	"github.com/deflectd/deflectd/whatsapp"
 )
 
@@ -68,6 +69,14 @@ func TestAccountRestricted(t *testing.T) {
 		}
 		if d.Offer != (st.reason == "") || d.Reason != st.reason {
 			t.Errorf("%s: offer %v reason %q, want reason %q", st.name, d.Offer, d.Reason, st.reason)
+		}
+		// The eligibility API answers the same (another number: the call above was offered).
+		n, err := lookup.Normalize("+96650123460"+string(rune('0'+i)), "SA")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, err := h.svc.Check(ctx, n, "billing", 300); err != nil || e.Reason != st.reason {
+			t.Errorf("%s: eligibility %+v (%v), want reason %q", st.name, e, err, st.reason)
 		}
 		gauge := testutil.ToFloat64(h.svc.m.accountRestricted)
 		if want := map[bool]float64{true: 1}[st.reason != ""]; gauge != want {

@@ -164,7 +164,23 @@ func (s *Service) Check(ctx context.Context, n lookup.Number, queue string, wait
 	if err != nil {
 		return Eligibility{}, err
 	}
-	return Eligibility{Eligible: reason == "", Reason: reason, Language: s.LanguageFor(n.Region)}, nil
+	lang := s.LanguageFor(n.Region)
+	if reason == "" {
+		reason = s.platformReason(ctx, &store.Session{Variant: v.Name, Language: lang})
+	}
+	return Eligibility{Eligible: reason == "", Reason: reason, Language: lang}, nil
+}
+
+// platformReason is Meta's side of a decision, for a caller the policy left eligible: the
+// account's standing, then the deflection template of the caller's language.
+func (s *Service) platformReason(ctx context.Context, sess *store.Session) string {
+	if r := s.accountReason(ctx); r != "" {
+		return r
+	}
+	if !s.templateUsable(ctx, s.templateName(sess), s.templateLanguage(sess.Language)) {
+		return ReasonTemplateUnavailable
+	}
+	return ""
 }
 
 // LanguageFor is the language the IVR picks for a caller from region when no X-Language came.
@@ -268,10 +284,7 @@ func (s *Service) Decide(ctx context.Context, c *ivr.CallInfo) (Decision, error)
 		return Decision{}, fmt.Errorf("decide: %w", err)
 	}
 	if reason == "" {
-		reason = s.accountReason(ctx)
-	}
-	if reason == "" && !s.templateUsable(ctx, s.templateName(sess), s.templateLanguage(sess.Language)) {
-		reason = ReasonTemplateUnavailable
+		reason = s.platformReason(ctx, sess)
 	}
 	if reason == "" && s.budget != nil {
 		sctx, cancel := context.WithTimeout(ctx, s.timeout)
