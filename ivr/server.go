@@ -183,7 +183,7 @@ func New(cfg Config, decider Decider, engine *media.Engine, prompts *media.Promp
 		allowed = append(allowed, p.Masked())
 	}
 
-	sipLog := slog.New(dropDumps{log.Handler()}).With("component", "sipgo")
+	sipLog := SIPLogger(log)
 	ua, err := sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.SIP.UserAgent),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
@@ -721,6 +721,12 @@ func outboundIP(dst netip.Addr) netip.Addr {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+}
+
+// SIPLogger is the logger to give sipgo (every user agent of the process): warnings and errors
+// only, without the attributes that carry whole SIP messages.
+func SIPLogger(log *slog.Logger) *slog.Logger {
+	return slog.New(dropDumps{log.Handler()}).With("component", "sipgo")
 }
 
 // dropDumps keeps sipgo's own log lines but removes the attributes that carry whole SIP

@@ -40,6 +40,7 @@ import (
 	"github.com/deflectd/deflectd/lookup"
 	"github.com/deflectd/deflectd/whatsapp"
 	"github.com/deflectd/deflectd/whatsapp/sandbox"
+	"github.com/emiago/sipgo/sip"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -87,6 +88,9 @@ func signalContext(parent context.Context, log *slog.Logger) (context.Context, f
 // serve runs the gateway until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, cfg configsConfig, log *slog.Logger) error {
 	applyRuntime(cfg.Runtime, log)
+	// The few lines sipgo logs outside any user agent's logger (connection bookkeeping) go
+	// through ours too: masked, warnings and errors only.
+	sip.SetDefaultLogger(ivr.SIPLogger(log))
 	g, err := newGateway(cfg, log)
 	if err != nil {
 		return err

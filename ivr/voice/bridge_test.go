@@ -68,6 +68,12 @@ type harness struct {
 // start runs a voice server toward a queue at queuePort; mutate adjusts its config.
 func start(t *testing.T, queuePort int, mutate func(*voice.Config)) *harness {
 	t.Helper()
+	return startLogging(t, queuePort, mutate, nil)
+}
+
+// startLogging is start with the server's (and sipgo's) log lines written to logTo.
+func startLogging(t *testing.T, queuePort int, mutate func(*voice.Config), logTo io.Writer) *harness {
+	t.Helper()
 	cert, pool, err := voice.SelfSigned(loopback)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +93,9 @@ func start(t *testing.T, queuePort int, mutate func(*voice.Config)) *harness {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if logTo != nil {
+		log = slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	h.srv, err = voice.New(cfg, h.res, log, h.reg)
 	if err != nil {
@@ -283,5 +292,28 @@ func TestDrainAndShutdown(t *testing.T) {
 	q.Wait(t) // the queue got its BYE
 	if rec := h.res.wait(t); rec.EndedBy != "shutdown" {
 		t.Errorf("record %+v, want ended by shutdown", rec)
+	}
+}
+
+// TestLogsCarryNoNumbers: a whole call, with a payload refused (a warning with its error) and
+// the queue hanging up, logs neither the customer's nor the business's number.
+func TestLogsCarryNoNumbers(t *testing.T) {
+	var logs testkit.Buffer
+	q := startQueue(t, "voice-queue-bye.xml")
+	h := startLogging(t, q.Port, nil, &logs)
+	if rep := h.call(t, "forged", "sip-password-for-tests", 20*time.Second); !rep.Answered {
+		t.Fatalf("report %+v", rep)
+	}
+	q.Wait(t)
+	h.res.wait(t)
+	h.stop()
+	out := logs.String()
+	if !strings.Contains(out, "whatsapp call ended") || !strings.Contains(out, "payload not accepted") {
+		t.Fatalf("the log lacks the call's lines:\n%s", out)
+	}
+	for _, n := range []string{"966501234567", "15550001111"} {
+		if strings.Contains(out, n) {
+			t.Errorf("the log carries %s:\n%s", n, out)
+		}
 	}
 }

@@ -154,13 +154,16 @@ func unmap(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr()
 
 func (s *Server) sip() error {
 	var err error
-	if s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("deflectd-voice"), sipgo.WithUserAgenTLSConfig(s.cfg.TLS)); err != nil {
+	sipLog := ivr.SIPLogger(s.log) // never whole messages: they carry phone numbers
+	if s.ua, err = sipgo.NewUA(sipgo.WithUserAgent("deflectd-voice"), sipgo.WithUserAgenTLSConfig(s.cfg.TLS),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog))); err != nil {
 		return fmt.Errorf("voice sip agent: %w", err)
 	}
-	if s.srv, err = sipgo.NewServer(s.ua); err != nil {
+	if s.srv, err = sipgo.NewServer(s.ua, sipgo.WithServerLogger(sipLog)); err != nil {
 		return fmt.Errorf("voice sip server: %w", err)
 	}
-	if s.cli, err = sipgo.NewClient(s.ua, sipgo.WithClientHostname(s.pbxAdr.Addr().String())); err != nil {
+	if s.cli, err = sipgo.NewClient(s.ua, sipgo.WithClientHostname(s.pbxAdr.Addr().String()), sipgo.WithClientLogger(sipLog)); err != nil {
 		return fmt.Errorf("voice sip client: %w", err)
 	}
 	metaContact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "deflectd", Host: s.addr.Addr().String(),

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/deflectd/deflectd/ivr"
 	"github.com/deflectd/deflectd/ivr/media"
 	"github.com/deflectd/deflectd/ivr/voice"
 	"github.com/emiago/sipgo"
@@ -63,16 +64,19 @@ func Place(ctx context.Context, c Call, log *slog.Logger) (Report, error) {
 	if !c.MediaIP.IsValid() {
 		c.MediaIP = c.Target.Addr()
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("WhatsApp-sandbox"), sipgo.WithUserAgenTLSConfig(c.TLS))
+	sipLog := ivr.SIPLogger(log)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("WhatsApp-sandbox"), sipgo.WithUserAgenTLSConfig(c.TLS),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)))
 	if err != nil {
 		return Report{}, fmt.Errorf("sandbox sip agent: %w", err)
 	}
 	defer ua.Close()
-	cli, err := sipgo.NewClient(ua)
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog))
 	if err != nil {
 		return Report{}, fmt.Errorf("sandbox sip client: %w", err)
 	}
-	srv, err := sipgo.NewServer(ua)
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
 	if err != nil {
 		return Report{}, fmt.Errorf("sandbox sip server: %w", err)
 	}
