@@ -257,7 +257,10 @@ func (s *Service) accountDegraded(ctx context.Context) []string {
 // RecordNumberHealth stores the number's quality rating and messaging limit tier as Meta's
 // GET /{phone-number-id} gave them (the periodic sync: a phone_number_quality_update missed while
 // no instance ran is caught up, and the rating, which no webhook carries, is known at all).
-func (s *Service) RecordNumberHealth(ctx context.Context, rating, tier string) error {
+//
+// asOf is when the read was started: a phone_number_quality_update recorded after it is newer
+// than what the read saw, and its tier is kept (the webhook and a read can cross).
+func (s *Service) RecordNumberHealth(ctx context.Context, rating, tier string, asOf time.Time) error {
 	rating, tier = QualityRating(rating), strings.ToUpper(tier)
 	var was AccountState
 	sctx, cancel := s.storeCtx(ctx)
@@ -267,7 +270,7 @@ func (s *Service) RecordNumberHealth(ctx context.Context, rating, tier string) e
 		func(a *AccountState, _ bool) error {
 			was = *a
 			a.Quality = rating
-			if tier != "" {
+			if tier != "" && !a.At.After(asOf) {
 				a.Tier, a.Limit = tier, tierLimit(tier)
 			}
 			return nil

@@ -104,7 +104,7 @@ func TestNumberHealth(t *testing.T) {
 		t.Errorf("at start %v, want only UNKNOWN", q)
 	}
 	for _, tt := range []struct{ rating, tier, want string }{{"GREEN", "TIER_1K", "GREEN"}, {"red", "", "RED"}, {"NA", "TIER_250", "UNKNOWN"}} {
-		if err := h.svc.RecordNumberHealth(t.Context(), tt.rating, tt.tier); err != nil {
+		if err := h.svc.RecordNumberHealth(t.Context(), tt.rating, tt.tier, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		if q := quality(); q[tt.want] != 1 || q["GREEN"]+q["YELLOW"]+q["RED"]+q["UNKNOWN"] != 1 {
@@ -117,5 +117,25 @@ func TestNumberHealth(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(h.svc.m.messagingLimit); got != 250 {
 		t.Errorf("deflectd_whatsapp_messaging_limit %v, want 250", got)
+	}
+
+	// A read started before a quality webhook but recorded after it keeps the webhook's tier;
+	// a read started after it wins.
+	readStarted := time.Now()
+	time.Sleep(2 * time.Millisecond)
+	if err := h.svc.OnAccount(t.Context(), &whatsapp.AccountUpdate{Field: "phone_number_quality_update", Event: "DOWNGRADE", CurrentLimit: "TIER_50"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.RecordNumberHealth(t.Context(), "GREEN", "TIER_UNLIMITED", readStarted); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.svc.accountState(t.Context()); st.Tier != "TIER_50" || st.Quality != "GREEN" {
+		t.Errorf("a read older than the webhook: %+v, want the webhook's TIER_50 kept (and the read's rating)", st)
+	}
+	if err := h.svc.RecordNumberHealth(t.Context(), "GREEN", "TIER_UNLIMITED", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.svc.accountState(t.Context()); st.Tier != "TIER_UNLIMITED" {
+		t.Errorf("a newer read: %+v, want TIER_UNLIMITED", st)
 	}
 }

@@ -124,7 +124,7 @@ type numberHealthReader interface {
 
 // numberHealthRecorder stores it where the engine reads it.
 type numberHealthRecorder interface {
-	RecordNumberHealth(ctx context.Context, rating, tier string) error
+	RecordNumberHealth(ctx context.Context, rating, tier string, asOf time.Time) error
 }
 
 // runNumberHealth reads the number's quality rating and messaging limit tier now and every
@@ -138,9 +138,10 @@ func runNumberHealth(ctx context.Context, c numberHealthReader, rec numberHealth
 	defer tick.Stop()
 	for {
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		asOf := time.Now()
 		h, err := c.NumberHealth(sctx)
 		if err == nil {
-			err = rec.RecordNumberHealth(sctx, h.QualityRating, h.MessagingLimitTier)
+			err = rec.RecordNumberHealth(sctx, h.QualityRating, h.MessagingLimitTier, asOf)
 		}
 		cancel()
 		if err != nil && ctx.Err() == nil {
