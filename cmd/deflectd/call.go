@@ -48,31 +48,8 @@ func newCallCmd(g *globals) *cobra.Command {
 				return wa.run(cmd.Context(), g, target)
 			}
 			o.Target = args[0]
-			if !strings.HasPrefix(strings.ToLower(o.Target), "sip:") {
-				return usageErr(fmt.Errorf("target %q is not a sip: URI", o.Target))
-			}
-			if o.From == "" {
-				return usageErr(errors.New("--from is required"))
-			}
-			for _, d := range o.Press {
-				if !strings.ContainsRune("0123456789*#ABCD", d) {
-					return usageErr(fmt.Errorf("--press: %q is not a DTMF digit", d))
-				}
-			}
-			switch o.Transport {
-			case "udp", "tcp":
-			default:
-				return usageErr(fmt.Errorf("--transport must be udp or tcp, got %q", o.Transport))
-			}
-			switch o.PressVia {
-			case "rfc4733", "info":
-			default:
-				return usageErr(fmt.Errorf("--dtmf must be rfc4733 or info, got %q", o.PressVia))
-			}
-			for _, h := range headers {
-				if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" {
-					return usageErr(fmt.Errorf("--header %q is not Name:value", h))
-				}
+			if err := checkCall(o, headers); err != nil {
+				return err
 			}
 			o.Headers = headers
 			if o.Username != "" {
@@ -115,11 +92,39 @@ func newCallCmd(g *globals) *cobra.Command {
 	f.StringVar(&o.Username, "auth-user", "", "digest user for a gateway with sip.auth (password from env DEFLECTD_CALL_PASSWORD)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "print only the summary")
 	f.BoolVar(&waMode, "whatsapp", false, "place a WhatsApp call as Meta delivers one (TLS, digest, SDES-SRTP): through --gateway's sandbox, or to a tls://host:port voice listener")
-	f.StringVar(&wa.gateway, "gateway", "", "with --whatsapp: a running gateway whose sandbox places the call")
-	f.StringVar(&wa.payload, "payload", "", "with --whatsapp: the call button payload (default through the sandbox: the last button the customer got)")
-	f.DurationVar(&wa.duration, "duration", 10*time.Second, "with --whatsapp: the customer hangs up after this long")
-	f.StringVar(&wa.caFile, "ca", "", "with --whatsapp tls://...: PEM certificate(s) to trust for the voice listener")
+	wa.flags(f)
 	return cmd
+}
+
+// checkCall rejects a test call's bad flags before anything is sent (exit 2).
+func checkCall(o ivr.CallOptions, headers []string) error {
+	if !strings.HasPrefix(strings.ToLower(o.Target), "sip:") {
+		return usageErr(fmt.Errorf("target %q is not a sip: URI", o.Target))
+	}
+	if o.From == "" {
+		return usageErr(errors.New("--from is required"))
+	}
+	for _, d := range o.Press {
+		if !strings.ContainsRune("0123456789*#ABCD", d) {
+			return usageErr(fmt.Errorf("--press: %q is not a DTMF digit", d))
+		}
+	}
+	switch o.Transport {
+	case "udp", "tcp":
+	default:
+		return usageErr(fmt.Errorf("--transport must be udp or tcp, got %q", o.Transport))
+	}
+	switch o.PressVia {
+	case "rfc4733", "info":
+	default:
+		return usageErr(fmt.Errorf("--dtmf must be rfc4733 or info, got %q", o.PressVia))
+	}
+	for _, h := range headers {
+		if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" {
+			return usageErr(fmt.Errorf("--header %q is not Name:value", h))
+		}
+	}
+	return nil
 }
 
 func printReport(g *globals, r ivr.CallReport) {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/deflectd/deflectd/ivr/voice/metasim"
 )
 
@@ -31,6 +33,14 @@ type whatsappCall struct {
 	caFile   string
 	user     string
 	timeout  time.Duration
+}
+
+// flags are the --whatsapp mode's own (--from, --auth-user and --timeout are shared).
+func (w *whatsappCall) flags(f *pflag.FlagSet) {
+	f.StringVar(&w.gateway, "gateway", "", "with --whatsapp: a running gateway whose sandbox places the call")
+	f.StringVar(&w.payload, "payload", "", "with --whatsapp: the call button payload (default through the sandbox: the last button the customer got)")
+	f.DurationVar(&w.duration, "duration", 10*time.Second, "with --whatsapp: the customer hangs up after this long")
+	f.StringVar(&w.caFile, "ca", "", "with --whatsapp tls://...: PEM certificate(s) to trust for the voice listener")
 }
 
 func (w whatsappCall) run(ctx context.Context, g *globals, target string) error {

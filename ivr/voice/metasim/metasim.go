@@ -64,31 +64,11 @@ func Place(ctx context.Context, c Call, log *slog.Logger) (Report, error) {
 	if !c.MediaIP.IsValid() {
 		c.MediaIP = c.Target.Addr()
 	}
-	sipLog := ivr.SIPLogger(log)
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("WhatsApp-sandbox"), sipgo.WithUserAgenTLSConfig(c.TLS),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
-		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)))
+	ua, dc, err := newAgent(c, log)
 	if err != nil {
-		return Report{}, fmt.Errorf("sandbox sip agent: %w", err)
+		return Report{}, err
 	}
 	defer ua.Close()
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog))
-	if err != nil {
-		return Report{}, fmt.Errorf("sandbox sip client: %w", err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog))
-	if err != nil {
-		return Report{}, fmt.Errorf("sandbox sip server: %w", err)
-	}
-	// Contact without host and port: sipgo fills in the TLS connection's own address, so the
-	// business's BYE comes back on the connection this INVITE opened (as with Meta).
-	dc := sipgo.NewDialogClientCache(cli, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: c.WAID,
-		UriParams: params("transport", "tls")}})
-	srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
-		if err := dc.ReadBye(req, tx); err != nil {
-			_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
-		}
-	})
 
 	sock, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(c.MediaIP, 0)))
 	if err != nil {
@@ -164,6 +144,36 @@ func Place(ctx context.Context, c Call, log *slog.Logger) (Report, error) {
 		return rep, fmt.Errorf("bye: %w", err)
 	}
 	return rep, nil
+}
+
+// newAgent is the customer's SIP stack: a client for the INVITE and a server on the same agent
+// for the business's BYE.
+func newAgent(c Call, log *slog.Logger) (*sipgo.UserAgent, *sipgo.DialogClientCache, error) {
+	sipLog := ivr.SIPLogger(log)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("WhatsApp-sandbox"), sipgo.WithUserAgenTLSConfig(c.TLS),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox sip agent: %w", err)
+	}
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog))
+	if err == nil {
+		var srv *sipgo.Server
+		if srv, err = sipgo.NewServer(ua, sipgo.WithServerLogger(sipLog)); err == nil {
+			// Contact without host and port: sipgo fills in the TLS connection's own address, so
+			// the business's BYE comes back on the connection this INVITE opened (as with Meta).
+			dc := sipgo.NewDialogClientCache(cli, sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: c.WAID,
+				UriParams: params("transport", "tls")}})
+			srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+				if err := dc.ReadBye(req, tx); err != nil {
+					_ = tx.Respond(sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
+				}
+			})
+			return ua, dc, nil
+		}
+	}
+	ua.Close()
+	return nil, nil, fmt.Errorf("sandbox sip client: %w", err)
 }
 
 // talk sends a 440 Hz tone in 20 ms SRTP frames and counts what comes back, until dur passes,
