@@ -143,31 +143,9 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		}
 	}()
 	g.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
-	// Store: memory (one process) or Redis (shared by every instance).
-	evictions := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "deflectd", Subsystem: "store", Name: "evictions_total",
-		Help: "Records the memory store dropped to stay within store.memory.* (oldest first), by kind.",
-	}, []string{"kind"})
-	if cfg.Store.Backend == "memory" {
-		for _, k := range []string{memstore.EvictSession, memstore.EvictOnce, memstore.EvictPresence,
-			memstore.EvictDoc, memstore.EvictOffers, memstore.EvictStream} {
-			evictions.WithLabelValues(k)
-		}
-		g.reg.MustRegister(evictions)
-	}
-	raw, err := openStoreEvicting(cfg.Store, func(kind string) { evictions.WithLabelValues(kind).Inc() })
-	if err != nil {
+	if err := g.buildStore(cfg.Store, log); err != nil {
 		return nil, err
 	}
-	// Every part gets the store through the breaker: while Redis is down its calls fail at once
-	// with ErrUnavailable (callers refuse new calls, return calls in progress to the queue)
-	// instead of each waiting out its timeout.
-	g.storeCB = observed.Wrap(raw, "store", g.reg, observed.Options{
-		Failures: cfg.Store.BreakerFailures, Cooldown: cfg.Store.BreakerCooldown, Logger: log,
-	})
-	g.store = g.storeCB
-	g.closers = append(g.closers, func() { _ = g.store.Close() })
 
 	// Demo accounts (embedded default only): decided on the configured, not the bound, address.
 	g.signIn = api.NewSignInLinks()
@@ -182,7 +160,65 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	cfg.HTTP.Listen = httpAddr // the sandbox's default webhook URL is our own bound address
 	g.demoLinks = func() { logDemoLinks(demo, httpAddr, g.log) }
 
-	// WhatsApp: the sandbox in process (embedded default), or Meta's Cloud API.
+	queue, webhook, err := g.buildWhatsApp(&cfg, httpAddr, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := g.buildEngine(&cfg, queue, log); err != nil {
+		return nil, err
+	}
+	g.cfg = cfg
+	if err := g.buildSIP(cfg, log); err != nil {
+		return nil, err
+	}
+	if cfg.Voice.Enabled {
+		if err := g.buildVoice(&cfg, httpAddr, log); err != nil {
+			return nil, err
+		}
+		g.cfg.Voice = cfg.Voice
+		g.inbox.EnableCalls(g.engine)
+	}
+	g.buildHTTP(cfg, webhook, log)
+	if cfg.HTTP.AdminListen != "" {
+		if g.admin, _, err = startAdmin(cfg.HTTP.AdminListen, g.log); err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, func() { _ = g.admin.Close() })
+	}
+	return g, nil
+}
+
+// buildStore opens the store: memory (one process) or Redis (shared by every instance).
+func (g *gateway) buildStore(cfg configs.StoreConfig, log *slog.Logger) error {
+	evictions := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "deflectd", Subsystem: "store", Name: "evictions_total",
+		Help: "Records the memory store dropped to stay within store.memory.* (oldest first), by kind.",
+	}, []string{"kind"})
+	if cfg.Backend == "memory" {
+		for _, k := range []string{memstore.EvictSession, memstore.EvictOnce, memstore.EvictPresence,
+			memstore.EvictDoc, memstore.EvictOffers, memstore.EvictStream} {
+			evictions.WithLabelValues(k)
+		}
+		g.reg.MustRegister(evictions)
+	}
+	raw, err := openStoreEvicting(cfg, func(kind string) { evictions.WithLabelValues(kind).Inc() })
+	if err != nil {
+		return err
+	}
+	// Every part gets the store through the breaker: while Redis is down its calls fail at once
+	// with ErrUnavailable (callers refuse new calls, return calls in progress to the queue)
+	// instead of each waiting out its timeout.
+	g.storeCB = observed.Wrap(raw, "store", g.reg, observed.Options{
+		Failures: cfg.BreakerFailures, Cooldown: cfg.BreakerCooldown, Logger: log,
+	})
+	g.store = g.storeCB
+	g.closers = append(g.closers, func() { _ = g.store.Close() })
+	return nil
+}
+
+// buildWhatsApp makes the sandbox in process (embedded default) or points at Meta's Cloud API,
+// and the client and webhook receiver; the event queue is the store's stream.
+func (g *gateway) buildWhatsApp(cfg *configs.Config, httpAddr string, log *slog.Logger) (whatsapp.Queue, *whatsapp.Webhook, error) {
 	baseURL := cfg.WhatsApp.BaseURL
 	if cfg.WhatsApp.Provider == "sandbox" {
 		// Unset sandbox secrets are per-process random values: the sandbox and our client and
@@ -192,14 +228,15 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 				*s = configs.Secret(randomHex(16))
 			}
 		}
-		g.sandbox = sandbox.New(sandbox.FromConfig(cfg), log)
+		g.sandbox = sandbox.New(sandbox.FromConfig(*cfg), log)
 		g.closers = append(g.closers, g.sandbox.Close)
 		if baseURL == "" {
 			baseURL = "http://" + httpAddr + "/sandbox/graph"
 		}
 	}
+	var err error
 	if g.client, err = newCloudAPIClient(cfg.WhatsApp, baseURL, g.store, log, g.reg); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	queue := whatsapp.AdaptStreams(g.store, func(m store.StreamMessage) whatsapp.QueueMessage {
 		return whatsapp.QueueMessage{ID: m.ID, Payload: m.Payload}
@@ -209,10 +246,16 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		VerifyToken: cfg.WhatsApp.VerifyToken.Reveal(),
 		MaxBody:     cfg.WhatsApp.WebhookMaxBody,
 	}, queue, log, g.reg)
+	return queue, webhook, nil
+}
 
+// buildEngine makes presence, statistics, the inbox, notifications, the engine and the
+// consumer that feeds webhook events exactly once to the engine, then to the inbox.
+func (g *gateway) buildEngine(cfg *configs.Config, queue whatsapp.Queue, log *slog.Logger) error {
+	var err error
 	// Presence: learned and imported facts in the store, static lists, optional HTTP checker.
 	if g.presence, err = lookup.NewPresence(cfg.Lookup, deflect.PresenceFacts(g.store), g.reg, lookup.WithLogger(log)); err != nil {
-		return nil, fmt.Errorf("presence: %w", err)
+		return fmt.Errorf("presence: %w", err)
 	}
 	g.closers = append(g.closers, func() { _ = g.presence.Close() })
 
@@ -220,19 +263,18 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 	g.stats = stats.NewRecorder(g.store, cfg.Stats.Retention, log)
 
 	// Conversations: opt-out keywords, the menu bot, agents and an optional external desk.
-	cfg.Inbox.TemplateTexts = definedTexts(cfg)
-	if g.inbox, g.desk, err = inbox.FromConfig(cfg, g.store, g.client, g.stats, g.instance, log); err != nil {
-		return nil, fmt.Errorf("inbox: %w", err)
+	cfg.Inbox.TemplateTexts = definedTexts(*cfg)
+	if g.inbox, g.desk, err = inbox.FromConfig(*cfg, g.store, g.client, g.stats, g.instance, log); err != nil {
+		return fmt.Errorf("inbox: %w", err)
 	}
 
 	g.notifier = notify.New(g.store, g.client, notify.Config{
 		Languages: cfg.Deflect.Template.Languages, DefaultLanguage: cfg.IVR.DefaultLanguage,
-		Templates: notifyTemplates(cfg),
+		Templates: notifyTemplates(*cfg),
 	}, log)
 
-	// The engine, and the consumer that feeds webhook events exactly once to it, then to the inbox.
 	if g.engine, err = deflect.New(deflect.Options{
-		Config:   cfg,
+		Config:   *cfg,
 		Store:    g.store,
 		Sender:   deflect.WhatsAppSender(g.client),
 		Presence: g.presence,
@@ -246,12 +288,12 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		Instance: g.instance,
 		Breaker:  gobreaker.Settings{Timeout: cfg.WhatsApp.BreakerCooldown},
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	if g.templates, err = newTemplateAdmin(cfg, g.client, g.engine); err != nil {
-		return nil, err
+	if g.templates, err = newTemplateAdmin(*cfg, g.client, g.engine); err != nil {
+		return err
 	}
-	for _, m := range templateMismatches(cfg) {
+	for _, m := range templateMismatches(*cfg) {
 		log.Warn("template definitions do not fit what deflectd sends: Meta will refuse these sends", "problem", m)
 	}
 	g.consumer = &whatsapp.Consumer{
@@ -264,49 +306,44 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		DedupeTTL: cfg.WhatsApp.DedupeWindow,
 		ClaimIdle: cfg.WhatsApp.WebhookClaimIdle,
 	}
+	return nil
+}
 
-	g.cfg = cfg
-
-	// SIP and media.
+// buildSIP makes the prompts, the media engine, the request screen and the IVR.
+func (g *gateway) buildSIP(cfg configs.Config, log *slog.Logger) error {
 	prompts, err := media.LoadPrompts(cfg.IVR.PromptsDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for i, v := range cfg.Deflect.Experiments {
 		if v.PromptsDir != "" {
 			if err := prompts.AddSet(v.Name, v.PromptsDir); err != nil {
-				return nil, fmt.Errorf("deflect.experiments[%d].prompts_dir: %w", i, err)
+				return fmt.Errorf("deflect.experiments[%d].prompts_dir: %w", i, err)
 			}
 		}
 	}
 	if g.media, err = media.NewEngine(media.EngineConfig{PortMin: cfg.RTP.PortMin, PortMax: cfg.RTP.PortMax, BindIP: mediaBindIP(cfg.SIP)}, prompts, log, g.reg); err != nil {
-		return nil, err
+		return err
 	}
 	g.closers = append(g.closers, func() { _ = g.media.Close() })
 	// The SIP request screen: scanner silence and RFC 4475 checks before the IVR sees a request.
 	// sip.allow_cidrs, sip.pike, sip.max_message_size and sip.auth are the IVR's own.
 	sipGuard, err := guard.New(cfg.SIP, g.reg, guard.Options{})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if g.sip, err = ivr.New(ivr.Config{
+	g.sip, err = ivr.New(ivr.Config{
 		SIP:          cfg.SIP,
 		IVR:          cfg.IVR,
 		OnDecline:    cfg.Deflect.OnDecline,
 		ReturnTarget: cfg.Deflect.ReturnTarget,
 		Guard:        sipGuard,
-	}, g.engine, g.media, prompts, ivr.LookupNormalizer(cfg.Lookup.DefaultRegion), log, g.reg); err != nil {
-		return nil, err
-	}
-	if cfg.Voice.Enabled {
-		if err := g.buildVoice(&cfg, httpAddr, log); err != nil {
-			return nil, err
-		}
-		g.cfg.Voice = cfg.Voice
-		g.inbox.EnableCalls(g.engine)
-	}
+	}, g.engine, g.media, prompts, ivr.LookupNormalizer(cfg.Lookup.DefaultRegion), log, g.reg)
+	return err
+}
 
-	// HTTP: health, metrics, webhooks, the sandbox, the API.
+// buildHTTP makes the HTTP server: health, metrics, webhooks, the sandbox, the API, the console.
+func (g *gateway) buildHTTP(cfg configs.Config, webhook *whatsapp.Webhook, log *slog.Logger) {
 	var sandboxHandler http.Handler
 	if g.sandbox != nil {
 		sandboxHandler = g.sandbox.Handler()
@@ -349,13 +386,6 @@ func newGateway(cfg configs.Config, log *slog.Logger) (_ *gateway, err error) {
 		WriteTimeout:      cfg.HTTP.WriteTimeout,
 		IdleTimeout:       cfg.HTTP.IdleTimeout,
 	}
-	if cfg.HTTP.AdminListen != "" {
-		if g.admin, _, err = startAdmin(cfg.HTTP.AdminListen, g.log); err != nil {
-			return nil, err
-		}
-		g.closers = append(g.closers, func() { _ = g.admin.Close() })
-	}
-	return g, nil
 }
 
 // startAdmin serves net/http/pprof on its own listener and mux (never on the public one), so
