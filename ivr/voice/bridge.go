@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -37,6 +38,11 @@ type bridge struct {
 	stopOnce sync.Once
 	stop     chan struct{}
 	stopWhy  string
+
+	// The queue leg, once its INVITE is out: for the queue's re-INVITEs.
+	pbxCallID string
+	pbxSDP    []byte // our description toward the queue
+	relay     *relay
 }
 
 func (s *Server) newBridge(req *sip.Request, tx sip.ServerTransaction, dlg *sipgo.DialogServerSession, offer Offer, log *slog.Logger) *bridge {
@@ -150,6 +156,10 @@ func (b *bridge) ring(cc CallContext, r *relay) (*sipgo.DialogClientSession, str
 	sdpOffer := Describe(cfg.MediaIP, port(r.pbx), []media.Codec{b.offer.Codec}, dtmf, nil)
 	pbxDlg, err := b.s.pbx.Invite(ctx, cfg.PBXTarget, sdpOffer, b.headers(cc)...)
 	if err == nil {
+		b.s.mu.Lock()
+		b.pbxCallID, b.pbxSDP, b.relay = pbxDlg.InviteRequest.CallID().Value(), sdpOffer, r
+		b.s.byPBX[b.pbxCallID] = b
+		b.s.mu.Unlock()
 		err = pbxDlg.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
 			if res.StatusCode == 180 || res.StatusCode == 183 {
 				_ = b.dlg.Respond(180, "Ringing", nil)
@@ -197,6 +207,29 @@ func (b *bridge) ring(cc CallContext, r *relay) (*sipgo.DialogClientSession, str
 		return nil, ResultFailed, "deflectd"
 	}
 	return pbxDlg, "", ""
+}
+
+// reoffer takes a re-INVITE's offer from the queue: the relay sends to its (new) address, and
+// the answer is our description as it was (same port, same codec; RFC 3264 §8: an unchanged
+// answer). An offer without a usable G.711 stream is refused.
+func (b *bridge) reoffer(body []byte) ([]byte, error) {
+	b.s.mu.Lock()
+	r, ours := b.relay, b.pbxSDP
+	b.s.mu.Unlock()
+	if r == nil || len(body) == 0 {
+		return ours, nil // an offerless re-INVITE (session refresh): our description again
+	}
+	o, err := ParseOffer(body, false)
+	if err != nil {
+		return nil, err
+	}
+	if o.Codec.Name != b.offer.Codec.Name {
+		return nil, fmt.Errorf("the queue switched to %s: the WhatsApp leg speaks %s", o.Codec.Name, b.offer.Codec.Name)
+	}
+	if o.Remote.IsValid() {
+		r.pbxRemote.Store(&o.Remote)
+	}
+	return ours, nil
 }
 
 var errCustomerGone = errors.New("the customer hung up while the queue answered")

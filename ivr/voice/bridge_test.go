@@ -317,3 +317,22 @@ func TestLogsCarryNoNumbers(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueReinvite: the queue's re-INVITE is answered (not passed to WhatsApp, which takes
+// none) and the call goes on with audio until the queue hangs up.
+func TestQueueReinvite(t *testing.T) {
+	q := startQueue(t, "voice-queue-reinvite.xml")
+	h := start(t, q.Port, nil)
+	rep := h.call(t, "good", "sip-password-for-tests", 20*time.Second)
+	if !rep.Answered || rep.EndedBy != "business" {
+		t.Fatalf("report %+v, want the queue to hang up after its re-INVITE", rep)
+	}
+	// 1.5 s of talk: the audio went on across the re-INVITE.
+	if rep.Received < 50 {
+		t.Errorf("%d packets back, want the audio to flow across the re-INVITE", rep.Received)
+	}
+	msgs := q.Wait(t) // fails unless the re-INVITE got its 200
+	if !strings.Contains(msgs, "CSeq: 2 INVITE") {
+		t.Errorf("no re-INVITE in the queue's trace")
+	}
+}

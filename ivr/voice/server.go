@@ -103,18 +103,21 @@ type Server struct {
 	auth *ivr.DigestAuth
 	m    *metrics
 
-	ua     *sipgo.UserAgent
-	srv    *sipgo.Server
-	cli    *sipgo.Client
-	meta   *sipgo.DialogServerCache
-	pbx    *sipgo.DialogClientCache
-	tlsLn  net.Listener
-	udp    *net.UDPConn
-	addr   netip.AddrPort
-	pbxAdr netip.AddrPort
+	ua   *sipgo.UserAgent
+	srv  *sipgo.Server
+	cli  *sipgo.Client
+	meta *sipgo.DialogServerCache
+	pbx  *sipgo.DialogClientCache
+	// pbxContact is our Contact toward the queue.
+	pbxContact sip.ContactHeader
+	tlsLn      net.Listener
+	udp        *net.UDPConn
+	addr       netip.AddrPort
+	pbxAdr     netip.AddrPort
 
 	mu       sync.Mutex
 	calls    map[string]*bridge // by Meta's Call-ID
+	byPBX    map[string]*bridge // by the queue leg's Call-ID (its re-INVITEs)
 	wg       sync.WaitGroup
 	draining atomic.Bool
 }
@@ -124,7 +127,7 @@ func New(cfg Config, res Resolver, log *slog.Logger, reg prometheus.Registerer) 
 	if cfg.TLS == nil {
 		return nil, errors.New("voice listener needs a tls certificate")
 	}
-	s := &Server{cfg: cfg, res: res, log: log.With("component", "voice"), calls: map[string]*bridge{}}
+	s := &Server{cfg: cfg, res: res, log: log.With("component", "voice"), calls: map[string]*bridge{}, byPBX: map[string]*bridge{}}
 	if cfg.Password != "" {
 		s.auth = ivr.NewDigestAuth(cfg.Realm, cfg.User, cfg.Password)
 	}
@@ -168,10 +171,10 @@ func (s *Server) sip() error {
 	}
 	metaContact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "deflectd", Host: s.addr.Addr().String(),
 		Port: int(s.addr.Port()), UriParams: transportTLS()}}
-	pbxContact := sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "deflectd", Host: s.pbxAdr.Addr().String(),
+	s.pbxContact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "deflectd", Host: s.pbxAdr.Addr().String(),
 		Port: int(s.pbxAdr.Port())}}
 	s.meta = sipgo.NewDialogServerCache(s.cli, metaContact)
-	s.pbx = sipgo.NewDialogClientCache(s.cli, pbxContact)
+	s.pbx = sipgo.NewDialogClientCache(s.cli, s.pbxContact)
 	s.srv.OnInvite(s.handleInvite)
 	s.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) { _ = s.meta.ReadAck(req, tx) })
 	s.srv.OnBye(s.handleBye)
@@ -280,6 +283,10 @@ func (s *Server) allowed(req *sip.Request) bool {
 }
 
 func (s *Server) handleInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		s.handleReinvite(req, tx)
+		return
+	}
 	log := s.log.With("call_id", req.CallID().Value())
 	switch {
 	case !s.allowed(req):
@@ -341,9 +348,35 @@ func (s *Server) register(b *bridge) bool {
 func (s *Server) unregister(b *bridge) {
 	s.mu.Lock()
 	delete(s.calls, b.callID)
+	if b.pbxCallID != "" {
+		delete(s.byPBX, b.pbxCallID)
+	}
 	s.mu.Unlock()
 	s.m.active.Dec()
 	s.wg.Done()
+}
+
+// handleReinvite answers a re-INVITE within a bridged call. Only the queue sends them (hold,
+// an SBC moving media); Meta neither sends nor accepts one, so it is not passed on: the queue's
+// new address is taken for the relay and our side of the session stays as it was.
+func (s *Server) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	s.mu.Lock()
+	b := s.byPBX[req.CallID().Value()]
+	s.mu.Unlock()
+	if b == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	body, err := b.reoffer(req.Body())
+	if err != nil {
+		b.log.Warn("re-INVITE from the queue refused", "err", err)
+		s.respond(req, tx, 488, "Not Acceptable Here")
+		return
+	}
+	res := sip.NewResponseFromRequest(req, 200, "OK", body)
+	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	res.AppendHeader(&s.pbxContact)
+	_ = tx.Respond(res)
 }
 
 // handleBye: from Meta (its dialog) or from the PBX (ours toward it).
