@@ -18,14 +18,7 @@ import (
 	"github.com/deflectd/deflectd/whatsapp/sandbox"
 )
 
-func strictSpec(t *testing.T) *metaspec.Spec {
-	t.Helper()
-	s, err := metaspec.LoadStrict()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func strictSpec(t *testing.T) *metaspec.Spec { return metaspec.Strict(t) }
 
 // bodyRecorder keeps the request bodies the Graph API stand-in received, then lets the sandbox answer.
 type bodyRecorder struct {

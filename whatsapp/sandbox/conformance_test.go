@@ -12,14 +12,7 @@ import (
 	"github.com/deflectd/deflectd/whatsapp/sandbox"
 )
 
-func strictSpec(t *testing.T) *metaspec.Spec {
-	t.Helper()
-	s, err := metaspec.LoadStrict()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func strictSpec(t *testing.T) *metaspec.Spec { return metaspec.Strict(t) }
 
 func firstLine(err error) string {
 	s := err.Error()

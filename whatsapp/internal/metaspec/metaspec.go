@@ -29,6 +29,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"gopkg.in/yaml.v3"
@@ -82,6 +83,16 @@ func Load() (*Spec, error) { return loadShared(0) }
 
 // LoadStrict is Load with Options.Strict.
 func LoadStrict() (*Spec, error) { return loadShared(1) }
+
+// Strict is LoadStrict for a test: a document that does not load fails it.
+func Strict(t testing.TB) *Spec {
+	t.Helper()
+	s, err := LoadStrict()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
 func loadShared(i int) (*Spec, error) {
 	onces[i].Do(func() { shared[i], errs[i] = LoadWith(Options{Strict: i == 1}) })
