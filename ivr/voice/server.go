@@ -188,9 +188,8 @@ func (s *Server) sip() error {
 	return nil
 }
 
-// Addr is the TLS listener's address; PBXAddr our SIP address toward the PBX.
-func (s *Server) Addr() netip.AddrPort    { return s.addr }
-func (s *Server) PBXAddr() netip.AddrPort { return s.pbxAdr }
+// Addr is the TLS listener's address.
+func (s *Server) Addr() netip.AddrPort { return s.addr }
 
 // ActiveCalls is the number of WhatsApp calls being set up or bridged.
 func (s *Server) ActiveCalls() int {
